@@ -1,0 +1,78 @@
+# safexec: `make` builds build/safexec; `make test` runs the whole suite.
+#
+# Plain make rather than meson or cmake: one binary, a handful of folders, and
+# nothing a newcomer has to install beyond the compiler and the -dev packages.
+# Every .c file under src/<part>/ is part of the build, so adding a file to a
+# part needs no edit here.
+
+CC       ?= cc
+PKGS     := libseccomp jansson libmicrohttpd sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings \
+	-Wimplicit-fallthrough -Wundef -Wno-unused-parameter \
+	-Werror=implicit-function-declaration -Werror=return-type
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection \
+	-fcf-protection -fPIE -fno-strict-overflow -fno-delete-null-pointer-checks
+LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
+
+OPT      ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LIBS     := $(PKG_LIBS) -lpthread
+
+B        ?= build
+SRC      := $(filter-out src/main.c,$(wildcard src/*/*.c))
+WEB      := $(wildcard web/*)
+OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/web_assets.o
+UNIT_SRC := $(wildcard tests/unit/*.c)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+
+.PHONY: all clean test unit asan fuzz install-deps
+all: $(B)/safexec
+
+$(B)/safexec: $(B)/src/main.o $(OBJ)
+	$(CC) $(OPT) $(LDHARDEN) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c $(wildcard src/*/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
+
+# The web page's files go into the binary as one generated C table.
+$(B)/web_assets.c: $(WEB) tools/embed.sh
+	@mkdir -p $(B)
+	sh tools/embed.sh $(WEB) > $@
+$(B)/web_assets.o: $(B)/web_assets.c
+	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
+
+$(B)/unit-tests: $(UNIT_SRC) $(OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDHARDEN) $(EXTRA_LDFLAGS) -Itests/unit -o $@ $^ $(LIBS)
+
+unit: $(B)/unit-tests
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/safexec build/asan/unit-tests
+
+# libFuzzer targets (clang).
+fuzz:
+	$(MAKE) CC=clang B=build/fuzz OPT="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/objs
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "clang $$f -> build/fuzz/$$n"; \
+	  clang -std=c11 -D_GNU_SOURCE -O1 -g -Isrc $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(OBJ:$(B)/%=build/fuzz/%) $(LIBS) || exit 1; done
+build/fuzz/objs: $(OBJ)
+	@touch $@
+
+test: all asan
+	tests/run
+
+clean:
+	rm -rf build

@@ -1,0 +1,35 @@
+/*
+ * codec.h - the run result as JSON, shared by `safexec run --json` and the
+ * HTTP API so that both speak exactly the same fields.
+ */
+#ifndef SAFEXEC_CODEC_H
+#define SAFEXEC_CODEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sandbox/sandbox.h"
+
+/* Returns a new JSON object with every field of the result: status,
+ * exit_code, signal, stdout, stderr, output, stdout_truncated,
+ * stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes.  Output that is
+ * not valid UTF-8 has each bad byte replaced by U+FFFD.  The caller owns the
+ * reference.  NULL only when out of memory. */
+json_t *codec_result_json(const struct sbx_result *res);
+
+/* Adds the result's fields to an existing object (same fields as above).
+ * Returns 0 or -ENOMEM. */
+int codec_result_add(json_t *obj, const struct sbx_result *res);
+
+/* A JSON string of len bytes of arbitrary data: valid UTF-8 is kept, every
+ * byte of an invalid sequence becomes U+FFFD.  NULL only when out of memory. */
+json_t *codec_string(const char *data, size_t len);
+
+/* Copies data into a new malloc'ed, NUL-terminated buffer with invalid UTF-8
+ * replaced as above; *outlen gets its length.  NULL when out of memory. */
+char *codec_utf8_sanitize(const char *data, size_t len, size_t *outlen);
+
+/* True when data is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int codec_utf8_valid(const char *data, size_t len);
+
+#endif

@@ -1,0 +1,36 @@
+/* safexec: runs untrusted code in a sandbox.  This file only wires the
+ * subcommands to their parts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: safexec run [options] FILE|-|-c CODE [-- ARGS...]\n"
+	      "       safexec check\n"
+	      "       safexec serve [--listen HOST:PORT] [--config FILE]\n"
+	      "Run `safexec COMMAND --help` for a command's options.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return cli_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cli_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return cli_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "safexec: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,38 @@
+/*
+ * util.h - small helpers every part may use: number and size parsing, and
+ * cleanup attributes.
+ */
+#ifndef SAFEXEC_UTIL_H
+#define SAFEXEC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Parses a decimal integer with no sign, no spaces and no trailing bytes
+ * into *out, refusing values above max.  Returns 0 or -EINVAL / -ERANGE. */
+int util_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a size: digits with an optional K, M or G suffix (powers of 1024,
+ * either case, an optional trailing "B" or "iB").  Same contract as above. */
+int util_parse_size(const char *s, uint64_t max, uint64_t *out);
+
+/* Formats bytes as "128 MiB", "1.5 GiB", "512 B" into buf.  Returns buf. */
+char *util_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t util_now_ns(void);
+
+static inline void util_freep(void *p) { free(*(void **)p); }
+static inline void util_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_free_ __attribute__((cleanup(util_freep)))
+#define _cleanup_close_ __attribute__((cleanup(util_closep)))
+
+#define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
