@@ -1,0 +1,140 @@
+/* codec.c - the run result as JSON, with UTF-8 made safe. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
+ * bytes there do not start one.  Rejects overlongs, surrogates and code
+ * points above U+10FFFF (RFC 3629). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xBF;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;	/* overlong */
+		else if (c == 0xED)
+			hi = 0x9F;	/* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xF4)
+			hi = 0x8F;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+int codec_utf8_valid(const char *data, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)data;
+
+	for (size_t i = 0; i < len;) {
+		size_t l = utf8_seq_len(s + i, len - i);
+		if (!l)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+char *codec_utf8_sanitize(const char *data, size_t len, size_t *outlen)
+{
+	static const char replacement[] = "\xEF\xBF\xBD";
+	const unsigned char *s = (const unsigned char *)data;
+	/* Worst case: every byte becomes a 3-byte U+FFFD. */
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(len * 3 + 1);
+	size_t o = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t l = utf8_seq_len(s + i, len - i);
+		if (l) {
+			memcpy(out + o, s + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(out + o, replacement, 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+json_t *codec_string(const char *data, size_t len)
+{
+	if (!data)
+		return json_string("");
+	if (codec_utf8_valid(data, len))
+		return json_stringn_nocheck(data, len);
+
+	size_t n;
+	char *clean = codec_utf8_sanitize(data, len, &n);
+	if (!clean)
+		return NULL;
+	json_t *j = json_stringn_nocheck(clean, n);
+	free(clean);
+	return j;
+}
+
+static int set(json_t *obj, const char *key, json_t *value)
+{
+	/* json_object_set_new() takes the reference even when it fails. */
+	if (!value || json_object_set_new(obj, key, value) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int codec_result_add(json_t *obj, const struct sbx_result *res)
+{
+	int r = 0;
+
+	r |= set(obj, "status", json_string(sbx_status_name(res->status)));
+	r |= set(obj, "exit_code", res->has_exit_code ? json_integer(res->exit_code) : json_null());
+	r |= set(obj, "signal", res->signal ? json_integer(res->signal) : json_null());
+	r |= set(obj, "stdout", codec_string(res->out.data, res->out.len));
+	r |= set(obj, "stderr", codec_string(res->err.data, res->err.len));
+	r |= set(obj, "output", codec_string(res->output.data, res->output.len));
+	r |= set(obj, "stdout_truncated", json_boolean(res->stdout_truncated));
+	r |= set(obj, "stderr_truncated", json_boolean(res->stderr_truncated));
+	r |= set(obj, "wall_time_ms", json_integer((json_int_t)res->wall_time_ms));
+	r |= set(obj, "cpu_time_ms", json_integer((json_int_t)res->cpu_time_ms));
+	r |= set(obj, "memory_bytes", json_integer((json_int_t)res->memory_bytes));
+	return r ? -ENOMEM : 0;
+}
+
+json_t *codec_result_json(const struct sbx_result *res)
+{
+	json_t *obj = json_object();
+
+	if (!obj)
+		return NULL;
+	if (codec_result_add(obj, res) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
