@@ -130,7 +130,7 @@ struct sbx_features {
 	bool cgroup_into;		/* CLONE_INTO_CGROUP usable */
 	enum sbx_cgroup_mode cgroup;	/* what will be in force */
 	bool cg_memory, cg_pids, cg_cpu; /* controllers in force */
-	char cgroup_path[256];		/* parent of the runs' cgroups */
+	char cgroup_path[4096];		/* parent of the runs' cgroups */
 	char python[256];		/* interpreter used */
 	char python_version[64];	/* e.g. "3.11.2"; "" if not probed */
 };

@@ -1,0 +1,431 @@
+/*
+ * cgroup.c - one run's cgroup: limits, accounting, the verdict on memory.
+ *
+ * cgroup v2 where the host has it (a cgroup2 file system at /sys/fs/cgroup),
+ * else v1 with the memory, pids and cpuacct controllers (hybrid hosts like
+ * Debian's default before 11), else nothing: the child then relies on
+ * rlimits alone, and `safexec check` says so.
+ *
+ * The supervisor only ever writes to cgroup files it created itself; the
+ * sandbox has no cgroup file system mounted, so nothing here is a path the
+ * program could have written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+#define CG_MOUNT "/sys/fs/cgroup"
+
+static const char *const v1_names[CG_NCTRL] = { "memory", "pids", "cpuacct" };
+
+__attribute__((format(printf, 3, 4)))
+static void note(char *notes, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	size_t used = strnlen(notes, len);
+
+	if (used + 1 < len) {
+		va_start(ap, fmt);
+		vsnprintf(notes + used, len - used, fmt, ap);
+		va_end(ap);
+		used = strnlen(notes, len);
+		if (used + 1 < len) {
+			notes[used] = '\n';
+			notes[used + 1] = '\0';
+		}
+	}
+}
+
+static int write_at(int dirfd, const char *file, const char *value)
+{
+	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static ssize_t read_at(int dirfd, const char *file, char *buf, size_t len)
+{
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Reads "key value" from a flat-keyed file such as cpu.stat. */
+static int read_key_at(int dirfd, const char *file, const char *key, uint64_t *v)
+{
+	char buf[2048];
+	size_t klen = strlen(key);
+
+	if (read_at(dirfd, file, buf, sizeof(buf)) < 0)
+		return -ENOENT;
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+			*v = strtoull(line + klen + 1, NULL, 10);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int read_u64_at(int dirfd, const char *file, uint64_t *v)
+{
+	char buf[64];
+
+	if (read_at(dirfd, file, buf, sizeof(buf)) < 0)
+		return -ENOENT;
+	*v = strtoull(buf, NULL, 10);
+	return 0;
+}
+
+/* The cgroup path of this process in the hierarchy whose /proc/self/cgroup
+ * line names ctrl ("" for the v2 line). */
+static int own_cgroup(const char *ctrl, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		const char *list = c1 + 1;
+		int match = 0;
+		if (!*ctrl)
+			match = !*list;
+		else
+			for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+				if (strncmp(p, ctrl, strlen(ctrl)) == 0 &&
+				    (p[strlen(ctrl)] == ',' || p[strlen(ctrl)] == '\0'))
+					match = 1;
+		if (match) {
+			snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
+			r = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* The v1 mount point of a controller, e.g. /sys/fs/cgroup/memory or
+ * /sys/fs/cgroup/cpu,cpuacct. */
+static int v1_mount(const char *ctrl, char *out, size_t len)
+{
+	/* Where systemd and the usual init scripts mount them. */
+	static const char *const prefix[] = { "", "cpu,", "" };
+	static const char *const suffix[] = { "", "", ",cpu" };
+	struct statfs sfs;
+
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++) {
+		snprintf(out, len, "%s/%s%s%s", CG_MOUNT, prefix[i], ctrl, suffix[i]);
+		if (statfs(out, &sfs) == 0 && sfs.f_type == CGROUP_SUPER_MAGIC)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int make_parent(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return access(path, W_OK) == 0 ? 0 : -EACCES;
+}
+
+static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
+{
+	char own[PATH_MAX / 2], buf[256];
+	const char *env = getenv("SAFEXEC_CGROUP");
+	char *parent = host->cg_parent[0];
+	int fd;
+
+	if (env && *env)
+		snprintf(parent, PATH_MAX, "%s%s", CG_MOUNT, env);
+	else if (host->f.root)
+		snprintf(parent, PATH_MAX, "%s/safexec", CG_MOUNT);
+	else {
+		/* A user's own cgroup holds the user's processes, and v2 puts
+		 * no controller below a cgroup that does: a rootless service
+		 * needs a delegated, empty cgroup named in SAFEXEC_CGROUP. */
+		if (own_cgroup("", own, sizeof(own)) == 0)
+			note(notes, noteslen, "cgroup v2: not root and SAFEXEC_CGROUP not set "
+			     "(own cgroup %s is not delegated to safexec): limits are rlimits only", own);
+		return;
+	}
+	if (make_parent(parent) < 0) {
+		note(notes, noteslen, "cgroup v2: cannot create %s: limits are rlimits only", parent);
+		return;
+	}
+	/* Enable the controllers for the runs below the parent; the parent
+	 * of the parent must offer them (the root cgroup always may). */
+	char up[PATH_MAX];
+	snprintf(up, sizeof(up), "%s", parent);
+	*strrchr(up, '/') = '\0';
+	fd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		write_at(fd, "cgroup.subtree_control", "+memory +pids +cpu");
+		close(fd);
+	}
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	write_at(fd, "cgroup.subtree_control", "+memory +pids +cpu");
+	if (read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)) >= 0) {
+		host->f.cg_memory = strstr(buf, "memory") != NULL;
+		host->f.cg_pids = strstr(buf, "pids") != NULL;
+		host->f.cg_cpu = strstr(buf, "cpu") != NULL;
+	}
+	host->f.cgroup_kill = faccessat(fd, "cgroup.kill", F_OK, 0) == 0;
+	close(fd);
+	if (!host->f.cg_memory || !host->f.cg_pids || !host->f.cg_cpu)
+		note(notes, noteslen, "cgroup v2: not every controller (memory, pids, cpu) "
+		     "is enabled below %s", parent);
+	host->f.cgroup = SBX_CGROUP_V2;
+	host->f.cgroup_into = host->f.clone3;
+	snprintf(host->f.cgroup_path, sizeof(host->f.cgroup_path), "%s", parent);
+}
+
+static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
+{
+	bool *have[CG_NCTRL] = { &host->f.cg_memory, &host->f.cg_pids, &host->f.cg_cpu };
+	const char *env = getenv("SAFEXEC_CGROUP");
+	int any = 0;
+
+	for (int c = 0; c < CG_NCTRL; c++) {
+		char mnt[PATH_MAX / 2], own[PATH_MAX / 4];
+
+		if (v1_mount(v1_names[c], mnt, sizeof(mnt)) < 0) {
+			note(notes, noteslen, "cgroup v1: no %s controller", v1_names[c]);
+			continue;
+		}
+		if (env && *env)
+			snprintf(host->cg_parent[c], PATH_MAX, "%s%s", mnt, env);
+		else if (own_cgroup(v1_names[c], own, sizeof(own)) == 0)
+			snprintf(host->cg_parent[c], PATH_MAX, "%s%s/safexec", mnt, own);
+		else
+			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec", mnt);
+		if (make_parent(host->cg_parent[c]) < 0) {
+			note(notes, noteslen, "cgroup v1: cannot create %s "
+			     "(not root, or not delegated)", host->cg_parent[c]);
+			host->cg_parent[c][0] = '\0';
+			continue;
+		}
+		*have[c] = true;
+		any = 1;
+	}
+	if (!any)
+		return;
+	host->f.cgroup = SBX_CGROUP_V1;
+	snprintf(host->f.cgroup_path, sizeof(host->f.cgroup_path), "%s",
+		 host->cg_parent[CG_MEMORY][0] ? host->cg_parent[CG_MEMORY] : host->cg_parent[CG_PIDS]);
+	if (host->f.cg_memory) {
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof(p), "%s/memory.memsw.limit_in_bytes", host->cg_parent[CG_MEMORY]);
+		if (access(p, F_OK) < 0)
+			note(notes, noteslen, "cgroup v1: %s", "no memory.memsw (swap accounting off): "
+			     "swap is not limited");
+	}
+}
+
+void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen)
+{
+	struct statfs sfs;
+
+	host->f.cgroup = SBX_CGROUP_NONE;
+	if (statfs(CG_MOUNT, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)
+		v2_init(host, notes, noteslen);
+	else
+		v1_init(host, notes, noteslen);
+	if (host->f.cgroup == SBX_CGROUP_NONE)
+		note(notes, noteslen, "%s", "no usable cgroup: memory, CPU and process limits "
+		     "are per-process rlimits (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC)");
+	else {
+		if (!host->f.cg_memory)
+			note(notes, noteslen, "%s", "memory limit: per-process RLIMIT_AS only");
+		if (!host->f.cg_pids)
+			note(notes, noteslen, "%s", "process limit: RLIMIT_NPROC only");
+		if (!host->f.cg_cpu)
+			note(notes, noteslen, "%s", "CPU limit: per-process RLIMIT_CPU only");
+	}
+}
+
+static int cg_mkdir(const char *parent, unsigned long id, char *path, int *dirfd)
+{
+	snprintf(path, PATH_MAX, "%s/safexec-run-%ld-%lu", parent, (long)getpid(), id);
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	*dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0) {
+		int r = -errno;
+		rmdir(path);
+		path[0] = '\0';
+		return r;
+	}
+	return 0;
+}
+
+int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
+		  unsigned long id, struct cg_run *cg, char *err, size_t errlen)
+{
+	char mem[32], pids[32];
+	int r = 0;
+
+	memset(cg, 0, sizeof(*cg));
+	for (int c = 0; c < CG_NCTRL; c++)
+		cg->dirfd[c] = -1;
+	cg->mode = host->f.cgroup;
+	if (cg->mode == SBX_CGROUP_NONE)
+		return 0;
+
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)l->memory_bytes);
+	/* One more than asked for: the sandbox's init is in the cgroup too. */
+	snprintf(pids, sizeof(pids), "%u", l->processes + 1);
+
+	if (cg->mode == SBX_CGROUP_V2) {
+		r = cg_mkdir(host->cg_parent[0], id, cg->path[0], &cg->dirfd[0]);
+		if (r < 0)
+			goto fail;
+		int fd = cg->dirfd[0];
+		if (host->f.cg_memory) {
+			if ((r = write_at(fd, "memory.max", mem)) < 0)
+				goto fail;
+			write_at(fd, "memory.swap.max", "0");	/* absent without swap */
+			write_at(fd, "memory.oom.group", "1");
+		}
+		if (host->f.cg_pids && (r = write_at(fd, "pids.max", pids)) < 0)
+			goto fail;
+		return 0;
+	}
+
+	for (int c = 0; c < CG_NCTRL; c++) {
+		if (!host->cg_parent[c][0])
+			continue;
+		r = cg_mkdir(host->cg_parent[c], id, cg->path[c], &cg->dirfd[c]);
+		if (r < 0)
+			goto fail;
+	}
+	if (cg->dirfd[CG_MEMORY] >= 0) {
+		int fd = cg->dirfd[CG_MEMORY];
+		if ((r = write_at(fd, "memory.limit_in_bytes", mem)) < 0)
+			goto fail;
+		/* memory+swap equal to memory: no swap at all.  Absent when the
+		 * kernel runs without swap accounting. */
+		r = write_at(fd, "memory.memsw.limit_in_bytes", mem);
+		if (r < 0 && r != -ENOENT)
+			goto fail;
+		write_at(fd, "memory.swappiness", "0");
+	}
+	if (cg->dirfd[CG_PIDS] >= 0 && (r = write_at(cg->dirfd[CG_PIDS], "pids.max", pids)) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cgroup setup: %s", strerror(-r));
+	cg_run_destroy(cg);
+	return r;
+}
+
+int cg_run_attach(struct cg_run *cg, pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", (long)pid);
+	for (int c = 0; c < CG_NCTRL; c++) {
+		if (cg->dirfd[c] < 0)
+			continue;
+		int r = write_at(cg->dirfd[c], "cgroup.procs", buf);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int cg_run_cpu_ns(struct cg_run *cg, uint64_t *ns)
+{
+	uint64_t v;
+
+	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0) {
+		if (read_key_at(cg->dirfd[0], "cpu.stat", "usage_usec", &v) < 0)
+			return -ENOENT;
+		*ns = v * 1000;
+		return 0;
+	}
+	if (cg->mode == SBX_CGROUP_V1 && cg->dirfd[CG_CPU] >= 0)
+		return read_u64_at(cg->dirfd[CG_CPU], "cpuacct.usage", ns);
+	return -ENOENT;
+}
+
+uint64_t cg_run_memory_peak(struct cg_run *cg)
+{
+	uint64_t v = 0;
+
+	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0)
+		read_u64_at(cg->dirfd[0], "memory.peak", &v);	/* kernel 5.19+ */
+	else if (cg->mode == SBX_CGROUP_V1 && cg->dirfd[CG_MEMORY] >= 0)
+		read_u64_at(cg->dirfd[CG_MEMORY], "memory.max_usage_in_bytes", &v);
+	return v;
+}
+
+int cg_run_oom(struct cg_run *cg)
+{
+	uint64_t v = 0;
+
+	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0)
+		read_key_at(cg->dirfd[0], "memory.events", "oom_kill", &v);
+	else if (cg->mode == SBX_CGROUP_V1 && cg->dirfd[CG_MEMORY] >= 0)
+		read_key_at(cg->dirfd[CG_MEMORY], "memory.oom_control", "oom_kill", &v);
+	return v > 0;
+}
+
+void cg_run_kill(struct cg_run *cg)
+{
+	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0)
+		write_at(cg->dirfd[0], "cgroup.kill", "1");
+}
+
+void cg_run_destroy(struct cg_run *cg)
+{
+	for (int c = 0; c < CG_NCTRL; c++) {
+		if (cg->dirfd[c] >= 0)
+			close(cg->dirfd[c]);
+		cg->dirfd[c] = -1;
+		if (!cg->path[c][0])
+			continue;
+		/* The last task leaves its cgroup a moment after it is
+		 * reaped: retry for up to a second. */
+		for (int i = 0; i < 1000; i++) {
+			if (rmdir(cg->path[c]) == 0 || errno != EBUSY)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		}
+		cg->path[c][0] = '\0';
+	}
+}

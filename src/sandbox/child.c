@@ -1,0 +1,394 @@
+/*
+ * child.c - everything that runs inside the sandbox before the program.
+ *
+ * The child is cloned from the supervisor, which may be multi-threaded (the
+ * HTTP service), so until execve() it calls only async-signal-safe functions:
+ * system calls and the string functions POSIX lists as safe.  Everything it
+ * needs (paths, options, rlimits, the compiled seccomp filter) was prepared
+ * by the supervisor before clone3().
+ *
+ * It runs as PID 1 of the new pid namespace, in new user, mount, network,
+ * ipc, uts and cgroup namespaces.  The steps, in order:
+ *
+ *	keep_fds         close every fd it was not given
+ *	wait_for_maps    block until the supervisor wrote uid_map and gid_map
+ *	set_ids          become SBX_INNER_ID, drop supplementary groups
+ *	setup_root       build the new root on a tmpfs and pivot into it
+ *	setup_uts        hostname "sandbox"
+ *	fork the program, then reap everything until the program exits
+ *
+ * and in the program's own process:
+ *
+ *	setup_session    setsid(): no controlling terminal (TIOCSTI class)
+ *	setup_stdio      0, 1, 2 from the supervisor; nothing else open
+ *	setup_rlimits    hard = soft
+ *	drop_privileges  no capabilities in any set, no_new_privs
+ *	setup_signals    default dispositions, nothing blocked
+ *	seccomp          the very last step before execve()
+ *
+ * When the program exits, init reports its wait status and exits; the kernel
+ * then kills every other process of the namespace (daemons, stopped ones,
+ * children holding the pipes) and the mounts go with the mount namespace.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+/* The new root is built on a tmpfs mounted over /tmp of the child's private
+ * copy of the host's mounts: /tmp exists on every host, and the mount is
+ * invisible outside the new mount namespace. */
+#define NEWROOT "/tmp"
+#define R(path) NEWROOT path
+
+static const char passwd[] =
+	"sandbox:x:1000:1000:sandbox:/box:/bin/sh\n"
+	"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char group[] =
+	"sandbox:x:1000:\n"
+	"nogroup:x:65534:\n";
+static const char hosts[] =
+	"127.0.0.1\tlocalhost\n"
+	"::1\tlocalhost ip6-localhost ip6-loopback\n"
+	"127.0.1.1\tsandbox\n";
+
+/* The whole environment of the program: nothing of the supervisor's. */
+static char env_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+static char env_home[] = "HOME=/box";
+static char env_lang[] = "LANG=C.UTF-8";
+static char env_tmpdir[] = "TMPDIR=/tmp";
+static char *const envp[] = { env_path, env_home, env_lang, env_tmpdir, NULL };
+
+static const char *const devices[] = { "null", "zero", "full", "random", "urandom" };
+
+static void report(int fd, int kind, int err, int wstatus, const char *step)
+{
+	struct child_report rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.kind = kind;
+	rep.err = err;
+	rep.wstatus = wstatus;
+	if (step) {
+		size_t n = strlen(step);
+		if (n >= sizeof(rep.step))
+			n = sizeof(rep.step) - 1;
+		memcpy(rep.step, step, n);
+	}
+	/* One write below PIPE_BUF: atomic. */
+	(void)!write(fd, &rep, sizeof(rep));
+}
+
+__attribute__((noreturn)) static void fail(const struct child_args *a, const char *step)
+{
+	report(a->report_fd, REPORT_SETUP_FAILED, errno, 0, step);
+	_exit(127);
+}
+
+#define TRY(a, step, call) do { if ((call) < 0) fail(a, step); } while (0)
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = write_all(fd, data, len);
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
+/* Closes every fd but the ones in keep[] (unsorted, -1 entries ignored). */
+static int keep_fds(int *keep, int n)
+{
+	unsigned next = 0;
+
+	for (int i = 1; i < n; i++)	/* insertion sort: n is 5 */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < next)
+			continue;
+		if ((unsigned)keep[i] > next &&
+		    syscall(SYS_close_range, next, (unsigned)keep[i] - 1, 0) < 0)
+			return -1;
+		next = (unsigned)keep[i] + 1;
+	}
+	return (int)syscall(SYS_close_range, next, ~0u, 0);
+}
+
+/* The flags of the mount at path that a bind remount must repeat: inside a
+ * user namespace the kernel refuses to clear them ("locked" flags). */
+static unsigned long locked_flags(const char *path)
+{
+	struct statfs s;
+	unsigned long f = 0;
+
+	if (statfs(path, &s) < 0)
+		return 0;
+	if (s.f_flags & ST_NOSUID) f |= MS_NOSUID;
+	if (s.f_flags & ST_NODEV) f |= MS_NODEV;
+	if (s.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+	if (s.f_flags & ST_NOATIME) f |= MS_NOATIME;
+	if (s.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+	if (s.f_flags & ST_RELATIME) f |= MS_RELATIME;
+	return f;
+}
+
+/* Binds host path src at dst, then makes that mount read-only, nosuid and
+ * nodev.  Not recursive: what is mounted below src stays out. */
+static int bind_ro(const char *src, const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return mount(NULL, dst, NULL,
+		     MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(src),
+		     NULL);
+}
+
+/* /bin, /lib, ... are symlinks into /usr on merged-/usr hosts and
+ * directories elsewhere: repeat whichever the host has. */
+static void setup_top_dir(const struct child_args *a, const char *name)
+{
+	char host[16] = "/", inner[32] = R("/"), target[64];
+	struct stat st;
+	ssize_t n;
+
+	memcpy(host + 1, name, strlen(name) + 1);
+	memcpy(inner + strlen(inner), name, strlen(name) + 1);
+	if (lstat(host, &st) < 0)
+		return;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(host, target, sizeof(target) - 1);
+		if (n <= 0)
+			fail(a, "readlink top dir");
+		target[n] = '\0';
+		TRY(a, "symlink top dir", symlink(target, inner));
+	} else if (S_ISDIR(st.st_mode)) {
+		TRY(a, "mkdir top dir", mkdir(inner, 0755));
+		TRY(a, "bind top dir", bind_ro(host, inner));
+	}
+}
+
+static void setup_dev(const struct child_args *a)
+{
+	char host[32], inner[48];
+
+	TRY(a, "mount /dev", mount("tmpfs", R("/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC,
+				   "mode=0755,size=64k,nr_inodes=64"));
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		size_t n = strlen(devices[i]);
+		memcpy(host, "/dev/", 5);
+		memcpy(host + 5, devices[i], n + 1);
+		memcpy(inner, R("/dev/"), sizeof(R("/dev/")) - 1);
+		memcpy(inner + sizeof(R("/dev/")) - 1, devices[i], n + 1);
+		TRY(a, "create device node", write_file(inner, "", 0, 0666));
+		TRY(a, "bind device node", mount(host, inner, NULL, MS_BIND, NULL));
+	}
+	TRY(a, "/dev/fd", symlink("/proc/self/fd", R("/dev/fd")));
+	TRY(a, "/dev/stdin", symlink("/proc/self/fd/0", R("/dev/stdin")));
+	TRY(a, "/dev/stdout", symlink("/proc/self/fd/1", R("/dev/stdout")));
+	TRY(a, "/dev/stderr", symlink("/proc/self/fd/2", R("/dev/stderr")));
+	TRY(a, "mkdir /dev/shm", mkdir(R("/dev/shm"), 0755));
+	TRY(a, "mount /dev/shm", mount("tmpfs", R("/dev/shm"), "tmpfs",
+				       MS_NOSUID | MS_NODEV, a->shm_opts));
+	TRY(a, "read-only /dev", mount(NULL, R("/dev"), NULL,
+				       MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+				       "mode=0755,size=64k,nr_inodes=64"));
+}
+
+static void setup_root(const struct child_args *a)
+{
+	static const char *const top[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+	/* Nothing done here may reach the host's mount tree. */
+	TRY(a, "private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV,
+				       "mode=0755,size=1m,nr_inodes=128"));
+
+	TRY(a, "mkdir /usr", mkdir(R("/usr"), 0755));
+	TRY(a, "bind /usr", bind_ro("/usr", R("/usr")));
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		setup_top_dir(a, top[i]);
+
+	/* An /etc of its own: never the host's files. */
+	TRY(a, "mkdir /etc", mkdir(R("/etc"), 0755));
+	TRY(a, "/etc/passwd", write_file(R("/etc/passwd"), passwd, sizeof(passwd) - 1, 0644));
+	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
+	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
+	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
+
+	TRY(a, "mkdir /dev", mkdir(R("/dev"), 0755));
+	setup_dev(a);
+
+	/* The pid namespace's own /proc, showing only its processes; where
+	 * the kernel has it (5.8+), without the host-wide files either. */
+	TRY(a, "mkdir /proc", mkdir(R("/proc"), 0555));
+	if (mount("proc", R("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0)
+		TRY(a, "mount /proc", mount("proc", R("/proc"), "proc",
+					    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+
+	TRY(a, "mkdir /tmp", mkdir(R("/tmp"), 0755));
+	TRY(a, "mount /tmp", mount("tmpfs", R("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
+				   a->tmpfs_opts));
+	TRY(a, "mkdir /box", mkdir(R("/box"), 0755));
+	TRY(a, "mount /box", mount("tmpfs", R("/box"), "tmpfs", MS_NOSUID | MS_NODEV,
+				   a->box_opts));
+	TRY(a, "write main.py", write_file(R("/box/main.py"), a->code, a->code_len, 0644));
+
+	/* pivot_root, not chroot: a chroot is escapable, and the old root
+	 * must be detached from the namespace altogether. */
+	TRY(a, "chdir new root", chdir(NEWROOT));
+	TRY(a, "pivot_root", (int)syscall(SYS_pivot_root, ".", "."));
+	TRY(a, "detach old root", umount2(".", MNT_DETACH));
+	TRY(a, "chdir /", chdir("/"));
+	TRY(a, "read-only /", mount(NULL, "/", NULL,
+				    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);	/* fails for KILL and STOP: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void drop_privileges(const struct child_args *a)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	/* Nothing may ever give capabilities back: not a setuid-root file,
+	 * not a uid change, not the ambient set. */
+	TRY(a, "securebits", prctl(PR_SET_SECUREBITS,
+				   SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+				   SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+				   SECBIT_KEEP_CAPS_LOCKED |
+				   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+				   0, 0, 0));
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			fail(a, "drop bounding set");
+	TRY(a, "clear ambient", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+	memset(data, 0, sizeof(data));
+	TRY(a, "capset", (int)syscall(SYS_capset, &hdr, data));
+	TRY(a, "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+}
+
+__attribute__((noreturn)) static void exec_program(const struct child_args *a)
+{
+	int in = a->stdin_fd;
+
+	TRY(a, "setsid", setsid());
+	if (in < 0)
+		TRY(a, "open /dev/null", in = open("/dev/null", O_RDONLY | O_CLOEXEC));
+	TRY(a, "stdin", dup2(in, 0));
+	TRY(a, "stdout", dup2(a->stdout_fd, 1));
+	TRY(a, "stderr", dup2(a->stderr_fd, 2));
+	TRY(a, "chdir /box", chdir("/box"));
+	umask(022);
+
+	for (int i = 0; i < a->nrlimits; i++) {
+		struct rlimit rl = { a->rlimits[i].value, a->rlimits[i].value };
+		TRY(a, "setrlimit", setrlimit(a->rlimits[i].resource, &rl));
+	}
+	drop_privileges(a);
+	setup_signals();
+	/* Every fd above 2 closes at execve(); the report pipe stays open
+	 * until then so that a failed execve() can still be told. */
+	TRY(a, "close_range", (int)syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC));
+	TRY(a, "seccomp", (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->filter));
+	execve(a->argv[0], a->argv, envp);
+	fail(a, "execve");
+}
+
+void sbx_child_main(const struct child_args *a)
+{
+	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd };
+	char go;
+	pid_t prog;
+
+	/* The supervisor may have other runs' fds open right now: keep none. */
+	if (keep_fds(keep, (int)(sizeof(keep) / sizeof(keep[0]))) < 0)
+		_exit(127);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(a, "pdeathsig");
+	/* EOF instead of the byte: the supervisor is gone. */
+	if (read(a->sync_fd, &go, 1) != 1)
+		_exit(127);
+	close(a->sync_fd);
+
+	/* Root: drop the host's supplementary groups (root's, mapped to
+	 * nobody, would still count for access checks on host files). */
+	if (a->set_groups)
+		TRY(a, "setgroups", setgroups(0, NULL));
+	TRY(a, "setresgid", setresgid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID));
+	TRY(a, "setresuid", setresuid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID));
+
+	setup_root(a);
+	TRY(a, "sethostname", sethostname("sandbox", 7));
+	/* The program runs with our uid: make /proc/1 and ptrace refuse it. */
+	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+	setup_signals();
+
+	prog = fork();
+	if (prog < 0)
+		fail(a, "fork");
+	if (prog == 0)
+		exec_program(a);
+
+	/* PID 1: reap everything; the run ends when the program does. */
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, __WALL);
+		if (p == prog) {
+			report(a->report_fd, REPORT_EXITED, 0, st, NULL);
+			_exit(0);
+		}
+		if (p < 0 && errno != EINTR)
+			fail(a, "waitpid");
+	}
+}

@@ -1,0 +1,119 @@
+/*
+ * internal.h - what the files of the sandbox part share.  Nothing outside
+ * src/sandbox/ includes this.
+ *
+ *	host.c     probing the host, struct sbx_host, `safexec check`
+ *	cgroup.c   one run's cgroup: v2, v1, or none
+ *	seccomp.c  the syscall filter, compiled once per process
+ *	child.c    everything that runs inside: the init and the program
+ *	run.c      the supervisor: clone3, id maps, the event loop, the verdict
+ *	limits.c   limits, statuses, request and result helpers
+ */
+#ifndef SAFEXEC_SANDBOX_INTERNAL_H
+#define SAFEXEC_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* Inside the sandbox the program and its init run as this uid and gid. */
+#define SBX_INNER_ID	1000
+/* Started as root, the inner id maps to this otherwise unused host id, so
+ * that nothing in the sandbox is ever root, even if it left its namespace. */
+#define SBX_ROOT_HOST_ID 2000000000u
+
+#define SBX_MAX_RUNNING	1024	/* slots for sbx_host_kill_all() */
+
+/* The cgroup controllers a run uses. */
+enum cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG_NCTRL };
+
+struct sbx_host {
+	struct sbx_features f;
+	/* cgroup: the directory the runs' cgroups are made in.  v2: only
+	 * parent[0]; v1: one per controller ("" when that one is missing). */
+	char cg_parent[CG_NCTRL][PATH_MAX];
+	uid_t host_uid;			/* what SBX_INNER_ID maps to */
+	gid_t host_gid;
+	struct sock_fprog filter;	/* compiled seccomp filter */
+	atomic_uint running;
+	atomic_ulong seq;
+	atomic_int pidfds[SBX_MAX_RUNNING]; /* -1 = free slot */
+};
+
+/* ---- cgroup.c ---- */
+
+struct cg_run {
+	enum sbx_cgroup_mode mode;
+	int dirfd[CG_NCTRL];		/* v2: dirfd[0] only; -1 = none */
+	char path[CG_NCTRL][PATH_MAX];
+};
+
+/* Finds where runs' cgroups go and what controllers are in force; fills
+ * host->f.cgroup* and host->cg_parent.  Never fails: a host without usable
+ * cgroups gets SBX_CGROUP_NONE and a note. */
+void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen);
+
+/* Creates the run's cgroup(s) and writes the limits. */
+int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
+		  unsigned long id, struct cg_run *cg, char *err, size_t errlen);
+/* Moves pid into the run's cgroup(s) (v1, or v2 without CLONE_INTO_CGROUP). */
+int cg_run_attach(struct cg_run *cg, pid_t pid);
+/* CPU time of the whole tree in ns; -errno when unknown. */
+int cg_run_cpu_ns(struct cg_run *cg, uint64_t *ns);
+/* Peak memory in bytes; 0 when unknown. */
+uint64_t cg_run_memory_peak(struct cg_run *cg);
+/* True when the OOM killer struck inside the run's cgroup. */
+int cg_run_oom(struct cg_run *cg);
+/* Kills every process in the cgroup (v2 cgroup.kill); no-op elsewhere. */
+void cg_run_kill(struct cg_run *cg);
+/* Removes the run's cgroup(s), waiting briefly for them to empty. */
+void cg_run_destroy(struct cg_run *cg);
+
+/* ---- seccomp.c ---- */
+
+/* Compiles the filter into *prog (prog->filter is malloc'ed). */
+int sbx_seccomp_build(struct sock_fprog *prog, char *err, size_t errlen);
+
+/* ---- child.c ---- */
+
+/* Everything the child needs, prepared by the supervisor before clone3 so
+ * that the child calls no allocator (the parent may be multi-threaded). */
+struct child_args {
+	int sync_fd;		/* read end: one byte when the maps are written */
+	int report_fd;		/* write end: struct child_report */
+	int stdin_fd;		/* memfd with the program's stdin, or -1 */
+	int stdout_fd, stderr_fd;
+	bool set_groups;	/* root: drop supplementary groups */
+	const char *code;
+	size_t code_len;
+	char *const *argv;	/* for execve, NULL-terminated */
+	struct {
+		int resource;
+		uint64_t value;	/* soft = hard */
+	} rlimits[8];
+	int nrlimits;
+	char tmpfs_opts[96];	/* size/nr_inodes options for /tmp */
+	char box_opts[96];	/* ... for /box */
+	char shm_opts[96];	/* ... for /dev/shm */
+	const struct sock_fprog *filter;
+};
+
+enum child_report_kind {
+	REPORT_EXITED = 1,	/* wstatus holds the program's wait status */
+	REPORT_SETUP_FAILED,	/* step and err say what */
+};
+
+struct child_report {
+	int32_t kind;
+	int32_t err;		/* errno */
+	int32_t wstatus;
+	char step[52];
+};
+
+/* Runs in the child after clone3; never returns. */
+__attribute__((noreturn)) void sbx_child_main(const struct child_args *a);
+
+#endif

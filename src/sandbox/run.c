@@ -1,0 +1,613 @@
+/*
+ * run.c - the supervisor of one run.
+ *
+ *	prepare          cgroup with its limits, pipes, stdin memfd, argv
+ *	clone3           CLONE_NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS|NEWCGROUP,
+ *	                 CLONE_PIDFD, and on v2 CLONE_INTO_CGROUP
+ *	write_id_maps    uid_map, setgroups, gid_map (in that order:
+ *	                 CVE-2014-8989), then the cgroup on v1, then "go"
+ *	supervise        one epoll loop over the pidfd, the output pipes, a
+ *	                 timerfd for the wall limit and one for the CPU limit
+ *	verdict          status from the child's report and the cgroup
+ *	cleanup          the pid namespace is dead with its init; remove the
+ *	                 cgroup
+ *
+ * Wall time is on CLOCK_MONOTONIC.  CPU time comes from the cgroup, which
+ * counts every process of the tree, orphans too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+#include "util/util.h"
+
+#define READ_CHUNK 65536
+
+/* A byte buffer that never grows past max. */
+struct obuf {
+	char *data;
+	size_t len, cap, max;
+};
+
+static int obuf_append(struct obuf *b, const char *p, size_t n)
+{
+	if (n > b->max - b->len)
+		n = b->max - b->len;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (cap > b->max + 1)
+			cap = b->max + 1;
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static struct sbx_buf obuf_take(struct obuf *b)
+{
+	struct sbx_buf out = { b->data, b->len };
+
+	if (!out.data)
+		out.data = calloc(1, 1);
+	*b = (struct obuf){ 0 };
+	return out;
+}
+
+/* Everything one run holds; released by run_release(). */
+struct run {
+	struct sbx_host *host;
+	const struct sbx_request *req;
+	struct cg_run cg;
+	int out_pipe[2], err_pipe[2], sync_pipe[2], report_pipe[2];
+	int stdin_fd, pidfd, epfd, wall_tfd, cpu_tfd;
+	int slot;
+	pid_t pid;
+	char **argv;
+	struct obuf out, err, output;
+	uint64_t out_total, err_total;	/* bytes the program wrote */
+	uint64_t start_ns;
+	enum sbx_status killed_for;	/* SBX_OK: not killed by us */
+	bool exited;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int set_error(struct sbx_result *res, int r, const char *what)
+{
+	res->status = SBX_INTERNAL_ERROR;
+	if (!res->error[0])
+		snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(r < 0 ? -r : r));
+	return r < 0 ? r : -r;
+}
+
+static void kill_run(struct run *run, enum sbx_status why)
+{
+	if (run->killed_for == SBX_OK)
+		run->killed_for = why;
+	if (run->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, run->pidfd, SIGKILL, NULL, 0);
+	cg_run_kill(&run->cg);
+}
+
+static int make_stdin(const struct sbx_request *req)
+{
+	int fd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const char *p = req->stdin_data;
+	size_t left = req->stdin_len;
+
+	if (fd < 0)
+		return -errno;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	/* The program reads its input; it may not change it. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static char **make_argv(const struct sbx_host *host, const struct sbx_request *req)
+{
+	static const char *const head[] = { NULL, "-E", "-s", "-u", "/box/main.py" };
+	size_t nhead = sizeof(head) / sizeof(head[0]);
+	char **argv = calloc(nhead + req->argc + 1, sizeof(char *));
+
+	if (!argv)
+		return NULL;
+	argv[0] = (char *)host->f.python;
+	for (size_t i = 1; i < nhead; i++)
+		argv[i] = (char *)head[i];
+	for (size_t i = 0; i < req->argc; i++)
+		argv[nhead + i] = (char *)req->argv[i];
+	return argv;
+}
+
+static void add_rlimit(struct child_args *a, int resource, uint64_t value)
+{
+	a->rlimits[a->nrlimits].resource = resource;
+	a->rlimits[a->nrlimits].value = value;
+	a->nrlimits++;
+}
+
+static void child_limits(const struct sbx_host *host, const struct sbx_limits *l,
+			 struct child_args *a)
+{
+	uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
+
+	/* With the cgroup watching CPU time of the whole tree, RLIMIT_CPU is
+	 * only a backstop a second later; without it, it is the limit. */
+	add_rlimit(a, RLIMIT_CPU, host->f.cg_cpu ? cpu_s + 1 : cpu_s);
+	add_rlimit(a, RLIMIT_FSIZE, l->file_size_bytes);
+	add_rlimit(a, RLIMIT_NOFILE, l->open_files);
+	add_rlimit(a, RLIMIT_CORE, 0);
+	/* Counted per user namespace (kernel 5.14+): this run's processes,
+	 * plus its init. */
+	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1);
+	if (!host->f.cg_memory)
+		add_rlimit(a, RLIMIT_AS, l->memory_bytes);
+
+	/* tmpfs pages are charged to the memory cgroup of the writer; the
+	 * sizes only keep one file system from taking all of it. */
+	snprintf(a->tmpfs_opts, sizeof(a->tmpfs_opts), "mode=1777,size=%llu,nr_inodes=4096",
+		 (unsigned long long)l->memory_bytes);
+	snprintf(a->box_opts, sizeof(a->box_opts), "mode=0755,size=%llu,nr_inodes=1024",
+		 (unsigned long long)l->memory_bytes);
+	snprintf(a->shm_opts, sizeof(a->shm_opts), "mode=1777,size=%llu,nr_inodes=1024",
+		 (unsigned long long)l->memory_bytes);
+}
+
+static int write_proc_file(pid_t pid, const char *file, const char *value)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int write_id_maps(struct run *run)
+{
+	const struct sbx_host *host = run->host;
+	char map[64];
+	int r;
+
+	snprintf(map, sizeof(map), "%u %u 1\n", SBX_INNER_ID, (unsigned)host->host_uid);
+	if ((r = write_proc_file(run->pid, "uid_map", map)) < 0)
+		return r;
+	/* An unprivileged writer must deny setgroups before gid_map. */
+	if (!host->f.root && (r = write_proc_file(run->pid, "setgroups", "deny")) < 0)
+		return r;
+	snprintf(map, sizeof(map), "%u %u 1\n", SBX_INNER_ID, (unsigned)host->host_gid);
+	return write_proc_file(run->pid, "gid_map", map);
+}
+
+static int start_child(struct run *run, struct sbx_result *res)
+{
+	struct sbx_host *host = run->host;
+	struct child_args a;
+	struct clone_args ca;
+	long ret;
+
+	memset(&a, 0, sizeof(a));
+	a.sync_fd = run->sync_pipe[0];
+	a.report_fd = run->report_pipe[1];
+	a.stdin_fd = run->stdin_fd;
+	a.stdout_fd = run->out_pipe[1];
+	a.stderr_fd = run->err_pipe[1];
+	a.set_groups = host->f.root;
+	a.code = run->req->code;
+	a.code_len = run->req->code_len;
+	a.argv = run->argv;
+	a.filter = &host->filter;
+	child_limits(host, &run->req->limits, &a);
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+		   CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&run->pidfd;
+	ca.exit_signal = SIGCHLD;
+	if (host->f.cgroup_into && run->cg.dirfd[0] >= 0) {
+		/* Charged to the run's cgroup from its first instruction. */
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)run->cg.dirfd[0];
+	}
+	ret = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (ret < 0)
+		return set_error(res, -errno, "clone3");
+	if (ret == 0)
+		sbx_child_main(&a);
+	run->pid = (pid_t)ret;
+	return 0;
+}
+
+static int release_child(struct run *run, struct sbx_result *res)
+{
+	int r;
+
+	close_fd(&run->sync_pipe[0]);
+	close_fd(&run->report_pipe[1]);
+	close_fd(&run->out_pipe[1]);
+	close_fd(&run->err_pipe[1]);
+	close_fd(&run->stdin_fd);
+
+	if ((r = write_id_maps(run)) < 0)
+		return set_error(res, r, "uid/gid map");
+	if (run->cg.mode != SBX_CGROUP_NONE && !(run->host->f.cgroup_into && run->cg.mode == SBX_CGROUP_V2) &&
+	    (r = cg_run_attach(&run->cg, run->pid)) < 0)
+		return set_error(res, r, "cgroup attach");
+	if (write(run->sync_pipe[1], "g", 1) != 1)
+		return set_error(res, -errno, "release child");
+	close_fd(&run->sync_pipe[1]);
+	return 0;
+}
+
+static int arm_timer(int tfd, uint64_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	if (ms == 0)
+		ms = 1;
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+/* The CPU limit: check the cgroup's counter when the tree could have used
+ * the rest of its allowance on every CPU at once, so no polling is done for
+ * short runs and the overshoot is small for long ones. */
+static void check_cpu(struct run *run)
+{
+	const uint64_t limit_ns = run->req->limits.cpu_ms * 1000000ull;
+	static long ncpu;
+	uint64_t used;
+
+	if (!ncpu)
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+	if (cg_run_cpu_ns(&run->cg, &used) < 0)
+		return;
+	if (used >= limit_ns) {
+		kill_run(run, SBX_TIMEOUT);
+		return;
+	}
+	uint64_t next_ms = (limit_ns - used) / 1000000ull / (uint64_t)ncpu;
+	arm_timer(run->cpu_tfd, next_ms < 5 ? 5 : next_ms);
+}
+
+/* Reads what is there on one output pipe.  Returns 0 at EOF, 1 otherwise. */
+static int drain(struct run *run, int fd, struct obuf *b, uint64_t *total, bool *truncated)
+{
+	char chunk[READ_CHUNK];
+	const uint64_t limit = run->req->limits.output_bytes;
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return errno == EINTR ? 1 : (errno == EAGAIN ? 1 : 0);
+		uint64_t before = *total;
+		*total += (uint64_t)n;
+		size_t keep = before >= limit ? 0 : (size_t)(limit - before < (uint64_t)n ? limit - before : (uint64_t)n);
+		if (keep && (obuf_append(b, chunk, keep) < 0 || obuf_append(&run->output, chunk, keep) < 0))
+			return 0;
+		if (*total > limit) {
+			*truncated = true;
+			kill_run(run, SBX_OUTPUT_LIMIT);
+		}
+	}
+}
+
+static int supervise(struct run *run, struct sbx_result *res)
+{
+	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU };
+	struct epoll_event ev;
+	int open_pipes = 2;
+
+#define ADD(fd, tag) do {						\
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = (tag) }; \
+		if (epoll_ctl(run->epfd, EPOLL_CTL_ADD, (fd), &ev) < 0)	\
+			return set_error(res, -errno, "epoll_ctl");	\
+	} while (0)
+	ADD(run->pidfd, EV_PID);
+	ADD(run->out_pipe[0], EV_OUT);
+	ADD(run->err_pipe[0], EV_ERR);
+	ADD(run->wall_tfd, EV_WALL);
+	if (run->cpu_tfd >= 0)
+		ADD(run->cpu_tfd, EV_CPU);
+#undef ADD
+	if (arm_timer(run->wall_tfd, run->req->limits.wall_ms) < 0)
+		return set_error(res, -errno, "timerfd");
+	if (run->cpu_tfd >= 0)
+		check_cpu(run);
+
+	while (!run->exited) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(run->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			kill_run(run, SBX_INTERNAL_ERROR);
+			return set_error(res, -errno, "epoll_wait");
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t ticks;
+			switch (evs[i].data.u32) {
+			case EV_PID:
+				run->exited = true;
+				break;
+			case EV_OUT:
+				if (!drain(run, run->out_pipe[0], &run->out, &run->out_total,
+					   &res->stdout_truncated)) {
+					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->out_pipe[0], NULL);
+					open_pipes--;
+				}
+				break;
+			case EV_ERR:
+				if (!drain(run, run->err_pipe[0], &run->err, &run->err_total,
+					   &res->stderr_truncated)) {
+					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->err_pipe[0], NULL);
+					open_pipes--;
+				}
+				break;
+			case EV_WALL:
+				(void)!read(run->wall_tfd, &ticks, sizeof(ticks));
+				kill_run(run, SBX_TIMEOUT);
+				break;
+			case EV_CPU:
+				(void)!read(run->cpu_tfd, &ticks, sizeof(ticks));
+				check_cpu(run);
+				break;
+			}
+		}
+	}
+	/* The whole namespace is gone once its init is: what is in the pipes
+	 * now is all there will be.  Read it without waiting for EOF, which
+	 * a concurrent run's child may hold off for a moment. */
+	(void)open_pipes;
+	drain(run, run->out_pipe[0], &run->out, &run->out_total, &res->stdout_truncated);
+	drain(run, run->err_pipe[0], &run->err, &run->err_total, &res->stderr_truncated);
+	return 0;
+}
+
+static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si,
+		    const struct rusage *ru)
+{
+	struct child_report rep[2];
+	ssize_t n = read(run->report_pipe[0], rep, sizeof(rep));
+	int nrep = n > 0 ? (int)(n / (ssize_t)sizeof(rep[0])) : 0;
+	const struct child_report *exited = NULL;
+	uint64_t cpu_ns;
+
+	for (int i = 0; i < nrep; i++) {
+		if (rep[i].kind == REPORT_SETUP_FAILED) {
+			res->status = SBX_INTERNAL_ERROR;
+			snprintf(res->error, sizeof(res->error), "sandbox setup: %.*s: %s",
+				 (int)sizeof(rep[i].step), rep[i].step, strerror(rep[i].err));
+			return;
+		}
+		if (rep[i].kind == REPORT_EXITED)
+			exited = &rep[i];
+	}
+
+	res->memory_bytes = cg_run_memory_peak(&run->cg);
+	if (cg_run_cpu_ns(&run->cg, &cpu_ns) == 0)
+		res->cpu_time_ms = cpu_ns / 1000000;
+	else	/* init reaped every process of the tree it saw exit */
+		res->cpu_time_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
+				   (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+	if (!res->memory_bytes)
+		res->memory_bytes = (uint64_t)ru->ru_maxrss * 1024;
+
+	if (exited) {
+		int st = exited->wstatus;
+		if (WIFEXITED(st)) {
+			res->has_exit_code = true;
+			res->exit_code = WEXITSTATUS(st);
+		} else if (WIFSIGNALED(st))
+			res->signal = WTERMSIG(st);
+	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)
+		res->signal = si->si_status;	/* init killed: by us */
+	else if (run->killed_for == SBX_OK) {
+		res->status = SBX_INTERNAL_ERROR;
+		snprintf(res->error, sizeof(res->error), "sandbox init ended without a report");
+		return;
+	}
+
+	bool cpu_over = res->cpu_time_ms >= run->req->limits.cpu_ms;
+	if (run->killed_for == SBX_TIMEOUT ||
+	    (cpu_over && (res->signal == SIGKILL || res->signal == SIGXCPU)))
+		res->status = SBX_TIMEOUT;
+	else if (cg_run_oom(&run->cg))
+		res->status = SBX_MEMORY_LIMIT;
+	else if (run->killed_for == SBX_OUTPUT_LIMIT)
+		res->status = SBX_OUTPUT_LIMIT;
+	else if (run->killed_for == SBX_INTERNAL_ERROR)
+		res->status = SBX_INTERNAL_ERROR;
+	else if (res->signal)
+		res->status = SBX_SIGNALED;
+	else if (res->exit_code != 0)
+		res->status = SBX_RUNTIME_ERROR;
+	else
+		res->status = SBX_OK;
+	if (res->status == SBX_OUTPUT_LIMIT || res->status == SBX_TIMEOUT) {
+		/* We ended it: the program's own exit status says nothing. */
+		if (!res->signal) {
+			res->has_exit_code = false;
+			res->signal = SIGKILL;
+		}
+	}
+}
+
+static int slot_claim(struct sbx_host *host, int pidfd)
+{
+	for (int i = 0; i < SBX_MAX_RUNNING; i++) {
+		int expected = -1;
+		if (atomic_compare_exchange_strong(&host->pidfds[i], &expected, pidfd))
+			return i;
+	}
+	return -1;
+}
+
+static void run_release(struct run *run)
+{
+	if (run->slot >= 0)
+		atomic_store(&run->host->pidfds[run->slot], -1);
+	close_fd(&run->out_pipe[0]);
+	close_fd(&run->out_pipe[1]);
+	close_fd(&run->err_pipe[0]);
+	close_fd(&run->err_pipe[1]);
+	close_fd(&run->sync_pipe[0]);
+	close_fd(&run->sync_pipe[1]);
+	close_fd(&run->report_pipe[0]);
+	close_fd(&run->report_pipe[1]);
+	close_fd(&run->stdin_fd);
+	close_fd(&run->epfd);
+	close_fd(&run->wall_tfd);
+	close_fd(&run->cpu_tfd);
+	close_fd(&run->pidfd);
+	cg_run_destroy(&run->cg);
+	free(run->argv);
+	free(run->out.data);
+	free(run->err.data);
+	free(run->output.data);
+}
+
+int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_result *res)
+{
+	struct run run = {
+		.host = host, .req = req, .slot = -1, .stdin_fd = -1, .pidfd = -1,
+		.epfd = -1, .wall_tfd = -1, .cpu_tfd = -1,
+		.out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
+		.sync_pipe = { -1, -1 }, .report_pipe = { -1, -1 },
+	};
+	const char *why;
+	siginfo_t si = { 0 };
+	struct rusage ru = { 0 };
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	run.start_ns = util_now_ns();
+	atomic_fetch_add(&host->running, 1);
+
+	if (req->language && strcmp(req->language, "python") != 0) {
+		r = set_error(res, EINVAL, "unknown language");
+		goto out;
+	}
+	if (sbx_limits_check(&req->limits, &why) < 0 || req->code_len > SBX_MAX_CODE ||
+	    req->stdin_len > SBX_MAX_STDIN || req->argc > SBX_MAX_ARGS) {
+		r = set_error(res, EINVAL, "request out of bounds");
+		goto out;
+	}
+	run.out.max = run.err.max = req->limits.output_bytes;
+	run.output.max = 2 * req->limits.output_bytes;
+
+	if ((r = cg_run_create(host, &req->limits, atomic_fetch_add(&host->seq, 1), &run.cg,
+			       res->error, sizeof(res->error))) < 0) {
+		set_error(res, r, "cgroup");
+		goto out;
+	}
+	if (pipe2(run.out_pipe, O_CLOEXEC) < 0 || pipe2(run.err_pipe, O_CLOEXEC) < 0 ||
+	    pipe2(run.sync_pipe, O_CLOEXEC) < 0 || pipe2(run.report_pipe, O_CLOEXEC) < 0) {
+		r = set_error(res, -errno, "pipe2");
+		goto out;
+	}
+	fcntl(run.out_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(run.err_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(run.report_pipe[0], F_SETFL, O_NONBLOCK);
+	run.epfd = epoll_create1(EPOLL_CLOEXEC);
+	run.wall_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (host->f.cg_cpu)
+		run.cpu_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (run.epfd < 0 || run.wall_tfd < 0 || (host->f.cg_cpu && run.cpu_tfd < 0)) {
+		r = set_error(res, -errno, "epoll/timerfd");
+		goto out;
+	}
+	if (req->stdin_data && req->stdin_len) {
+		run.stdin_fd = make_stdin(req);
+		if (run.stdin_fd < 0) {
+			r = set_error(res, run.stdin_fd, "stdin memfd");
+			goto out;
+		}
+	}
+	run.argv = make_argv(host, req);
+	if (!run.argv) {
+		r = set_error(res, ENOMEM, "argv");
+		goto out;
+	}
+
+	if ((r = start_child(&run, res)) < 0)
+		goto out;
+	run.slot = slot_claim(host, run.pidfd);
+	if ((r = release_child(&run, res)) < 0) {
+		kill_run(&run, SBX_INTERNAL_ERROR);
+		waitid(P_PIDFD, (id_t)run.pidfd, &si, WEXITED | __WALL);
+		goto out;
+	}
+	r = supervise(&run, res);
+	/* The raw call, for the rusage of the init: its own and that of every
+	 * process it reaped, which is the whole tree but for the processes
+	 * still alive when the namespace died. */
+	if (syscall(SYS_waitid, P_PIDFD, run.pidfd, &si, WEXITED | __WALL, &ru) < 0 && r == 0)
+		r = set_error(res, -errno, "waitid");
+	res->wall_time_ms = (util_now_ns() - run.start_ns) / 1000000;
+	if (r == 0)
+		verdict(&run, res, &si, &ru);
+	res->out = obuf_take(&run.out);
+	res->err = obuf_take(&run.err);
+	res->output = obuf_take(&run.output);
+	if (res->status == SBX_INTERNAL_ERROR && r == 0)
+		r = -EIO;
+out:
+	if (!res->out.data)
+		res->out = obuf_take(&run.out);
+	if (!res->err.data)
+		res->err = obuf_take(&run.err);
+	if (!res->output.data)
+		res->output = obuf_take(&run.output);
+	run_release(&run);
+	atomic_fetch_sub(&host->running, 1);
+	return r;
+}
