@@ -1,0 +1,148 @@
+/*
+ * api.h - the HTTP API's data: request bodies parsed and checked, the error
+ * codes clients see, and the JSON answers.  Knows nothing of sockets: the
+ * HTTP layer (src/http/) hands it bytes and sends what it returns, so that
+ * every rule here is unit-tested and fuzzed without a server.
+ *
+ * Untrusted bytes arrive as {data, len}, never assumed NUL-terminated.
+ */
+#ifndef SAFEXEC_API_H
+#define SAFEXEC_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox/sandbox.h"
+
+#define API_MAX_DEPTH	 32	/* deepest nesting of arrays and objects */
+#define API_MAX_ARGS	 256	/* SBX_MAX_ARGS */
+#define API_LIST_DEFAULT 20
+#define API_LIST_MAX	 100
+#define API_MESSAGE_MAX	 256
+
+/* Every error a client may get; docs/api.md lists them with their meaning. */
+enum api_error_code {
+	API_E_NONE = 0,
+	API_E_EMPTY_BODY,		/* 400 */
+	API_E_INVALID_JSON,		/* 400 */
+	API_E_INVALID_UTF8,		/* 400 */
+	API_E_TOO_DEEP,			/* 400 */
+	API_E_INVALID_REQUEST,		/* 400: wrong type, unknown field, bad query */
+	API_E_MISSING_FIELD,		/* 400 */
+	API_E_UNKNOWN_LANGUAGE,		/* 400 */
+	API_E_INVALID_LIMIT,		/* 400: not a positive integer */
+	API_E_LIMIT_EXCEEDED,		/* 400: above the server's maximum */
+	API_E_PAYLOAD_TOO_LARGE,	/* 413 */
+	API_E_UNSUPPORTED_MEDIA_TYPE,	/* 415 */
+	API_E_METHOD_NOT_ALLOWED,	/* 405 */
+	API_E_NOT_FOUND,		/* 404 */
+	API_E_QUEUE_FULL,		/* 503 */
+	API_E_SHUTTING_DOWN,		/* 503 */
+	API_E_INTERNAL,			/* 500: the server failed (out of memory) */
+	API_E_COUNT
+};
+
+struct api_error {
+	enum api_error_code code;
+	char message[API_MESSAGE_MAX];	/* for the client: short, no internals */
+};
+
+/* "empty_body", ...; "" for API_E_NONE. */
+const char *api_error_name(enum api_error_code c);
+/* The HTTP status for the code: 400, 404, 405, 413, 415, 500 or 503. */
+unsigned api_error_http_status(enum api_error_code c);
+/* Fills *e and returns -EINVAL, so that parsers can `return api_fail(...)`. */
+__attribute__((format(printf, 3, 4)))
+int api_fail(struct api_error *e, enum api_error_code c, const char *fmt, ...);
+/* {"error": {"code": "...", "message": "..."}}; NULL only on ENOMEM. */
+json_t *api_error_json(const struct api_error *e);
+
+/* The most a request may ask for, from the configuration. */
+struct api_maxima {
+	uint64_t wall_time_ms;
+	uint64_t cpu_time_ms;
+	uint64_t memory_bytes;
+	uint64_t max_processes;
+	uint64_t output_bytes;
+};
+
+/* The limits a request gets when it asks for none: the engine's defaults,
+ * or the maximum where the maximum is lower. */
+void api_default_limits(const struct api_maxima *max, struct sbx_limits *l);
+
+enum api_endpoint {
+	API_RUN,	/* POST /run, the original service's: {"code": "..."} */
+	API_EXECUTE,	/* POST /api/v1/execute */
+};
+
+/* "run" or "execute", as recorded in the history. */
+const char *api_endpoint_name(enum api_endpoint ep);
+
+/* A parsed, checked request.  Strings point into root, which it owns. */
+struct api_request {
+	json_t *root;
+	const char *language;		/* canonical name, static: "python" */
+	const char *code;		/* code_len bytes, may hold NUL */
+	size_t code_len;
+	const char *stdin_data;		/* NULL when none */
+	size_t stdin_len;
+	const char **argv;		/* argc strings without NUL; malloc'ed array */
+	size_t argc;
+	struct sbx_limits limits;	/* effective limits */
+};
+
+/*
+ * Parses and checks a body of len bytes for the endpoint.  On success fills
+ * *req (release with api_request_release()) and returns 0; otherwise
+ * returns -EINVAL with *err filled (a 4xx code), or -ENOMEM with
+ * API_E_INTERNAL.  POST /run ignores fields other than code, as the
+ * original service did; /api/v1/execute refuses unknown fields so that a
+ * typo in a limit's name cannot pass silently.
+ */
+int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
+		      const struct api_maxima *max, struct api_request *req,
+		      struct api_error *err);
+void api_request_release(struct api_request *req);
+
+/* Points *out at req's data (borrowed). */
+void api_request_sbx(const struct api_request *req, struct sbx_request *out);
+
+/* Content-Type check for request bodies: NULL or empty passes, any JSON
+ * media type (application/json, or application/NAME+json) with parameters
+ * passes, anything else fills *err with API_E_UNSUPPORTED_MEDIA_TYPE. */
+int api_check_content_type(const char *content_type, struct api_error *err);
+
+/* The status in words: "" for ok, "Exited with code 1", "Killed by signal
+ * 11 (SIGSEGV)", "Time limit exceeded (10 s)", "CPU time limit exceeded
+ * (2 s)", "Memory limit exceeded (128 MiB)", "Output limit exceeded
+ * (1 MiB)", "Internal error".  Returns buf. */
+char *api_status_message(const struct sbx_result *res, const struct sbx_limits *l,
+			 char *buf, size_t len);
+
+/* {"wall_time_ms", "cpu_time_ms", "memory_bytes", "max_processes",
+ * "output_bytes"}. */
+json_t *api_limits_json(const struct sbx_limits *l);
+
+/* The 200 answer to a run: for API_RUN, output first then every result
+ * field, message and id; for API_EXECUTE, id, language, every result
+ * field, message and limits.  id < 0 is written as null (not recorded). */
+json_t *api_response_json(enum api_endpoint ep, int64_t id,
+			  const struct api_request *req,
+			  const struct sbx_result *res);
+
+/* GET /api/v1/languages. */
+json_t *api_languages_json(const char *python_version);
+
+/* The query of GET /api/v1/executions: limit (1..100, default 20) and
+ * before (a positive id; absent = from the newest, *before = 0).  NULL means
+ * absent.  Returns 0 or -EINVAL with *err. */
+int api_parse_list_query(const char *limit, const char *before,
+			 unsigned *limit_out, int64_t *before_out,
+			 struct api_error *err);
+
+/* An execution id in a path: 1..INT64_MAX in plain decimal.  Returns 0 or
+ * -EINVAL. */
+int api_parse_id(const char *s, size_t len, int64_t *id);
+
+#endif

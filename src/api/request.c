@@ -1,0 +1,420 @@
+/*
+ * request.c - request bodies: parsed with jansson, then checked field by
+ * field against the configured maxima.  The checks are strict on purpose:
+ * a limit that is not a positive integer or above the maximum is refused
+ * with a message saying which, never clamped, because a silently lowered
+ * limit would make a program fail for a reason its author cannot see.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "util/util.h"
+
+static const char *const python_aliases[] = { "python", "python3", "py" };
+
+const char *api_endpoint_name(enum api_endpoint ep)
+{
+	return ep == API_RUN ? "run" : "execute";
+}
+
+void api_default_limits(const struct api_maxima *max, struct sbx_limits *l)
+{
+	sbx_limits_default(l);
+	if (l->wall_ms > max->wall_time_ms)
+		l->wall_ms = max->wall_time_ms;
+	if (l->cpu_ms > max->cpu_time_ms)
+		l->cpu_ms = max->cpu_time_ms;
+	if (l->memory_bytes > max->memory_bytes)
+		l->memory_bytes = max->memory_bytes;
+	if (l->processes > max->max_processes)
+		l->processes = (uint32_t)max->max_processes;
+	if (l->output_bytes > max->output_bytes)
+		l->output_bytes = max->output_bytes;
+}
+
+/*
+ * jansson recurses once per level and allows 2048 levels; we want far
+ * fewer, and a clear error code.  One pass over the bytes, skipping
+ * strings, finds the depth before the parser sees it.
+ */
+static int check_depth(const char *p, size_t len, struct api_error *err)
+{
+	unsigned depth = 0;
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+			continue;
+		}
+		if (ch == '"') {
+			in_str = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > API_MAX_DEPTH)
+				return api_fail(err, API_E_TOO_DEEP,
+						"JSON nested deeper than %d levels",
+						API_MAX_DEPTH);
+		} else if ((ch == '}' || ch == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
+static int all_blank(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+static int parse_json(const char *body, size_t len, json_t **out, struct api_error *err)
+{
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	if (len == 0 || all_blank(body, len))
+		return api_fail(err, API_E_EMPTY_BODY, "the request body is empty");
+	r = check_depth(body, len, err);
+	if (r < 0)
+		return r;
+	/* JSON_ALLOW_NUL: code and stdin may hold "\u0000"; args are checked
+	 * below because they become C strings. */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!root) {
+		switch (json_error_code(&jerr)) {
+		case json_error_invalid_utf8:
+			return api_fail(err, API_E_INVALID_UTF8,
+					"the request body is not valid UTF-8");
+		case json_error_stack_overflow:
+			return api_fail(err, API_E_TOO_DEEP, "JSON nested too deeply");
+		case json_error_out_of_memory:
+			return api_fail(err, API_E_INTERNAL, "out of memory");
+		case json_error_duplicate_key:
+			return api_fail(err, API_E_INVALID_JSON,
+					"duplicate key at line %d, column %d",
+					jerr.line, jerr.column);
+		default:
+			/* jerr.text may quote the input; the message is made
+			 * valid UTF-8 when it is sent (api_error_json). */
+			return api_fail(err, API_E_INVALID_JSON,
+					"invalid JSON at line %d, column %d: %s",
+					jerr.line, jerr.column, jerr.text);
+		}
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the request body must be a JSON object");
+	}
+	*out = root;
+	return 0;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* A string field; null counts as absent unless required. */
+static int get_string(json_t *root, const char *name, int required,
+		      const char **s, size_t *len, struct api_error *err)
+{
+	json_t *v = json_object_get(root, name);
+
+	if (!v || (json_is_null(v) && !required)) {
+		if (required)
+			return api_fail(err, API_E_MISSING_FIELD,
+					"the field '%s' is required", name);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field '%s' must be a string, not %s", name,
+				type_name(v));
+	*s = json_string_value(v);
+	*len = json_string_length(v);
+	return 0;
+}
+
+static int parse_language(json_t *root, struct api_request *req, struct api_error *err)
+{
+	const char *s = NULL;
+	size_t len = 0;
+	int r;
+
+	req->language = "python";
+	r = get_string(root, "language", 0, &s, &len, err);
+	if (r < 0 || !s)
+		return r;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(python_aliases); i++)
+		if (len == strlen(python_aliases[i]) && memcmp(s, python_aliases[i], len) == 0)
+			return 0;
+	return api_fail(err, API_E_UNKNOWN_LANGUAGE,
+			"unknown language '%.*s'; known: python (python3, py)",
+			(int)(len > 40 ? 40 : len), s);
+}
+
+static int parse_args(json_t *root, struct api_request *req, struct api_error *err)
+{
+	json_t *v = json_object_get(root, "args"), *item;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field 'args' must be an array of strings, not %s",
+				type_name(v));
+	if (json_array_size(v) > API_MAX_ARGS)
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field 'args' has %zu items; at most %d are allowed",
+				json_array_size(v), API_MAX_ARGS);
+	if (json_array_size(v) == 0)
+		return 0;
+	req->argv = calloc(json_array_size(v), sizeof(*req->argv));
+	if (!req->argv)
+		return api_fail(err, API_E_INTERNAL, "out of memory");
+	json_array_foreach(v, i, item) {
+		if (!json_is_string(item))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"args[%zu] must be a string, not %s", i,
+					type_name(item));
+		if (strlen(json_string_value(item)) != json_string_length(item))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"args[%zu] must not contain NUL characters", i);
+		req->argv[i] = json_string_value(item);
+	}
+	req->argc = json_array_size(v);
+	return 0;
+}
+
+struct limit_field {
+	const char *name;
+	size_t max_off;		/* in struct api_maxima */
+};
+
+static const struct limit_field limit_fields[] = {
+	{ "wall_time_ms", offsetof(struct api_maxima, wall_time_ms) },
+	{ "cpu_time_ms", offsetof(struct api_maxima, cpu_time_ms) },
+	{ "memory_bytes", offsetof(struct api_maxima, memory_bytes) },
+	{ "max_processes", offsetof(struct api_maxima, max_processes) },
+	{ "output_bytes", offsetof(struct api_maxima, output_bytes) },
+};
+
+static void set_limit(struct sbx_limits *l, size_t idx, uint64_t v)
+{
+	switch (idx) {
+	case 0: l->wall_ms = v; break;
+	case 1: l->cpu_ms = v; break;
+	case 2: l->memory_bytes = v; break;
+	case 3: l->processes = (uint32_t)v; break;
+	default: l->output_bytes = v; break;
+	}
+}
+
+static int parse_limits(json_t *root, const struct api_maxima *max,
+			struct api_request *req, struct api_error *err)
+{
+	json_t *obj = json_object_get(root, "limits"), *v;
+	const char *key;
+
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (!json_is_object(obj))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field 'limits' must be an object, not %s", type_name(obj));
+	json_object_foreach(obj, key, v) {
+		size_t i;
+		uint64_t m;
+		json_int_t n;
+
+		for (i = 0; i < UTIL_ARRAY_SIZE(limit_fields); i++)
+			if (strcmp(key, limit_fields[i].name) == 0)
+				break;
+		if (i == UTIL_ARRAY_SIZE(limit_fields))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"unknown field 'limits.%.64s'; known: wall_time_ms, "
+					"cpu_time_ms, memory_bytes, max_processes, output_bytes",
+					key);
+		if (json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			return api_fail(err, API_E_INVALID_LIMIT,
+					"limits.%s must be a positive integer", key);
+		n = json_integer_value(v);
+		m = *(const uint64_t *)((const char *)max + limit_fields[i].max_off);
+		if ((uint64_t)n > m)
+			return api_fail(err, API_E_LIMIT_EXCEEDED,
+					"limits.%s is %lld, above this server's maximum of %llu",
+					key, (long long)n, (unsigned long long)m);
+		set_limit(&req->limits, i, (uint64_t)n);
+	}
+	return 0;
+}
+
+static int check_fields(json_t *root, struct api_error *err)
+{
+	static const char *const known[] = { "language", "code", "stdin", "args", "limits" };
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(root, key, v) {
+		size_t i;
+
+		for (i = 0; i < UTIL_ARRAY_SIZE(known); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == UTIL_ARRAY_SIZE(known))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"unknown field '%.64s'; known: language, code, stdin, "
+					"args, limits", key);
+	}
+	return 0;
+}
+
+int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
+		      const struct api_maxima *max, struct api_request *req,
+		      struct api_error *err)
+{
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	err->code = API_E_NONE;
+	err->message[0] = '\0';
+	api_default_limits(max, &req->limits);
+	req->language = "python";
+
+	r = parse_json(body, len, &req->root, err);
+	if (r < 0)
+		goto out;
+	r = get_string(req->root, "code", 1, &req->code, &req->code_len, err);
+	if (r < 0 || ep == API_RUN)
+		goto out;
+	if ((r = check_fields(req->root, err)) < 0 ||
+	    (r = parse_language(req->root, req, err)) < 0 ||
+	    (r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
+	    (r = parse_args(req->root, req, err)) < 0 ||
+	    (r = parse_limits(req->root, max, req, err)) < 0)
+		goto out;
+out:
+	if (r < 0)
+		api_request_release(req);
+	return r;
+}
+
+void api_request_release(struct api_request *req)
+{
+	free(req->argv);
+	json_decref(req->root);
+	req->argv = NULL;
+	req->root = NULL;
+	req->argc = 0;
+	req->code = req->stdin_data = NULL;
+}
+
+void api_request_sbx(const struct api_request *req, struct sbx_request *out)
+{
+	sbx_request_init(out);
+	out->language = req->language;
+	out->code = req->code;
+	out->code_len = req->code_len;
+	out->stdin_data = req->stdin_data;
+	out->stdin_len = req->stdin_len;
+	out->argv = req->argv;
+	out->argc = req->argc;
+	out->limits = req->limits;
+}
+
+int api_check_content_type(const char *ct, struct api_error *err)
+{
+	size_t n, a = 0;
+
+	if (!ct)
+		return 0;
+	while (ct[a] == ' ' || ct[a] == '\t')
+		a++;
+	ct += a;
+	n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		return 0;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 0;
+	if (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	    strncasecmp(ct + n - 5, "+json", 5) == 0)
+		return 0;
+	return api_fail(err, API_E_UNSUPPORTED_MEDIA_TYPE,
+			"the request body must be JSON (Content-Type: application/json)");
+}
+
+static int parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 19)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int api_parse_id(const char *s, size_t len, int64_t *id)
+{
+	uint64_t v;
+
+	if (parse_decimal(s, len, INT64_MAX, &v) < 0 || v == 0)
+		return -EINVAL;
+	*id = (int64_t)v;
+	return 0;
+}
+
+int api_parse_list_query(const char *limit, const char *before,
+			 unsigned *limit_out, int64_t *before_out,
+			 struct api_error *err)
+{
+	uint64_t v;
+
+	*limit_out = API_LIST_DEFAULT;
+	*before_out = 0;
+	if (limit) {
+		if (parse_decimal(limit, strlen(limit), API_LIST_MAX, &v) < 0 || v == 0)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"the parameter 'limit' must be an integer from 1 to %d",
+					API_LIST_MAX);
+		*limit_out = (unsigned)v;
+	}
+	if (before) {
+		if (api_parse_id(before, strlen(before), before_out) < 0)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"the parameter 'before' must be a positive integer id");
+	}
+	return 0;
+}

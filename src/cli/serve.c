@@ -1,0 +1,165 @@
+/*
+ * serve.c - `safexec serve`: reads the settings, opens the sandbox host and
+ * the history, starts the HTTP service and stops it gracefully on SIGTERM
+ * or SIGINT.  Exit status: 0 after a graceful stop, 1 when the service
+ * cannot start, 2 for bad settings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
+static int stop_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_signal;
+
+/* A handler rather than a blocked mask and sigwait(): a blocked mask would
+ * be inherited by every sandboxed program through fork and exec. */
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	char c = 1;
+
+	stop_signal = sig;
+	if (write(stop_pipe[1], &c, 1) < 0) {
+		/* The pipe is full: a stop is already pending. */
+	}
+	errno = saved;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	/* Only the handler's end must never block. */
+	if (fcntl(stop_pipe[0], F_SETFL, 0) < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -errno;
+	/* libmicrohttpd sends with MSG_NOSIGNAL; this covers everything else. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void wait_for_stop(void)
+{
+	char c;
+
+	while (read(stop_pipe[0], &c, 1) != 1)
+		;
+}
+
+/* Every connection is a descriptor; the default soft limit of 1024 would
+ * cap the connection limit below its default. */
+static void raise_nofile(uint64_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fprintf(stderr, "safexec serve: cannot raise the open-file limit: %s\n",
+			strerror(errno));
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct cfg c;
+	struct sbx_host *host = NULL;
+	struct store *st = NULL;
+	struct http_server *srv = NULL;
+	struct http_config hc;
+	char why[1024], bind_host[CFG_LISTEN_MAX];
+	const struct sbx_features *f;
+	int r, status = 1;
+
+	r = cfg_from_args(&c, argc, argv, why, sizeof(why));
+	if (r == 1) {
+		cfg_usage(stdout);
+		return 0;
+	}
+	if (r < 0) {
+		fprintf(stderr, "safexec serve: %s\n", why);
+		return 2;
+	}
+	raise_nofile(c.connection_limit + 64 * c.workers + 256);
+	if ((r = install_signals()) < 0) {
+		fprintf(stderr, "safexec serve: signals: %s\n", strerror(-r));
+		return 1;
+	}
+
+	why[0] = '\0';
+	if ((r = sbx_host_open(&host, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec serve: the sandbox cannot run here: %s\n", why);
+		goto out;
+	}
+	why[0] = '\0';
+	struct store_config sc = {
+		.db_path = c.db,
+		.log_path = c.log[0] ? c.log : NULL,
+		.keep_count = c.keep_count,
+		.keep_days = c.keep_days,
+	};
+	if ((r = store_open(&st, &sc, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec serve: history: %s\n", why);
+		goto out;
+	}
+
+	memset(&hc, 0, sizeof(hc));
+	cfg_split_listen(c.listen, bind_host, sizeof(bind_host), &hc.port);
+	hc.host = bind_host;
+	hc.workers = (unsigned)c.workers;
+	hc.queue = (unsigned)c.queue;
+	hc.max_body = (size_t)c.max_body;
+	hc.connection_timeout = (unsigned)c.connection_timeout;
+	hc.connection_limit = (unsigned)c.connection_limit;
+	hc.maxima = (struct api_maxima){
+		.wall_time_ms = c.max_wall_time_ms,
+		.cpu_time_ms = c.max_cpu_time_ms,
+		.memory_bytes = c.max_memory_bytes,
+		.max_processes = c.max_processes,
+		.output_bytes = c.max_output_bytes,
+	};
+	why[0] = '\0';
+	if ((r = http_start(&srv, &hc, host, st, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec serve: %s\n", why);
+		goto out;
+	}
+	f = sbx_host_features(host);
+	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u workers, queue %u, "
+		"cgroup %s, history %s)\n",
+		strchr(bind_host, ':') ? "[" : "", bind_host,
+		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers, hc.queue,
+		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
+		c.db);
+
+	wait_for_stop();
+	fprintf(stderr, "safexec: %s: stopping (grace period %llu s)\n",
+		strsignal(stop_signal), (unsigned long long)c.grace_period);
+	http_shutdown(srv, (unsigned)c.grace_period);
+	status = 0;
+out:
+	http_free(srv);
+	if (st)
+		store_close(st);
+	if (host)
+		sbx_host_close(host);
+	if (status == 0)
+		fprintf(stderr, "safexec: stopped\n");
+	return status;
+}

@@ -1,0 +1,486 @@
+/*
+ * config.c - the settings of `safexec serve` as one table, like redis'
+ * static_configs[]: adding a setting is one line here plus a field in
+ * struct cfg; the file parser, the environment, the flags, the bounds
+ * checks and `--help` all read the same table.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "sandbox/sandbox.h"
+#include "util/util.h"
+
+#define CFG_FILE_MAX (1u << 20)
+#define CFG_LINE_MAX 4096
+
+#define STR(field, def, env, help)                                            \
+	{ #field, CFG_STRING, offsetof(struct cfg, field),                    \
+	  sizeof(((struct cfg *)0)->field), def, 0, 0, env, help }
+#define NUM(field, type, def, min, max, env, help)                            \
+	{ #field, type, offsetof(struct cfg, field), 0, def, min, max, env, help }
+
+const struct cfg_entry cfg_table[] = {
+	STR(listen, "127.0.0.1:8080", "SAFEXEC_LISTEN",
+	    "address and port to listen on, HOST:PORT or [IPV6]:PORT"),
+	STR(data_dir, "data", "SAFEXEC_DATA_DIR",
+	    "directory for the history database"),
+	STR(db, "", NULL,
+	    "SQLite history database (default: DATA_DIR/history.db)"),
+	STR(log, "logs/executions.log", NULL,
+	    "append-only JSON-lines log of every execution; empty = none"),
+	NUM(workers, CFG_UINT, "0", 0, 1024, "SAFEXEC_WORKERS",
+	    "sandboxes running at once (0 = number of CPUs)"),
+	NUM(queue, CFG_UINT, "64", 0, 1000000, NULL,
+	    "executions that may wait for a worker; more get 503"),
+	NUM(max_body, CFG_SIZE, "1M", 1024, 64ull << 20, NULL,
+	    "largest request body; larger gets 413"),
+	NUM(grace_period, CFG_SECONDS, "15", 0, 3600, NULL,
+	    "seconds to let executions finish at shutdown before killing them"),
+	NUM(keep_count, CFG_UINT, "0", 0, 1000000000000ull, NULL,
+	    "keep at most this many executions in the history (0 = all)"),
+	NUM(keep_days, CFG_UINT, "0", 0, 36500, NULL,
+	    "drop executions older than this many days (0 = never)"),
+	NUM(connection_timeout, CFG_SECONDS, "30", 1, 3600, NULL,
+	    "close a connection idle for this many seconds"),
+	NUM(connection_limit, CFG_UINT, "1024", 1, 65536, NULL,
+	    "most simultaneous client connections"),
+	NUM(max_wall_time_ms, CFG_UINT, "20000", 1, SBX_MAX_WALL_MS, NULL,
+	    "largest limits.wall_time_ms a request may ask for"),
+	NUM(max_cpu_time_ms, CFG_UINT, "15000", 1, SBX_MAX_WALL_MS, NULL,
+	    "largest limits.cpu_time_ms a request may ask for"),
+	NUM(max_memory_bytes, CFG_SIZE, "512M", 1ull << 20, SBX_MAX_MEMORY, NULL,
+	    "largest limits.memory_bytes a request may ask for"),
+	NUM(max_processes, CFG_UINT, "256", 1, SBX_MAX_PROCESSES, NULL,
+	    "largest limits.max_processes a request may ask for"),
+	NUM(max_output_bytes, CFG_SIZE, "8M", 1, SBX_MAX_OUTPUT, NULL,
+	    "largest limits.output_bytes a request may ask for"),
+};
+const size_t cfg_table_count = UTIL_ARRAY_SIZE(cfg_table);
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static const struct cfg_entry *find_entry(const char *name)
+{
+	for (size_t i = 0; i < cfg_table_count; i++)
+		if (strcmp(cfg_table[i].name, name) == 0)
+			return &cfg_table[i];
+	return NULL;
+}
+
+/* The value as it may be shown in a message: printable ASCII, cut short. */
+static const char *shown(const char *v, char *buf, size_t len)
+{
+	size_t i = 0, j = 0;
+
+	for (; v[i] && j + 4 < len; i++)
+		buf[j++] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+	if (v[i]) {
+		memcpy(buf + j, "...", 3);
+		j += 3;
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+static int parse_seconds(const char *v, uint64_t max, uint64_t *out)
+{
+	char buf[32];
+	size_t n = strlen(v);
+
+	if (n > 0 && v[n - 1] == 's') {
+		if (n >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, v, n - 1);
+		buf[n - 1] = '\0';
+		return util_parse_u64(buf, max, out);
+	}
+	return util_parse_u64(v, max, out);
+}
+
+int cfg_set(struct cfg *c, const char *name, const char *value,
+	    char *why, size_t whylen)
+{
+	const struct cfg_entry *e = find_entry(name);
+	char sb[64];
+	uint64_t v = 0;
+	int r;
+
+	if (!e) {
+		fail(why, whylen, "unknown setting '%s'", shown(name, sb, sizeof(sb)));
+		return -ENOENT;
+	}
+	if (e->type == CFG_STRING) {
+		size_t n = strlen(value);
+
+		if (n >= e->size)
+			return fail(why, whylen, "%s: value is too long (at most %zu bytes)",
+				    e->name, e->size - 1);
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+				return fail(why, whylen, "%s: value contains a control character",
+					    e->name);
+		memcpy((char *)c + e->offset, value, n + 1);
+		return 0;
+	}
+
+	/* Parse against UINT64_MAX first so that an out-of-range value gets
+	 * the bound in the message rather than a bare "invalid". */
+	switch (e->type) {
+	case CFG_SIZE:
+		r = util_parse_size(value, UINT64_MAX, &v);
+		break;
+	case CFG_SECONDS:
+		r = parse_seconds(value, UINT64_MAX, &v);
+		break;
+	default:
+		r = util_parse_u64(value, UINT64_MAX, &v);
+		break;
+	}
+	if (r == -ERANGE)
+		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
+			    shown(value, sb, sizeof(sb)), (unsigned long long)e->max);
+	if (r < 0)
+		return fail(why, whylen, "%s: '%s' is not %s", e->name,
+			    shown(value, sb, sizeof(sb)),
+			    e->type == CFG_SIZE ? "a size (like 512K, 8M, 1G)" :
+			    e->type == CFG_SECONDS ? "a number of seconds" :
+			    "a non-negative integer");
+	if (v < e->min)
+		return fail(why, whylen, "%s: '%s' is below the minimum %llu", e->name,
+			    shown(value, sb, sizeof(sb)), (unsigned long long)e->min);
+	if (v > e->max)
+		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
+			    shown(value, sb, sizeof(sb)), (unsigned long long)e->max);
+	*(uint64_t *)((char *)c + e->offset) = v;
+	return 0;
+}
+
+void cfg_init(struct cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < cfg_table_count; i++) {
+		int r = cfg_set(c, cfg_table[i].name, cfg_table[i].def, NULL, 0);
+
+		/* The defaults are constants checked by the unit tests. */
+		(void)r;
+	}
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+int cfg_parse(struct cfg *c, const char *text, size_t len, const char *origin,
+	      char *why, size_t whylen)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	char msg[512];
+
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+		char key[64], val[CFG_LINE_MAX];
+		size_t a = 0, b = n, k, eq;
+		int r;
+
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		while (a < b && is_blank(line[a]))
+			a++;
+		while (b > a && is_blank(line[b - 1]))
+			b--;
+		if (a == b || line[a] == '#')
+			continue;
+		if (b - a >= CFG_LINE_MAX)
+			return fail(why, whylen, "%s:%u: line too long", origin, lineno);
+		if (memchr(line + a, '\0', b - a))
+			return fail(why, whylen, "%s:%u: NUL byte in line", origin, lineno);
+		eq = a;
+		while (eq < b && line[eq] != '=')
+			eq++;
+		if (eq == b)
+			return fail(why, whylen, "%s:%u: expected 'key = value'", origin, lineno);
+		k = eq;
+		while (k > a && is_blank(line[k - 1]))
+			k--;
+		if (k == a)
+			return fail(why, whylen, "%s:%u: missing key before '='", origin, lineno);
+		if (k - a >= sizeof(key))
+			return fail(why, whylen, "%s:%u: key too long", origin, lineno);
+		memcpy(key, line + a, k - a);
+		key[k - a] = '\0';
+		eq++;
+		while (eq < b && is_blank(line[eq]))
+			eq++;
+		if (b - eq >= 2 && line[eq] == '"' && line[b - 1] == '"') {
+			eq++;
+			b--;
+		} else if (eq < b && line[eq] == '"') {
+			return fail(why, whylen, "%s:%u: %s: unterminated quote", origin,
+				    lineno, key);
+		}
+		memcpy(val, line + eq, b - eq);
+		val[b - eq] = '\0';
+		r = cfg_set(c, key, val, msg, sizeof(msg));
+		if (r < 0) {
+			fail(why, whylen, "%s:%u: %s", origin, lineno, msg);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int cfg_load_file(struct cfg *c, const char *path, char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t got = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		fail(why, whylen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode))
+		return fail(why, whylen, "%s: not a regular file", path);
+	if (st.st_size > CFG_FILE_MAX)
+		return fail(why, whylen, "%s: larger than %u bytes", path, CFG_FILE_MAX);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			fail(why, whylen, "%s: %s", path, strerror(e));
+			return -e;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return cfg_parse(c, buf, got, path, why, whylen);
+}
+
+int cfg_load_env(struct cfg *c, char *why, size_t whylen)
+{
+	char msg[512];
+
+	for (size_t i = 0; i < cfg_table_count; i++) {
+		const struct cfg_entry *e = &cfg_table[i];
+		const char *v = e->env ? getenv(e->env) : NULL;
+		int r;
+
+		if (!v)
+			continue;
+		r = cfg_set(c, e->name, v, msg, sizeof(msg));
+		if (r < 0) {
+			fail(why, whylen, "environment %s: %s", e->env, msg);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* "--max-body" -> "max_body" into buf; NULL if not a long flag. */
+static const char *flag_name(const char *arg, char *buf, size_t len)
+{
+	size_t n;
+
+	if (strncmp(arg, "--", 2) != 0 || !arg[2])
+		return NULL;
+	arg += 2;
+	n = strcspn(arg, "=");
+	if (n >= len)
+		n = len - 1;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = arg[i] == '-' ? '_' : arg[i];
+	buf[n] = '\0';
+	return buf;
+}
+
+int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen)
+{
+	const char *file = getenv("SAFEXEC_CONFIG");
+	char name[64], sb[64];
+	int r;
+
+	cfg_init(c);
+
+	/* The file comes first whatever the flags' order, so find it now. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc)
+				return fail(why, whylen, "--config needs a FILE");
+			file = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+		}
+	}
+	if (file && *file) {
+		r = cfg_load_file(c, file, why, whylen);
+		if (r < 0)
+			return r;
+	}
+	r = cfg_load_env(c, why, whylen);
+	if (r < 0)
+		return r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val, *eq;
+		char msg[512];
+
+		if (!flag_name(arg, name, sizeof(name)))
+			return fail(why, whylen, "unexpected argument '%s' (see --help)",
+				    shown(arg, sb, sizeof(sb)));
+		if (strcmp(name, "config") == 0) {
+			if (!strchr(arg, '='))
+				i++;
+			continue;
+		}
+		if (strcmp(name, "no_log") == 0 && !strchr(arg, '=')) {
+			c->log[0] = '\0';
+			continue;
+		}
+		if (!find_entry(name))
+			return fail(why, whylen, "unknown option '%s' (see --help)",
+				    shown(arg, sb, sizeof(sb)));
+		eq = strchr(arg, '=');
+		if (eq) {
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return fail(why, whylen, "%s needs a value", arg);
+			val = argv[++i];
+		}
+		r = cfg_set(c, name, val, msg, sizeof(msg));
+		if (r < 0) {
+			/* Show the flag's spelling, not the file key's. */
+			for (char *p = msg; *p && *p != ':'; p++)
+				if (*p == '_')
+					*p = '-';
+			fail(why, whylen, "--%s", msg);
+			return r;
+		}
+	}
+	return cfg_finish(c, why, whylen);
+}
+
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = listen;
+	size_t hl;
+	uint64_t p;
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - listen);
+		/* A bare IPv6 address needs brackets to tell its port apart. */
+		if (memchr(listen, ':', hl))
+			return -EINVAL;
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	if (util_parse_u64(colon + 1, 65535, &p) < 0)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int cfg_finish(struct cfg *c, char *why, size_t whylen)
+{
+	char host[CFG_LISTEN_MAX], sb[64];
+	uint16_t port;
+
+	if (cfg_split_listen(c->listen, host, sizeof(host), &port) < 0)
+		return fail(why, whylen, "listen: '%s' is not HOST:PORT",
+			    shown(c->listen, sb, sizeof(sb)));
+	if (!c->data_dir[0] && !c->db[0])
+		return fail(why, whylen, "data_dir: must not be empty");
+	if (!c->db[0]) {
+		int n = snprintf(c->db, sizeof(c->db), "%s/history.db", c->data_dir);
+
+		if (n < 0 || (size_t)n >= sizeof(c->db))
+			return fail(why, whylen, "data_dir: path too long");
+	}
+	if (c->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		c->workers = n > 0 ? (uint64_t)n : 1;
+		if (c->workers > 1024)
+			c->workers = 1024;
+	}
+	return 0;
+}
+
+void cfg_usage(FILE *f)
+{
+	fputs("usage: safexec serve [--config FILE] [--listen HOST:PORT] [options]\n"
+	      "\n"
+	      "Serves the HTTP API and the web page.  Settings come from, in rising\n"
+	      "precedence: defaults, the config file (--config FILE or $SAFEXEC_CONFIG),\n"
+	      "environment variables, and these flags.\n"
+	      "\n", f);
+	for (size_t i = 0; i < cfg_table_count; i++) {
+		const struct cfg_entry *e = &cfg_table[i];
+		char flag[64];
+		size_t n = strlen(e->name);
+
+		if (n >= sizeof(flag))
+			n = sizeof(flag) - 1;
+		for (size_t j = 0; j < n; j++)
+			flag[j] = e->name[j] == '_' ? '-' : e->name[j];
+		flag[n] = '\0';
+		fprintf(f, "  --%-22s %s\n", flag, e->help);
+		fprintf(f, "  %-24s default: %s%s%s%s\n", "",
+			e->def[0] ? e->def : "\"\"",
+			e->env ? "; env " : "", e->env ? e->env : "", "");
+	}
+	fputs("  --no-log                 same as --log \"\"\n"
+	      "  --config FILE            read settings from FILE (key = value lines)\n", f);
+}

@@ -1,0 +1,104 @@
+/*
+ * config.h - the settings of `safexec serve`: one table of name, type,
+ * default, bounds and help (see config.c), filled from, in rising order of
+ * precedence, the built-in defaults, a `key = value` file, a few
+ * environment variables and the command-line flags.
+ *
+ * Every setting has one name.  In the file it is written as is
+ * (`max_body = 1M`), as a flag with dashes (`--max-body 1M`).
+ */
+#ifndef SAFEXEC_CONFIG_H
+#define SAFEXEC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_PATH_MAX 1024
+#define CFG_LISTEN_MAX 256
+
+struct cfg {
+	char listen[CFG_LISTEN_MAX];	/* "HOST:PORT" or "[V6]:PORT" */
+	char data_dir[CFG_PATH_MAX];
+	char db[CFG_PATH_MAX];		/* "" until cfg_finish(): <data_dir>/history.db */
+	char log[CFG_PATH_MAX];		/* "" = no JSON-lines log */
+	uint64_t workers;		/* 0 until cfg_finish(): number of CPUs */
+	uint64_t queue;			/* waiting executions beyond the workers */
+	uint64_t max_body;		/* bytes */
+	uint64_t grace_period;		/* seconds */
+	uint64_t keep_count;		/* 0 = keep all */
+	uint64_t keep_days;		/* 0 = forever */
+	uint64_t connection_timeout;	/* seconds of idleness */
+	uint64_t connection_limit;
+	/* The most a request may ask for. */
+	uint64_t max_wall_time_ms;
+	uint64_t max_cpu_time_ms;
+	uint64_t max_memory_bytes;
+	uint64_t max_processes;
+	uint64_t max_output_bytes;
+};
+
+enum cfg_type {
+	CFG_STRING,	/* bounded by the field's size */
+	CFG_UINT,	/* decimal */
+	CFG_SIZE,	/* decimal with an optional K/M/G suffix */
+	CFG_SECONDS,	/* decimal seconds, an optional "s" suffix */
+};
+
+struct cfg_entry {
+	const char *name;	/* file key; the flag is --name with '-' for '_' */
+	enum cfg_type type;
+	size_t offset;		/* into struct cfg */
+	size_t size;		/* of a CFG_STRING field */
+	const char *def;	/* the default, as it would be written */
+	uint64_t min, max;	/* numeric bounds, inclusive */
+	const char *env;	/* environment variable, or NULL */
+	const char *help;
+};
+
+/* The table, for `serve --help` and the documentation. */
+extern const struct cfg_entry cfg_table[];
+extern const size_t cfg_table_count;
+
+/* Fills *c with the defaults.  Cannot fail. */
+void cfg_init(struct cfg *c);
+
+/* Sets one setting from its text form.  Returns 0, -ENOENT for an unknown
+ * name, or -EINVAL / -ERANGE with a message naming the key in why. */
+int cfg_set(struct cfg *c, const char *name, const char *value,
+	    char *why, size_t whylen);
+
+/* Parses a config file's contents (len bytes, need not be NUL-terminated):
+ * one `key = value` per line; blank lines and lines starting with '#' are
+ * ignored; a value may be wrapped in double quotes.  origin names the file
+ * in messages ("FILE:LINE: ...").  Returns 0 or a negative errno. */
+int cfg_parse(struct cfg *c, const char *text, size_t len, const char *origin,
+	      char *why, size_t whylen);
+
+/* Reads and parses a file (at most 1 MiB). */
+int cfg_load_file(struct cfg *c, const char *path, char *why, size_t whylen);
+
+/* Applies the SAFEXEC_* environment variables that exist. */
+int cfg_load_env(struct cfg *c, char *why, size_t whylen);
+
+/*
+ * Everything `safexec serve` does with its arguments: defaults, then the
+ * file (--config FILE, else $SAFEXEC_CONFIG, else none), then the
+ * environment, then the flags, then cfg_finish().  argv[0] is the
+ * subcommand's name.  Returns 0, 1 when --help was asked for (nothing else
+ * done), or a negative errno with a message in why.
+ */
+int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen);
+
+/* Fills in what depends on other settings (db, workers) and checks the
+ * settings that must agree with each other.  Returns 0 or -EINVAL. */
+int cfg_finish(struct cfg *c, char *why, size_t whylen);
+
+/* Splits c->listen into host and port.  host gets the address without
+ * brackets.  Returns 0 or -EINVAL. */
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
+
+/* Prints the usage of `safexec serve` with every setting. */
+void cfg_usage(FILE *f);
+
+#endif

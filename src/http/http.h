@@ -1,0 +1,114 @@
+/*
+ * http.h - the HTTP service: libmicrohttpd on one event thread, a bounded
+ * queue of executions, and N worker threads that run them in the sandbox.
+ *
+ * A request that needs a run costs no thread while it waits: its
+ * connection is suspended and its context sits in the queue; a worker runs
+ * it, records it in the store, stores the answer on the context and
+ * resumes the connection.  When the queue is full the answer is an
+ * immediate 503 with Retry-After, so load never slows everyone down.
+ *
+ * Routing and metrics are pure functions, declared here so that the unit
+ * tests and the fuzzers reach them without a socket.
+ */
+#ifndef SAFEXEC_HTTP_H
+#define SAFEXEC_HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "http/assets.h"
+#include "sandbox/sandbox.h"
+
+struct store;
+
+struct http_config {
+	const char *host;		/* numeric address or name to bind */
+	uint16_t port;			/* 0 = any free port; see http_port() */
+	unsigned workers;		/* sandboxes at once, >= 1 */
+	unsigned queue;			/* waiting executions beyond the workers */
+	size_t max_body;		/* bytes */
+	unsigned connection_timeout;	/* seconds */
+	unsigned connection_limit;
+	struct api_maxima maxima;
+};
+
+struct http_server;
+
+/* Starts listening and the workers.  host and store are borrowed and must
+ * outlive the server.  Returns 0 or a negative errno with a message. */
+int http_start(struct http_server **out, const struct http_config *cfg,
+	       struct sbx_host *host, struct store *store, char *why, size_t whylen);
+
+/* The port actually bound (useful with port 0). */
+uint16_t http_port(const struct http_server *srv);
+
+/*
+ * Graceful stop: stops accepting connections and refuses new runs
+ * (503 shutting_down), lets queued and running executions finish for up to
+ * grace_s seconds, then kills what still runs (sbx_host_kill_all) and
+ * answers what still waits with 503, sends the last answers, joins the
+ * workers and stops the daemon.  Every run that ran is recorded.
+ */
+void http_shutdown(struct http_server *srv, unsigned grace_s);
+
+/* Frees a server after http_shutdown(). */
+void http_free(struct http_server *srv);
+
+/* --- Routing ------------------------------------------------------------ */
+
+enum http_route_id {
+	HTTP_R_ASSET,		/* GET /, /<file of web/> */
+	HTTP_R_RUN,		/* POST /run */
+	HTTP_R_EXECUTE,		/* POST /api/v1/execute */
+	HTTP_R_LANGUAGES,	/* GET /api/v1/languages */
+	HTTP_R_EXECUTIONS,	/* GET /api/v1/executions */
+	HTTP_R_EXECUTION,	/* GET /api/v1/executions/{id} */
+	HTTP_R_HEALTHZ,		/* GET /healthz */
+	HTTP_R_METRICS,		/* GET /metrics */
+};
+
+struct http_route {
+	enum http_route_id id;
+	int64_t exec_id;			/* HTTP_R_EXECUTION */
+	const struct http_asset *asset;		/* HTTP_R_ASSET */
+	const char *allow;			/* methods the path accepts */
+};
+
+/* Matches a method and a decoded path (len bytes, no query).  Returns 0;
+ * or -ENOENT with a not_found error; or -EPERM with a method_not_allowed
+ * error and r->allow set for the Allow header.  HEAD is accepted wherever
+ * GET is. */
+int http_route_match(const char *method, const char *path, size_t len,
+		     struct http_route *r, struct api_error *err);
+
+/* The Content-Type for a file name by its extension. */
+const char *http_content_type(const char *path);
+
+/* --- Metrics ------------------------------------------------------------ */
+
+#define HTTP_DURATION_BUCKETS 12
+#define HTTP_STATUS_COUNT 7		/* enum sbx_status values */
+
+struct http_metrics {
+	atomic_ullong runs[HTTP_STATUS_COUNT];
+	atomic_ullong duration_bucket[HTTP_DURATION_BUCKETS]; /* not cumulative */
+	atomic_ullong duration_count;
+	atomic_ullong duration_sum_us;
+	atomic_ullong responses[600];	/* by HTTP status code */
+};
+
+/* The upper bounds of the duration buckets, in seconds; the last is +Inf. */
+extern const double http_duration_bounds[HTTP_DURATION_BUCKETS];
+
+void http_metrics_run(struct http_metrics *m, enum sbx_status s, uint64_t duration_us);
+void http_metrics_response(struct http_metrics *m, unsigned code);
+
+/* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */
+char *http_metrics_text(struct http_metrics *m, unsigned queue_length,
+			unsigned running, unsigned workers, unsigned queue_capacity,
+			size_t *len);
+
+#endif

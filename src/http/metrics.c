@@ -1,0 +1,136 @@
+/*
+ * metrics.c - counters kept with atomics (workers and the event thread
+ * update them without a lock) and their Prometheus text exposition.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+
+const double http_duration_bounds[HTTP_DURATION_BUCKETS] = {
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 0 /* +Inf */
+};
+
+void http_metrics_run(struct http_metrics *m, enum sbx_status s, uint64_t duration_us)
+{
+	size_t b;
+
+	if ((unsigned)s < HTTP_STATUS_COUNT)
+		atomic_fetch_add(&m->runs[s], 1);
+	for (b = 0; b + 1 < HTTP_DURATION_BUCKETS; b++)
+		if ((double)duration_us <= http_duration_bounds[b] * 1e6)
+			break;
+	atomic_fetch_add(&m->duration_bucket[b], 1);
+	atomic_fetch_add(&m->duration_count, 1);
+	atomic_fetch_add(&m->duration_sum_us, duration_us);
+}
+
+void http_metrics_response(struct http_metrics *m, unsigned code)
+{
+	if (code < 600)
+		atomic_fetch_add(&m->responses[code], 1);
+}
+
+/* A growable buffer with a hard maximum, in the manner of curl's dynbuf. */
+struct textbuf {
+	char *data;
+	size_t len, cap, max;
+	int failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct textbuf *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t ncap = t->cap * 2;
+		char *p;
+
+		if (ncap > t->max) {
+			t->failed = 1;
+			return;
+		}
+		p = realloc(t->data, ncap);
+		if (!p) {
+			t->failed = 1;
+			return;
+		}
+		t->data = p;
+		t->cap = ncap;
+	}
+}
+
+char *http_metrics_text(struct http_metrics *m, unsigned queue_length,
+			unsigned running, unsigned workers, unsigned queue_capacity,
+			size_t *len)
+{
+	struct textbuf t = { malloc(4096), 0, 4096, 1u << 20, 0 };
+	unsigned long long cum = 0;
+
+	if (!t.data)
+		return NULL;
+	put(&t, "# HELP safexec_runs_total Executions finished, by result status.\n"
+		"# TYPE safexec_runs_total counter\n");
+	for (int s = 0; s < HTTP_STATUS_COUNT; s++)
+		put(&t, "safexec_runs_total{status=\"%s\"} %llu\n",
+		    sbx_status_name((enum sbx_status)s), atomic_load(&m->runs[s]));
+	put(&t, "# HELP safexec_run_duration_seconds Time from the start of a run "
+		"to its result.\n"
+		"# TYPE safexec_run_duration_seconds histogram\n");
+	for (int b = 0; b < HTTP_DURATION_BUCKETS; b++) {
+		cum += atomic_load(&m->duration_bucket[b]);
+		if (b + 1 < HTTP_DURATION_BUCKETS)
+			put(&t, "safexec_run_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			    http_duration_bounds[b], cum);
+		else
+			put(&t, "safexec_run_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	}
+	put(&t, "safexec_run_duration_seconds_sum %.6f\n"
+		"safexec_run_duration_seconds_count %llu\n",
+	    (double)atomic_load(&m->duration_sum_us) / 1e6,
+	    atomic_load(&m->duration_count));
+	put(&t, "# HELP safexec_queue_length Executions waiting for a worker.\n"
+		"# TYPE safexec_queue_length gauge\n"
+		"safexec_queue_length %u\n"
+		"# HELP safexec_queue_capacity Executions that may wait before 503.\n"
+		"# TYPE safexec_queue_capacity gauge\n"
+		"safexec_queue_capacity %u\n"
+		"# HELP safexec_workers Sandboxes that may run at once.\n"
+		"# TYPE safexec_workers gauge\n"
+		"safexec_workers %u\n"
+		"# HELP safexec_sandboxes_running Sandboxes running now.\n"
+		"# TYPE safexec_sandboxes_running gauge\n"
+		"safexec_sandboxes_running %u\n",
+	    queue_length, queue_capacity, workers, running);
+	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
+		"# TYPE safexec_http_requests_total counter\n");
+	for (unsigned c = 100; c < 600; c++) {
+		unsigned long long n = atomic_load(&m->responses[c]);
+
+		if (n)
+			put(&t, "safexec_http_requests_total{code=\"%u\"} %llu\n", c, n);
+	}
+	if (t.failed) {
+		free(t.data);
+		return NULL;
+	}
+	*len = t.len;
+	return t.data;
+}

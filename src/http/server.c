@@ -1,0 +1,803 @@
+/*
+ * server.c - libmicrohttpd glue, the execution queue and the workers.
+ *
+ * Threads: one libmicrohttpd thread (epoll) runs every callback here
+ * except worker_main(); N workers run sandboxes.  They share only the
+ * queue (under q.lock), the atomics in struct http_server and, for a
+ * queued request, its conn_ctx, which passes wholly to the worker when it
+ * is queued and back to the event thread by MHD_resume_connection().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* A chunked upload above the maximum is read and dropped (libmicrohttpd
+ * cannot answer mid-body); past this many times the maximum we just close. */
+#define DISCARD_FACTOR 8
+/* How long http_shutdown() waits for the last answers to be written. */
+#define FLUSH_WAIT_MS 3000
+
+struct conn_ctx {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	struct http_route route;
+	bool has_body;			/* a POST route: keep the upload */
+	bool answered;			/* a response is queued already */
+	bool too_large;
+	bool queued;			/* went through the job queue */
+	char *body;
+	size_t body_len, body_cap;
+	uint64_t discarded;
+	int64_t created_ms;
+	char client[INET6_ADDRSTRLEN + 8];
+	enum api_endpoint ep;
+	struct api_request req;
+	/* Set by the worker before it resumes the connection. */
+	struct MHD_Response *resp;
+	unsigned resp_code;
+	struct conn_ctx *next;		/* in the queue */
+};
+
+struct job_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* a job arrived, or stopping */
+	pthread_cond_t idle;		/* a job finished */
+	struct conn_ctx *head, *tail;
+	unsigned length;		/* waiting */
+	unsigned running;		/* taken by a worker */
+	unsigned capacity;		/* most waiting beyond the idle workers */
+	bool stopping;			/* no more pushes; workers exit when empty */
+};
+
+struct http_server {
+	struct http_config cfg;
+	char host_name[256];
+	struct sbx_host *host;
+	struct store *store;
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	pthread_t *workers;
+	unsigned nworkers;
+	struct job_queue q;
+	atomic_bool shutting_down;
+	atomic_bool abort_runs;
+	atomic_uint pending;		/* queued contexts not yet completed */
+	struct http_metrics metrics;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
+}
+
+/* Serializes a JSON value (consumed) with a final newline into a response. */
+static struct MHD_Response *json_response(json_t *v)
+{
+	struct MHD_Response *resp;
+	char *text;
+	size_t n;
+
+	if (!v)
+		return NULL;
+	text = json_dumps(v, JSON_ENCODE_ANY);
+	json_decref(v);
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	{
+		char *t = realloc(text, n + 2);
+
+		if (!t) {
+			free(text);
+			return NULL;
+		}
+		text = t;
+	}
+	text[n++] = '\n';
+	text[n] = '\0';
+	resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return NULL;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_common_headers(resp);
+	return resp;
+}
+
+/* An error answer; allow is the Allow header for 405, or NULL. */
+static struct MHD_Response *error_response(const struct api_error *err, const char *allow)
+{
+	struct MHD_Response *resp = json_response(api_error_json(err));
+
+	if (!resp)
+		return NULL;
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (err->code == API_E_QUEUE_FULL || err->code == API_E_SHUTTING_DOWN)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	return resp;
+}
+
+static enum MHD_Result send_response(struct conn_ctx *ctx, unsigned code,
+				     struct MHD_Response *resp)
+{
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;	/* out of memory: drop the connection */
+	r = MHD_queue_response(ctx->conn, code, resp);
+	MHD_destroy_response(resp);
+	if (r == MHD_YES) {
+		ctx->answered = true;
+		http_metrics_response(&ctx->srv->metrics, code);
+	}
+	return r;
+}
+
+static enum MHD_Result send_error(struct conn_ctx *ctx, const struct api_error *err,
+				  const char *allow)
+{
+	return send_response(ctx, api_error_http_status(err->code),
+			     error_response(err, allow));
+}
+
+static enum MHD_Result send_json(struct conn_ctx *ctx, unsigned code, json_t *v)
+{
+	struct api_error err;
+
+	if (!v) {
+		api_fail(&err, API_E_INTERNAL, "out of memory");
+		return send_error(ctx, &err, NULL);
+	}
+	return send_response(ctx, code, json_response(v));
+}
+
+/* --- The workers --------------------------------------------------------- */
+
+static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct sbx_request sreq;
+	struct sbx_result res;
+	struct store_record rec;
+	struct api_error err;
+	int64_t id = -1;
+	uint64_t t0;
+
+	if (atomic_load(&srv->abort_runs)) {
+		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
+		ctx->resp_code = api_error_http_status(err.code);
+		ctx->resp = error_response(&err, NULL);
+		goto out;
+	}
+	api_request_sbx(&ctx->req, &sreq);
+	memset(&res, 0, sizeof(res));
+	t0 = util_now_ns();
+	sbx_run(srv->host, &sreq, &res);
+	http_metrics_run(&srv->metrics, res.status, (util_now_ns() - t0) / 1000);
+	if (res.status == SBX_INTERNAL_ERROR)
+		fprintf(stderr, "safexec: run failed: %s\n", res.error);
+
+	rec = (struct store_record){
+		.created_ms = ctx->created_ms,
+		.client = ctx->client,
+		.endpoint = api_endpoint_name(ctx->ep),
+		.language = ctx->req.language,
+		.code = ctx->req.code,
+		.code_len = ctx->req.code_len,
+		.stdin_data = ctx->req.stdin_data,
+		.stdin_len = ctx->req.stdin_len,
+		.argv = ctx->req.argv,
+		.argc = ctx->req.argc,
+		.limits = &ctx->req.limits,
+		.result = &res,
+	};
+	if (store_insert(srv->store, &rec, &id) < 0) {
+		fprintf(stderr, "safexec: could not record an execution\n");
+		id = -1;
+	}
+	ctx->resp_code = MHD_HTTP_OK;
+	ctx->resp = json_response(api_response_json(ctx->ep, id, &ctx->req, &res));
+	sbx_result_release(&res);
+	if (!ctx->resp) {
+		api_fail(&err, API_E_INTERNAL, "out of memory");
+		ctx->resp_code = api_error_http_status(err.code);
+		ctx->resp = error_response(&err, NULL);
+	}
+out:
+	api_request_release(&ctx->req);
+	/* From here on the context belongs to the event thread again. */
+	MHD_resume_connection(ctx->conn);
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+	struct job_queue *q = &srv->q;
+
+	for (;;) {
+		struct conn_ctx *ctx;
+
+		pthread_mutex_lock(&q->lock);
+		while (!q->head && !q->stopping)
+			pthread_cond_wait(&q->work, &q->lock);
+		ctx = q->head;
+		if (!ctx) {
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		q->head = ctx->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->length--;
+		q->running++;
+		pthread_mutex_unlock(&q->lock);
+
+		run_job(srv, ctx);
+
+		pthread_mutex_lock(&q->lock);
+		q->running--;
+		pthread_cond_broadcast(&q->idle);
+		pthread_mutex_unlock(&q->lock);
+	}
+	return NULL;
+}
+
+/* Queues the request for a worker, or answers 503.  Called on the event
+ * thread, the only one that pushes, so the room seen under the lock can
+ * only grow until the push. */
+static enum MHD_Result enqueue(struct conn_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+	struct job_queue *q = &srv->q;
+	struct api_error err;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping || atomic_load(&srv->shutting_down)) {
+		pthread_mutex_unlock(&q->lock);
+		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
+		return send_error(ctx, &err, NULL);
+	}
+	if (q->length + q->running >= q->capacity + srv->nworkers) {
+		pthread_mutex_unlock(&q->lock);
+		api_fail(&err, API_E_QUEUE_FULL,
+			 "all %u sandboxes are busy and %u executions are waiting; "
+			 "retry later", srv->nworkers, q->capacity);
+		return send_error(ctx, &err, NULL);
+	}
+	/* Suspend before the push: a worker may resume the connection as
+	 * soon as it holds the context. */
+	MHD_suspend_connection(ctx->conn);
+	ctx->queued = true;
+	atomic_fetch_add(&srv->pending, 1);
+	ctx->next = NULL;
+	if (q->tail)
+		q->tail->next = ctx;
+	else
+		q->head = ctx;
+	q->tail = ctx;
+	q->length++;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	return MHD_YES;
+}
+
+/* --- Handlers ------------------------------------------------------------ */
+
+static enum MHD_Result serve_asset(struct conn_ctx *ctx)
+{
+	const struct http_asset *a = ctx->route.asset;
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(a->len, (void *)a->data,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				http_content_type(a->path));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	add_common_headers(resp);
+	return send_response(ctx, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result serve_healthz(struct conn_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+	const struct sbx_features *f = sbx_host_features(srv->host);
+	bool stopping = atomic_load(&srv->shutting_down);
+	const char *cg = f->cgroup == SBX_CGROUP_V2 ? "v2" :
+			 f->cgroup == SBX_CGROUP_V1 ? "v1" : "none";
+	unsigned length, running;
+
+	pthread_mutex_lock(&srv->q.lock);
+	length = srv->q.length;
+	running = srv->q.running;
+	pthread_mutex_unlock(&srv->q.lock);
+	return send_json(ctx, stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+			 json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:I, s:I, s:I, s:I}",
+				   "status", stopping ? "shutting_down" : "ok",
+				   "cgroup", cg,
+				   "root", f->root, "userns", f->userns,
+				   "seccomp", f->seccomp,
+				   "python_version", f->python_version,
+				   "workers", (json_int_t)srv->nworkers,
+				   "queue_capacity", (json_int_t)srv->q.capacity,
+				   "queue_length", (json_int_t)length,
+				   "running", (json_int_t)running));
+}
+
+static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+	struct MHD_Response *resp;
+	unsigned length;
+	size_t len;
+	char *text;
+
+	pthread_mutex_lock(&srv->q.lock);
+	length = srv->q.length;
+	pthread_mutex_unlock(&srv->q.lock);
+	/* Count this answer before it is written so that it shows itself. */
+	text = http_metrics_text(&srv->metrics, length, sbx_host_running(srv->host),
+				 srv->nworkers, srv->q.capacity, &len);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_common_headers(resp);
+	return send_response(ctx, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result serve_list(struct conn_ctx *ctx)
+{
+	const char *limit = MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *before = MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, "before");
+	struct api_error err;
+	unsigned n;
+	int64_t b;
+	json_t *out = NULL;
+
+	if (api_parse_list_query(limit, before, &n, &b, &err) < 0)
+		return send_error(ctx, &err, NULL);
+	if (store_list(ctx->srv->store, b, n, &out) < 0) {
+		fprintf(stderr, "safexec: could not list the history\n");
+		api_fail(&err, API_E_INTERNAL, "could not read the history");
+		return send_error(ctx, &err, NULL);
+	}
+	return send_json(ctx, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result serve_get(struct conn_ctx *ctx)
+{
+	struct api_error err;
+	json_t *out = NULL;
+	int r = store_get(ctx->srv->store, ctx->route.exec_id, &out);
+
+	if (r == -ENOENT) {
+		api_fail(&err, API_E_NOT_FOUND, "no execution with id %lld",
+			 (long long)ctx->route.exec_id);
+		return send_error(ctx, &err, NULL);
+	}
+	if (r < 0) {
+		fprintf(stderr, "safexec: could not read execution %lld\n",
+			(long long)ctx->route.exec_id);
+		api_fail(&err, API_E_INTERNAL, "could not read the history");
+		return send_error(ctx, &err, NULL);
+	}
+	return send_json(ctx, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result serve_run(struct conn_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+	struct api_error err;
+	int r;
+
+	if (ctx->too_large) {
+		api_fail(&err, API_E_PAYLOAD_TOO_LARGE,
+			 "the request body is larger than %zu bytes", srv->cfg.max_body);
+		return send_error(ctx, &err, NULL);
+	}
+	ctx->ep = ctx->route.id == HTTP_R_RUN ? API_RUN : API_EXECUTE;
+	r = api_parse_request(ctx->ep, ctx->body ? ctx->body : "", ctx->body_len,
+			      &srv->cfg.maxima, &ctx->req, &err);
+	free(ctx->body);
+	ctx->body = NULL;
+	if (r < 0)
+		return send_error(ctx, &err, NULL);
+	return enqueue(ctx);
+}
+
+static enum MHD_Result dispatch(struct conn_ctx *ctx)
+{
+	switch (ctx->route.id) {
+	case HTTP_R_ASSET: return serve_asset(ctx);
+	case HTTP_R_RUN:
+	case HTTP_R_EXECUTE: return serve_run(ctx);
+	case HTTP_R_LANGUAGES:
+		return send_json(ctx, MHD_HTTP_OK,
+				 api_languages_json(sbx_host_features(ctx->srv->host)->python_version));
+	case HTTP_R_EXECUTIONS: return serve_list(ctx);
+	case HTTP_R_EXECUTION: return serve_get(ctx);
+	case HTTP_R_HEALTHZ: return serve_healthz(ctx);
+	case HTTP_R_METRICS: return serve_metrics(ctx);
+	}
+	return MHD_NO;
+}
+
+static void client_address(struct conn_ctx *ctx)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t len;
+
+	snprintf(ctx->client, sizeof(ctx->client), "unknown");
+	if (!sa)
+		return;
+	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(sa, len, ctx->client, sizeof(ctx->client), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(ctx->client, sizeof(ctx->client), "unknown");
+}
+
+/* The first call for a request: headers only.  Answering now, before the
+ * body, makes libmicrohttpd close the connection after the answer instead
+ * of reading a body nobody wants. */
+static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *method)
+{
+	struct http_server *srv = ctx->srv;
+	struct api_error err;
+	const char *v;
+	uint64_t cl;
+
+	if (http_route_match(method, url, strlen(url), &ctx->route, &err) < 0)
+		return send_error(ctx, &err,
+				  err.code == API_E_METHOD_NOT_ALLOWED ? ctx->route.allow : NULL);
+	if (ctx->route.id != HTTP_R_RUN && ctx->route.id != HTTP_R_EXECUTE)
+		return MHD_YES;
+	ctx->has_body = true;
+	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (api_check_content_type(v, &err) < 0)
+		return send_error(ctx, &err, NULL);
+	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (v && util_parse_u64(v, UINT64_MAX, &cl) == 0 && cl > srv->cfg.max_body) {
+		api_fail(&err, API_E_PAYLOAD_TOO_LARGE,
+			 "the request body is larger than %zu bytes", srv->cfg.max_body);
+		return send_error(ctx, &err, NULL);
+	}
+	if (atomic_load(&srv->shutting_down)) {
+		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
+		return send_error(ctx, &err, NULL);
+	}
+	client_address(ctx);
+	return MHD_YES;
+}
+
+/* Keeps an upload chunk, within the maximum body size. */
+static enum MHD_Result absorb(struct conn_ctx *ctx, const char *data, size_t n)
+{
+	size_t max = ctx->srv->cfg.max_body;
+
+	if (!ctx->has_body || ctx->answered)
+		return MHD_YES;
+	if (ctx->too_large || n > max - ctx->body_len) {
+		ctx->too_large = true;
+		free(ctx->body);
+		ctx->body = NULL;
+		ctx->discarded += n;
+		return ctx->discarded > (uint64_t)max * DISCARD_FACTOR ? MHD_NO : MHD_YES;
+	}
+	if (ctx->body_len + n > ctx->body_cap) {
+		size_t cap = ctx->body_cap ? ctx->body_cap : 4096;
+		char *p;
+
+		while (cap < ctx->body_len + n)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		p = realloc(ctx->body, cap);
+		if (!p)
+			return MHD_NO;
+		ctx->body = p;
+		ctx->body_cap = cap;
+	}
+	memcpy(ctx->body + ctx->body_len, data, n);
+	ctx->body_len += n;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_size, void **con_cls)
+{
+	struct conn_ctx *ctx = *con_cls;
+
+	if (!ctx) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		ctx->srv = cls;
+		ctx->conn = conn;
+		ctx->created_ms = now_ms();
+		*con_cls = ctx;
+		return begin(ctx, url, method);
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		return absorb(ctx, upload_data, n);
+	}
+	if (ctx->resp) {
+		struct MHD_Response *resp = ctx->resp;
+
+		ctx->resp = NULL;
+		return send_response(ctx, ctx->resp_code, resp);
+	}
+	if (ctx->answered)
+		return MHD_YES;
+	return dispatch(ctx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn_ctx *ctx = *con_cls;
+
+	if (!ctx)
+		return;
+	if (ctx->queued)
+		atomic_fetch_sub(&ctx->srv->pending, 1);
+	if (ctx->resp)
+		MHD_destroy_response(ctx->resp);
+	api_request_release(&ctx->req);
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	fputs("safexec: http: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* --- Start and stop ------------------------------------------------------ */
+
+static int open_listener(struct http_server *srv, char *why, size_t whylen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8];
+	int fd = -1, one = 1, r, e;
+
+	snprintf(port, sizeof(port), "%u", srv->cfg.port);
+	r = getaddrinfo(srv->cfg.host, port, &hints, &ai);
+	if (r != 0) {
+		snprintf(why, whylen, "cannot resolve '%s': %s", srv->cfg.host, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0)
+		goto fail;
+	/* A restart must not wait for the old connections' TIME_WAIT. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		goto fail;
+	srv->port = ntohs(ss.ss_family == AF_INET6 ?
+			  ((struct sockaddr_in6 *)&ss)->sin6_port :
+			  ((struct sockaddr_in *)&ss)->sin_port);
+	srv->listen_fd = fd;
+	freeaddrinfo(ai);
+	return 0;
+fail:
+	e = errno;
+	snprintf(why, whylen, "cannot listen on %s:%s: %s", srv->cfg.host, port, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return -e;
+}
+
+int http_start(struct http_server **out, const struct http_config *cfg,
+	       struct sbx_host *host, struct store *store, char *why, size_t whylen)
+{
+	struct http_server *srv;
+	int r;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	snprintf(srv->host_name, sizeof(srv->host_name), "%s", cfg->host);
+	srv->cfg.host = srv->host_name;
+	srv->host = host;
+	srv->store = store;
+	srv->listen_fd = -1;
+	srv->q.capacity = cfg->queue;
+	pthread_mutex_init(&srv->q.lock, NULL);
+	pthread_cond_init(&srv->q.work, NULL);
+	pthread_cond_init(&srv->q.idle, NULL);
+
+	r = open_listener(srv, why, whylen);
+	if (r < 0)
+		goto fail;
+	srv->workers = calloc(cfg->workers, sizeof(*srv->workers));
+	if (!srv->workers) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		r = -pthread_create(&srv->workers[i], NULL, worker_main, srv);
+		if (r < 0) {
+			snprintf(why, whylen, "cannot start a worker: %s", strerror(-r));
+			goto fail;
+		}
+		srv->nworkers++;
+	}
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(why, whylen, "cannot start the HTTP daemon");
+		r = -EIO;
+		goto fail;
+	}
+	/* The daemon owns the socket now, until MHD_quiesce_daemon(). */
+	srv->listen_fd = -1;
+	*out = srv;
+	return 0;
+fail:
+	pthread_mutex_lock(&srv->q.lock);
+	srv->q.stopping = true;
+	pthread_cond_broadcast(&srv->q.work);
+	pthread_mutex_unlock(&srv->q.lock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->nworkers = 0;
+	http_free(srv);
+	return r;
+}
+
+uint16_t http_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void http_shutdown(struct http_server *srv, unsigned grace_s)
+{
+	struct job_queue *q = &srv->q;
+	struct timespec deadline;
+	bool drained;
+
+	atomic_store(&srv->shutting_down, true);
+	if (srv->daemon) {
+		MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+
+		/* shutdown() rather than close(): new clients are refused at
+		 * once instead of waiting in the backlog, and the descriptor
+		 * number stays ours until the daemon has stopped using it. */
+		if (fd != MHD_INVALID_SOCKET) {
+			srv->listen_fd = fd;
+			shutdown(fd, SHUT_RDWR);
+		}
+	}
+
+	/* Let what is queued and running finish, up to the grace period. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += grace_s;
+	pthread_mutex_lock(&q->lock);
+	while ((q->length || q->running) &&
+	       pthread_cond_timedwait(&q->idle, &q->lock, &deadline) != ETIMEDOUT)
+		;
+	drained = !q->length && !q->running;
+	pthread_mutex_unlock(&q->lock);
+
+	if (!drained) {
+		fprintf(stderr, "safexec: grace period over: stopping the runs left\n");
+		atomic_store(&srv->abort_runs, true);
+		/* Repeat the kill: a worker may have started a run just as
+		 * the first one went out. */
+		for (;;) {
+			pthread_mutex_lock(&q->lock);
+			drained = !q->length && !q->running;
+			pthread_mutex_unlock(&q->lock);
+			if (drained)
+				break;
+			sbx_host_kill_all(srv->host);
+			sleep_ms(50);
+		}
+	}
+
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	pthread_cond_broadcast(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->nworkers = 0;
+
+	/* Every connection has been resumed; give the last answers a moment
+	 * to be written before the daemon closes the sockets. */
+	for (unsigned waited = 0; atomic_load(&srv->pending) && waited < FLUSH_WAIT_MS;
+	     waited += 10)
+		sleep_ms(10);
+	if (srv->daemon) {
+		MHD_stop_daemon(srv->daemon);
+		srv->daemon = NULL;
+	}
+}
+
+void http_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	/* Closed only now: libmicrohttpd may use it until it has stopped. */
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	pthread_mutex_destroy(&srv->q.lock);
+	pthread_cond_destroy(&srv->q.work);
+	pthread_cond_destroy(&srv->q.idle);
+	free(srv->workers);
+	free(srv);
+}
