@@ -11,6 +11,8 @@
  * ipc, uts and cgroup namespaces.  The steps, in order:
  *
  *	keep_fds         close every fd it was not given
+ *	join_cgroup      v1: move itself into the run's cgroups; then a new
+ *	                 cgroup namespace rooted there
  *	wait_for_maps    block until the supervisor wrote uid_map and gid_map
  *	set_ids          become SBX_INNER_ID, drop supplementary groups
  *	setup_root       build the new root on a tmpfs and pivot into it
@@ -137,7 +139,7 @@ static int keep_fds(int *keep, int n)
 {
 	unsigned next = 0;
 
-	for (int i = 1; i < n; i++)	/* insertion sort: n is 5 */
+	for (int i = 1; i < n; i++)	/* insertion sort: n is 8 */
 		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
 			keep[j] = keep[j - 1];
@@ -254,6 +256,13 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
+	/* The one host file in /etc: the dynamic loader's index of /usr's
+	 * libraries.  It holds library paths only, and without it every
+	 * program start probes dozens of directories. */
+	if (access("/etc/ld.so.cache", R_OK) == 0) {
+		TRY(a, "ld.so.cache", write_file(R("/etc/ld.so.cache"), "", 0, 0644));
+		TRY(a, "bind ld.so.cache", bind_ro("/etc/ld.so.cache", R("/etc/ld.so.cache")));
+	}
 
 	TRY(a, "mkdir /dev", mkdir(R("/dev"), 0755));
 	setup_dev(a);
@@ -345,9 +354,21 @@ __attribute__((noreturn)) static void exec_program(const struct child_args *a)
 	fail(a, "execve");
 }
 
+static void join_cgroup(const struct child_args *a)
+{
+	for (int c = 0; c < CG_NCTRL; c++) {
+		if (a->cg_tasks_fd[c] < 0)
+			continue;
+		TRY(a, "join cgroup", (int)write(a->cg_tasks_fd[c], "0", 1));
+		close(a->cg_tasks_fd[c]);
+	}
+	TRY(a, "cgroup namespace", unshare(CLONE_NEWCGROUP));
+}
+
 void sbx_child_main(const struct child_args *a)
 {
-	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd };
+	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd,
+		       a->cg_tasks_fd[0], a->cg_tasks_fd[1], a->cg_tasks_fd[2] };
 	char go;
 	pid_t prog;
 
@@ -356,6 +377,8 @@ void sbx_child_main(const struct child_args *a)
 		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(a, "pdeathsig");
+	/* Before anything else, so that all it does is charged. */
+	join_cgroup(a);
 	/* EOF instead of the byte: the supervisor is gone. */
 	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(127);

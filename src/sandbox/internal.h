@@ -48,6 +48,7 @@ struct sbx_host {
 struct cg_run {
 	enum sbx_cgroup_mode mode;
 	int dirfd[CG_NCTRL];		/* v2: dirfd[0] only; -1 = none */
+	int tasks_fd[CG_NCTRL];		/* v1: open "tasks" files; -1 = none */
 	char path[CG_NCTRL][PATH_MAX];
 };
 
@@ -59,8 +60,9 @@ void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen);
 /* Creates the run's cgroup(s) and writes the limits. */
 int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 		  unsigned long id, struct cg_run *cg, char *err, size_t errlen);
-/* Moves pid into the run's cgroup(s) (v1, or v2 without CLONE_INTO_CGROUP). */
-int cg_run_attach(struct cg_run *cg, pid_t pid);
+/* Closes the supervisor's copies of the tasks files once the child has
+ * them. */
+void cg_run_close_tasks(struct cg_run *cg);
 /* CPU time of the whole tree in ns; -errno when unknown. */
 int cg_run_cpu_ns(struct cg_run *cg, uint64_t *ns);
 /* Peak memory in bytes; 0 when unknown. */
@@ -86,6 +88,9 @@ struct child_args {
 	int report_fd;		/* write end: struct child_report */
 	int stdin_fd;		/* memfd with the program's stdin, or -1 */
 	int stdout_fd, stderr_fd;
+	/* v1: the run's "tasks" files, opened by the supervisor, into which
+	 * the child writes "0" to move itself; -1 = none.  See cgroup.c. */
+	int cg_tasks_fd[CG_NCTRL];
 	bool set_groups;	/* root: drop supplementary groups */
 	const char *code;
 	size_t code_len;

@@ -237,6 +237,8 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.stdin_fd = run->stdin_fd;
 	a.stdout_fd = run->out_pipe[1];
 	a.stderr_fd = run->err_pipe[1];
+	for (int c = 0; c < CG_NCTRL; c++)
+		a.cg_tasks_fd[c] = run->cg.tasks_fd[c];
 	a.set_groups = host->f.root;
 	a.code = run->req->code;
 	a.code_len = run->req->code_len;
@@ -245,8 +247,10 @@ static int start_child(struct run *run, struct sbx_result *res)
 	child_limits(host, &run->req->limits, &a);
 
 	memset(&ca, 0, sizeof(ca));
+	/* No CLONE_NEWCGROUP: the child makes its cgroup namespace once it
+	 * is in its own cgroup, so that it sees that one as its root. */
 	ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-		   CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
+		   CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&run->pidfd;
 	ca.exit_signal = SIGCHLD;
 	if (host->f.cgroup_into && run->cg.dirfd[0] >= 0) {
@@ -272,12 +276,10 @@ static int release_child(struct run *run, struct sbx_result *res)
 	close_fd(&run->out_pipe[1]);
 	close_fd(&run->err_pipe[1]);
 	close_fd(&run->stdin_fd);
+	cg_run_close_tasks(&run->cg);
 
 	if ((r = write_id_maps(run)) < 0)
 		return set_error(res, r, "uid/gid map");
-	if (run->cg.mode != SBX_CGROUP_NONE && !(run->host->f.cgroup_into && run->cg.mode == SBX_CGROUP_V2) &&
-	    (r = cg_run_attach(&run->cg, run->pid)) < 0)
-		return set_error(res, r, "cgroup attach");
 	if (write(run->sync_pipe[1], "g", 1) != 1)
 		return set_error(res, -errno, "release child");
 	close_fd(&run->sync_pipe[1]);
