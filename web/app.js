@@ -520,6 +520,14 @@
 		idSpan.textContent = '#' + item.id;
 		meta.appendChild(idSpan);
 
+		// Runs that came through the original service's endpoint.
+		if (item.endpoint === 'run') {
+			const via = document.createElement('span');
+			via.className = 'history-via';
+			via.textContent = '/run';
+			meta.appendChild(via);
+		}
+
 		const when = parseTime(item.created_at);
 		const time = document.createElement('time');
 		time.className = 'history-time';
@@ -540,8 +548,8 @@
 		btn.appendChild(preview);
 		const extra = [];
 		if (isNum(item.wall_time_ms)) extra.push(formatDuration(item.wall_time_ms));
-		if (item.endpoint) extra.push(String(item.endpoint));
-		if (item.client) extra.push(String(item.client));
+		if (item.endpoint) extra.push('via ' + String(item.endpoint));
+		if (item.client) extra.push('from ' + String(item.client));
 		btn.setAttribute('aria-label', 'Run ' + item.id + ': ' + b.text + ', ' +
 			(when ? relativeTime(when) + ', ' : '') + preview.textContent);
 		if (extra.length) btn.title = extra.join(' · ');

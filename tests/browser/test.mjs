@@ -286,6 +286,12 @@ async function main() {
 			checkEq(await code.inputValue(), program.split('\n').map((l) => '    ' + l).join('\n'), 'block Tab');
 			await page.keyboard.press('Shift+Tab');
 			checkEq(await code.inputValue(), program, 'block Shift+Tab');
+			// Esc, then Tab moves the focus on instead of indenting.
+			await page.keyboard.press('Escape');
+			await page.keyboard.press('Tab');
+			checkEq(await code.inputValue(), program, 'Esc, Tab changed the code');
+			check(await code.evaluate((t) => document.activeElement !== t), 'Esc, Tab kept the focus');
+			await code.focus();
 			await page.keyboard.press('Control+Enter');
 			await waitStatus(page, 'Finished (exit 0)');
 			checkEq(await page.locator('#stdout').textContent(), '0\n1\ndone\n', 'stdout');
@@ -335,7 +341,20 @@ async function main() {
 			checkEq(await page.locator('#gutter').textContent(), '1', 'line numbers');
 		});
 
+		await test('a memory bomb and an output flood show their limits', async () => {
+			await setCode(page, 'x = "a" * 1000000000');
+			await page.locator('#run').click();
+			await waitStatus(page, 'Memory limit exceeded (128 MiB)');
+			await setCode(page, 'import sys\nsys.stdout.write("x" * 3000000)');
+			await page.locator('#run').click();
+			await waitStatus(page, 'Output limit exceeded (1 MiB)');
+			checkEq(await page.locator('#stdout-trunc').textContent(), 'stdout was cut off at 1 MiB.', 'truncation note');
+			checkEq((await page.locator('#stdout').textContent()).length, 1048576, 'stdout length');
+		});
+
 		await test('a traceback goes to stderr and the exit code shows', async () => {
+			await page.locator('#stdin').fill('');
+			for (const id of ['stdin-fold', 'limits-fold']) await page.locator(`#${id} > summary`).click();
 			await setCode(page, "print('before the error')\n1 / 0");
 			await page.locator('#run').click();
 			await waitStatus(page, 'Exited with code 1');
@@ -347,9 +366,9 @@ async function main() {
 
 		await test('screenshots saved in ' + OUT_DIR, async () => {
 			await page.locator('#run').focus();
-			await page.screenshot({ path: path.join(OUT_DIR, 'screenshot.png') });
+			await page.screenshot({ path: path.join(OUT_DIR, 'screenshot.png'), fullPage: true });
 			await page.emulateMedia({ colorScheme: 'dark' });
-			await page.screenshot({ path: path.join(OUT_DIR, 'screenshot-dark.png') });
+			await page.screenshot({ path: path.join(OUT_DIR, 'screenshot-dark.png'), fullPage: true });
 			await page.emulateMedia({ colorScheme: 'light' });
 			await page.setViewportSize({ width: 390, height: 844 });
 			await page.screenshot({ path: path.join(OUT_DIR, 'screenshot-narrow.png'), fullPage: true });
