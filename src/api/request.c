@@ -90,8 +90,11 @@ static int parse_json(const char *body, size_t len, json_t **out, struct api_err
 	if (r < 0)
 		return r;
 	/* JSON_ALLOW_NUL: code and stdin may hold "\u0000"; args are checked
-	 * below because they become C strings. */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	 * below because they become C strings.  JSON_DECODE_ANY: a bare
+	 * string or number is valid JSON, and deserves the clearer "must be
+	 * an object" below. */
+	root = json_loadb(body, len,
+			  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		switch (json_error_code(&jerr)) {
 		case json_error_invalid_utf8:
@@ -136,13 +139,13 @@ static const char *type_name(const json_t *v)
 	}
 }
 
-/* A string field; null counts as absent unless required. */
+/* A string field; null counts as absent. */
 static int get_string(json_t *root, const char *name, int required,
 		      const char **s, size_t *len, struct api_error *err)
 {
 	json_t *v = json_object_get(root, name);
 
-	if (!v || (json_is_null(v) && !required)) {
+	if (!v || json_is_null(v)) {
 		if (required)
 			return api_fail(err, API_E_MISSING_FIELD,
 					"the field '%s' is required", name);
