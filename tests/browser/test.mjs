@@ -297,6 +297,22 @@ async function main() {
 			checkEq(await page.locator('#stdout').textContent(), '0\n1\ndone\n', 'stdout');
 		});
 
+		await test('line numbers follow the editor as it scrolls', async () => {
+			const long = Array.from({ length: 120 }, (_, i) =>
+				i === 60 ? 'x = "' + 'y'.repeat(400) + '"' : `print(${i + 1})`).join('\n');
+			await setCode(page, long);
+			const lines = (await page.locator('#gutter').textContent()).split('\n');
+			checkEq(lines.length, 120, 'gutter lines');
+			checkEq(lines[119], '120', 'last line number');
+			const pos = await page.locator('#code').evaluate(async (t) => {
+				t.scrollTop = 1e9;
+				await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+				return [t.scrollTop, document.getElementById('gutter').scrollTop];
+			});
+			check(pos[0] > 0, 'editor did not scroll');
+			checkEq(pos[1], pos[0], 'gutter scrollTop');
+		});
+
 		await test('the stdin box reaches the program', async () => {
 			await openFold(page, 'stdin-fold');
 			await page.locator('#stdin').fill('hello from stdin\n');
