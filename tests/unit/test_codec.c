@@ -1,0 +1,91 @@
+/* Unit tests: UTF-8 validation and repair, the result as JSON. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "codec/codec.h"
+#include "test.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+
+TEST(codec_utf8_valid_accepts_and_rejects)
+{
+	ASSERT(codec_utf8_valid(S("")));
+	ASSERT(codec_utf8_valid(S("plain ascii\n")));
+	ASSERT(codec_utf8_valid(S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")));
+	ASSERT(codec_utf8_valid(S("nul\0inside")));
+	ASSERT(!codec_utf8_valid(S("\xff")));
+	ASSERT(!codec_utf8_valid(S("\xc0\xaf")));		/* overlong '/' */
+	ASSERT(!codec_utf8_valid(S("\xe0\x80\xaf")));		/* overlong */
+	ASSERT(!codec_utf8_valid(S("\xed\xa0\x80")));		/* surrogate */
+	ASSERT(!codec_utf8_valid(S("\xf4\x90\x80\x80")));	/* > U+10FFFF */
+	ASSERT(!codec_utf8_valid(S("\xe2\x82")));		/* cut short */
+	ASSERT(!codec_utf8_valid(S("\x80")));			/* lone continuation */
+}
+
+TEST(codec_utf8_sanitize_replaces_each_bad_byte)
+{
+	size_t n;
+	char *s = codec_utf8_sanitize(S("a\xff" "b\xe2\x82" "c"), &n);
+	ASSERT(s != NULL);
+	/* \xff -> U+FFFD; the cut-short sequence: one U+FFFD per byte. */
+	static const char want[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c";
+	ASSERT_MEMEQ(s, n, want, sizeof(want) - 1);
+	ASSERT(codec_utf8_valid(s, n));
+	free(s);
+}
+
+TEST(codec_string_binary_gives_valid_json)
+{
+	json_t *j = codec_string(S("\x00\x01\xfe\xff ok \xc3\xa9"));
+	ASSERT(j != NULL);
+	char *dump = json_dumps(j, JSON_ENCODE_ANY);
+	ASSERT(dump != NULL);
+	json_error_t err;
+	json_t *back = json_loads(dump, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	ASSERT(back != NULL);
+	static const char want[] = "\x00\x01\xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9";
+	ASSERT_MEMEQ(json_string_value(back), json_string_length(back), want, sizeof(want) - 1);
+	json_decref(back);
+	free(dump);
+	json_decref(j);
+}
+
+TEST(codec_result_json_has_every_field)
+{
+	char out[] = "out", err[] = "err\xff", output[] = "outerr\xff";
+	struct sbx_result res = { 0 };
+	res.status = SBX_SIGNALED;
+	res.signal = 11;
+	res.out = (struct sbx_buf){ out, 3 };
+	res.err = (struct sbx_buf){ err, 4 };
+	res.output = (struct sbx_buf){ output, 7 };
+	res.stderr_truncated = true;
+	res.wall_time_ms = 12;
+	res.cpu_time_ms = 7;
+	res.memory_bytes = 4096;
+
+	json_t *j = codec_result_json(&res);
+	ASSERT(j != NULL);
+	ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "signaled");
+	ASSERT(json_is_null(json_object_get(j, "exit_code")));
+	ASSERT_EQ(json_integer_value(json_object_get(j, "signal")), 11);
+	ASSERT_STREQ(json_string_value(json_object_get(j, "stdout")), "out");
+	ASSERT_STREQ(json_string_value(json_object_get(j, "stderr")), "err\xef\xbf\xbd");
+	ASSERT_STREQ(json_string_value(json_object_get(j, "output")), "outerr\xef\xbf\xbd");
+	ASSERT(json_is_false(json_object_get(j, "stdout_truncated")));
+	ASSERT(json_is_true(json_object_get(j, "stderr_truncated")));
+	ASSERT_EQ(json_integer_value(json_object_get(j, "wall_time_ms")), 12);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "cpu_time_ms")), 7);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "memory_bytes")), 4096);
+	ASSERT_EQ(json_object_size(j), 11);
+	json_decref(j);
+
+	res.status = SBX_OK;
+	res.signal = 0;
+	res.has_exit_code = true;
+	res.exit_code = 0;
+	j = codec_result_json(&res);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "exit_code")), 0);
+	ASSERT(json_is_null(json_object_get(j, "signal")));
+	json_decref(j);
+}
