@@ -7,8 +7,8 @@
 
 CC       ?= cc
 PKGS     := libseccomp jansson libmicrohttpd sqlite3
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings \
@@ -32,8 +32,20 @@ OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/web_assets.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all clean test unit asan fuzz install-deps
+.PHONY: all clean test unit asan fuzz serve
 all: $(B)/safexec
+
+# The two commands of README.md.  Each installs the Debian packages it needs
+# first, then builds in a fresh make (pkg-config must see them).
+serve:
+	tools/install-deps.sh
+	$(MAKE) all
+	exec $(B)/safexec serve $(ARGS)
+
+test:
+	tools/install-deps.sh --test
+	$(MAKE) all unit asan
+	tests/run
 
 $(B)/safexec: $(B)/src/main.o $(OBJ)
 	$(CC) $(OPT) $(LDHARDEN) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
@@ -70,9 +82,6 @@ fuzz:
 	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(OBJ:$(B)/%=build/fuzz/%) $(LIBS) || exit 1; done
 build/fuzz/objs: $(OBJ)
 	@touch $@
-
-test: all asan
-	tests/run
 
 clean:
 	rm -rf build
