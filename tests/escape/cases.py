@@ -1,0 +1,1575 @@
+"""The escape-and-abuse cases for `safexec run`.
+
+Each case is an untrusted Python program that attempts one real violation,
+the `safexec run` options it runs with, and the precise safe outcome.  The
+program prints its evidence (an errno name, a count, a listing) and the
+expectation names the status and that evidence exactly.
+
+A case is built by case(name, code, opts, expect, ...):
+
+  code     program text; PRELUDE (below) is prepended, so every program has
+           os, sys, errno, ctypes, signal, time, socket, struct, json and the
+           helpers sc() (raw syscall -> "OK" or errno name), lc() (libc call),
+           tryf() (call -> "OK" or errno name) and say() (print + flush).
+  opts     safexec run options, a list, or a function of the mode M.
+  args     the program's own arguments: a list or a function of M.
+  expect   a dict, or a function of M returning one:
+             status, exit_code (None = must be null), signal,
+             stdout (exact), stdout_re / stderr_re (full match, re.S),
+             stdout_truncated, stderr_truncated, stdout_len, stderr_len,
+             wall_min, wall_max, cpu_min, cpu_max, mem_max (ms / bytes)
+  check    host-side extra assertions: f(res, M) -> [problems]
+  setup    f(M, st) before the run; teardown f(M, st, res) -> [problems]
+  custom   f(M, runner) -> [problems] for cases made of several runs
+
+M (the mode, see run.py) holds what `safexec check --json` says is in force
+(M.cg_memory, M.cg_pids, M.cg_cpu, M.rootless) and the host-side fixtures
+(M.secret, M.tcp_port, M.abstract_name, M.unix_path, M.token, ...).
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+PRELUDE = r'''
+import os, sys, errno, ctypes, signal, time, socket, struct, json
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def ename(n):
+    return errno.errorcode.get(n, "E%d" % n)
+def _arg(x):
+    return ctypes.c_long(x) if isinstance(x, int) else x
+def sc_raw(nr, *a):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[_arg(x) for x in a])
+    return r, ctypes.get_errno()
+def sc(nr, *a):
+    r, e = sc_raw(nr, *a)
+    return ename(e) if r == -1 else "OK"
+def lc(fn, *a):
+    ctypes.set_errno(0)
+    r = getattr(libc, fn)(*[_arg(x) for x in a])
+    return ename(ctypes.get_errno()) if r == -1 else "OK"
+def tryf(f, *a, **k):
+    try:
+        f(*a, **k)
+        return "OK"
+    except OSError as e:
+        return ename(e.errno)
+def say(*a):
+    print(*a, flush=True)
+'''
+
+CASES = []
+
+KILL = 9
+SIGSYS = 31
+MiB = 1 << 20
+
+# Linux x86_64 syscall numbers Python has no wrapper for.
+NR = dict(ioctl=16, clone=56, syslog=103, ptrace=101, pivot_root=155,
+          acct=163, settimeofday=164, mount=165, umount2=166, swapon=167,
+          swapoff=168, reboot=169, sethostname=170, setdomainname=171,
+          iopl=172, ioperm=173, init_module=175, delete_module=176,
+          quotactl=179, clock_settime=227, kexec_load=246, add_key=248,
+          request_key=249, keyctl=250, unshare=272, perf_event_open=298,
+          name_to_handle_at=303, open_by_handle_at=304, setns=308,
+          process_vm_readv=310, process_vm_writev=311, kcmp=312,
+          finit_module=313, kexec_file_load=320, bpf=321, userfaultfd=323,
+          io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
+          open_tree=428, move_mount=429, fsopen=430, fsconfig=431,
+          fsmount=432, fspick=433, pidfd_open=434, clone3=435,
+          pidfd_getfd=438, mount_setattr=442, getpid=39)
+
+
+def case(name, code, opts=(), expect=None, args=(), check=None, setup=None,
+         teardown=None, custom=None, pass_fds=None, timeout=None):
+    CASES.append(dict(name=name, code=code, opts=opts, expect=expect or {},
+                      args=args, check=check, setup=setup, teardown=teardown,
+                      custom=custom, pass_fds=pass_fds, timeout=timeout))
+
+
+def lines(res):
+    return res["stdout"].splitlines()
+
+
+def kv(res):
+    """stdout lines 'key rest...' as a dict key -> rest."""
+    d = {}
+    for ln in lines(res):
+        k, _, v = ln.partition(" ")
+        d[k] = v
+    return d
+
+
+def errno_lines(labels, allowed):
+    """A stdout_re for lines 'label ERRNO', one per label, each errno in
+    allowed (a list of names)."""
+    alt = "(?:" + "|".join(allowed) + ")"
+    return "".join(re.escape(l) + " " + alt + "\n" for l in labels)
+
+
+def exact_lines(pairs):
+    return "".join("%s %s\n" % p for p in pairs)
+
+
+def timeout_expect(wall_limit, **more):
+    """Killed by us at a limit: status timeout, SIGKILL, no exit code."""
+    e = dict(status="timeout", exit_code=None, signal=KILL,
+             wall_max=wall_limit + 1500)
+    e.update(more)
+    return e
+
+
+# --------------------------------------------------------------------------
+# CPU and time
+
+case("cpu_loop", r'''
+say("spinning")
+while True:
+    pass
+''', opts=["--cpu-time", "1000", "--wall-time", "6000"],
+    expect=lambda M: timeout_expect(1000, stdout="spinning\n", cpu_min=950,
+                                    wall_max=4000))
+
+
+def _cpu_procs_opts(M):
+    # With the cgroup the tree's CPU is the limit and the wall time is far;
+    # without it each process has its own RLIMIT_CPU and the idle main
+    # program only ends at the wall limit.
+    return ["--cpu-time", "1000", "--processes", "16",
+            "--wall-time", "8000" if M.cg_cpu else "3000"]
+
+
+def _cpu_procs_expect(M):
+    if M.cg_cpu:
+        # Main is idle: only counting the whole tree ends the run early.
+        return timeout_expect(8000, stdout_re=r"forked 4\n(child signal 9\n)*",
+                              cpu_min=950, wall_max=5000)
+    return timeout_expect(3000, stdout="forked 4\n" + "child signal 9\n" * 4,
+                          wall_min=2900)
+
+
+case("cpu_loop_processes", r'''
+kids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            pass
+    kids.append(pid)
+say("forked", len(kids))
+for k in kids:
+    _, st = os.waitpid(k, 0)
+    say("child", "signal %d" % os.WTERMSIG(st) if os.WIFSIGNALED(st)
+        else "exit %d" % os.WEXITSTATUS(st))
+while True:
+    time.sleep(1)
+''', opts=_cpu_procs_opts, expect=_cpu_procs_expect)
+
+case("cpu_loop_threads", r'''
+import threading, hashlib
+data = b"x" * (1 << 20)
+def spin():
+    while True:
+        hashlib.sha256(data).digest()   # releases the GIL: real parallel CPU
+for i in range(4):
+    threading.Thread(target=spin, daemon=True).start()
+say("threads 4")
+spin()
+''', opts=["--cpu-time", "1000", "--wall-time", "6000", "--processes", "16"],
+    expect=lambda M: timeout_expect(1000, stdout="threads 4\n", cpu_min=950,
+                                    wall_max=4000))
+
+case("sleep_past_wall", r'''
+say("sleeping")
+time.sleep(60)
+say("woke")
+''', opts=["--wall-time", "1000"],
+    expect=timeout_expect(1000, stdout="sleeping\n", wall_min=990, cpu_max=500))
+
+case("sigterm_ignored", r'''
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+          signal.SIGUSR1, signal.SIGALRM, signal.SIGXCPU):
+    signal.signal(s, signal.SIG_IGN)
+say("ignoring")
+while True:
+    time.sleep(0.05)
+''', opts=["--wall-time", "1000"],
+    expect=timeout_expect(1000, stdout="ignoring\n", wall_min=990))
+
+case("signals_blocked", r'''
+for s in signal.valid_signals():
+    if s in (signal.SIGKILL, signal.SIGSTOP):
+        continue
+    try:
+        signal.signal(s, signal.SIG_IGN)
+    except (OSError, ValueError):
+        pass
+signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+say("blocked", len(signal.pthread_sigmask(signal.SIG_BLOCK, [])) >= 60)
+while True:
+    pass
+''', opts=["--wall-time", "1000", "--cpu-time", "5000"],
+    expect=timeout_expect(1000, stdout="blocked True\n", wall_min=990))
+
+case("sigstop_self", r'''
+say("stopping")
+os.kill(os.getpid(), signal.SIGSTOP)
+say("resumed")
+''', opts=["--wall-time", "1000"],
+    expect=timeout_expect(1000, stdout="stopping\n", wall_min=990))
+
+case("stopped_child_left", r'''
+pid = os.fork()
+if pid == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os._exit(0)
+_, st = os.waitpid(pid, os.WUNTRACED)
+say("child stopped" if os.WIFSTOPPED(st) else "child not stopped")
+''', opts=["--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout="child stopped\n",
+                wall_max=2000))
+
+DAEMON = r'''
+def daemonize():
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                signal.signal(s, signal.SIG_IGN)
+            os.write(w, b"%d" % os.getpid())
+            fd = os.open("/dev/null", os.O_RDWR)
+            for i in (0, 1, 2):
+                os.dup2(fd, i)
+            while True:
+                time.sleep(1)
+        os._exit(0)
+    os.close(w)
+    dpid = int(os.read(r, 32))
+    os.wait()
+    return dpid
+'''
+
+case("daemon_double_fork", DAEMON + r'''
+dpid = daemonize()
+time.sleep(0.1)
+say("daemon", "alive" if os.path.exists("/proc/%d" % dpid) else "missing",
+    "own_session", os.getsid(dpid) != os.getsid(0))
+''', opts=["--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout="daemon alive own_session True\n",
+                wall_max=2000))
+
+case("daemon_then_timeout", DAEMON + r'''
+dpid = daemonize()
+say("daemon started")
+time.sleep(60)
+''', opts=["--wall-time", "1000"],
+    expect=timeout_expect(1000, stdout="daemon started\n"))
+
+case("child_holds_stdout", r'''
+pid = os.fork()
+if pid == 0:
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(s, signal.SIG_IGN)
+    while True:          # keeps fds 1 and 2 open forever
+        time.sleep(1)
+say("parent exits")
+''', opts=["--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout="parent exits\n",
+                wall_max=2000))
+
+
+# --------------------------------------------------------------------------
+# Process and thread bombs
+
+def _count_between(rx, lo, hi):
+    def chk(res, M):
+        m = re.fullmatch(rx, res["stdout"], re.S)
+        if not m:
+            return []       # the stdout_re assertion already reports it
+        n = int(m.group(1))
+        if not lo <= n <= hi:
+            return ["count %d not in [%d, %d]" % (n, lo, hi)]
+        return []
+    return chk
+
+
+case("fork_bomb", r'''
+n = 0
+try:
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    say(ename(e.errno), n)
+''', opts=["--processes", "16", "--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout_re=r"EAGAIN (\d+)\n",
+                wall_max=3000),
+    check=_count_between(r"EAGAIN (\d+)\n", 5, 15))
+
+case("fork_bomb_classic", r'''
+say("bomb")
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+''', opts=["--processes", "16", "--wall-time", "1500"],
+    expect=timeout_expect(1500, stdout="bomb\n"))
+
+case("thread_bomb", r'''
+import _thread
+n = 0
+try:
+    while True:
+        _thread.start_new_thread(time.sleep, (60,))
+        n += 1
+except RuntimeError as e:
+    say("RuntimeError", e, n)
+os._exit(0)
+''', opts=["--processes", "16", "--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0,
+                stdout_re=r"RuntimeError can't start new thread (\d+)\n",
+                wall_max=3000),
+    check=_count_between(r"RuntimeError can't start new thread (\d+)\n", 5, 15))
+
+
+# --------------------------------------------------------------------------
+# Memory: the cgroup's OOM killer as root; RLIMIT_AS without a memory cgroup
+# (the program gets MemoryError / ENOMEM and exits 3: runtime_error).
+
+MEM = ["--memory", "64M", "--wall-time", "10000"]
+
+
+def _mem_expect(root_stdout, rl_stdout):
+    def f(M):
+        if M.cg_memory:
+            return dict(status="memory_limit", exit_code=None, signal=KILL,
+                        stdout=root_stdout, mem_max=64 * MiB + MiB)
+        return dict(status="runtime_error", exit_code=3, signal=None,
+                    stdout_re=rl_stdout)
+    return f
+
+
+case("mem_huge_alloc", r'''
+say("start")
+try:
+    b = b"x" * (1 << 30)
+    say("allocated", len(b))
+except MemoryError:
+    say("MemoryError")
+    sys.exit(3)
+''', opts=MEM, expect=_mem_expect("start\n", r"start\nMemoryError\n"))
+
+case("mem_gradual", r'''
+chunks = []
+say("start")
+try:
+    while True:
+        chunks.append(b"y" * (1 << 20))
+except MemoryError:
+    say("MemoryError", len(chunks) < 64)
+    sys.exit(3)
+''', opts=MEM, expect=_mem_expect("start\n", r"start\nMemoryError True\n"),
+    check=lambda res, M: ([] if not M.cg_memory or
+                          res["memory_bytes"] >= 40 * MiB else
+                          ["memory_bytes %d: the peak of a 64M run that hit "
+                           "the limit should be reported" % res["memory_bytes"]]))
+
+case("mem_mmap_touch", r'''
+import mmap
+say("start")
+try:
+    m = mmap.mmap(-1, 512 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+except OSError as e:
+    say(ename(e.errno))
+    sys.exit(3)
+for off in range(0, len(m), 4096):
+    m[off] = 1
+say("touched")
+''', opts=MEM, expect=_mem_expect("start\n", r"start\nENOMEM\n"))
+
+
+def _mem_tree_expect(M):
+    if M.cg_memory:
+        # 4 x 24 MiB cannot fit in 64 MiB: the OOM killer strikes.
+        return dict(status="memory_limit",
+                    stdout_re=r"(child allocated\n){0,2}(child killed 9\n)?")
+    # RLIMIT_AS holds per process only: 24 MiB each fits.  `safexec check`
+    # reports the missing memory cgroup (asserted in check_features).
+    return dict(status="ok", exit_code=0,
+                stdout_re=r"(child allocated\n){4}all children done\n")
+
+
+def _mem_tree_check(res, M):
+    notes = " ".join(M.features.get("notes") or [])
+    if not M.cg_memory and "RLIMIT_AS" not in notes:
+        return ["without a memory cgroup `safexec check` must say memory is "
+                "per-process RLIMIT_AS; notes: %s" % notes]
+    return []
+
+
+case("mem_tree", r'''
+kids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        b = b"m" * (24 << 20)
+        os.write(1, b"child allocated\n")     # one write: lines stay whole
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    _, st = os.waitpid(k, 0)
+    if os.WIFSIGNALED(st):
+        os.write(1, b"child killed %d\n" % os.WTERMSIG(st))
+        sys.exit(0)
+say("all children done")
+''', opts=["--memory", "64M", "--processes", "16", "--wall-time", "8000"],
+    expect=_mem_tree_expect, check=_mem_tree_check)
+
+FILL = r'''
+def fill(d):
+    total = 0
+    i = 0
+    try:
+        while True:
+            with open("%s/f%d" % (d, i), "wb", buffering=0) as f:
+                for _ in range(8):      # 8 MiB files: below RLIMIT_FSIZE
+                    f.write(b"z" * (1 << 20))
+                    total += 1
+            i += 1
+    except OSError as e:
+        say(ename(e.errno), total <= 65)
+        sys.exit(3)
+say("start")
+'''
+
+
+def _fill_expect(M):
+    if M.cg_memory:
+        # tmpfs pages are charged to the run's memory cgroup: 64 MiB of
+        # them plus the interpreter cannot fit.
+        return dict(status="memory_limit", exit_code=None, signal=KILL,
+                    stdout="start\n", mem_max=64 * MiB + MiB)
+    # Not charged anywhere: the tmpfs size (= the memory limit) holds.
+    return dict(status="runtime_error", exit_code=3,
+                stdout="start\nENOSPC True\n")
+
+
+case("mem_dev_shm", FILL + 'fill("/dev/shm")\n', opts=MEM, expect=_fill_expect)
+case("fill_tmp", FILL + 'fill("/tmp")\n', opts=MEM, expect=_fill_expect)
+case("fill_box", FILL + 'fill("/box")\n', opts=MEM, expect=_fill_expect)
+
+case("tmp_inodes", r'''
+n = 0
+try:
+    while True:
+        os.close(os.open("/tmp/i%d" % n, os.O_CREAT | os.O_WRONLY, 0o600))
+        n += 1
+except OSError as e:
+    say(ename(e.errno), n)
+''', opts=["--wall-time", "10000"],
+    expect=dict(status="ok", exit_code=0, stdout_re=r"ENOSPC (\d+)\n"),
+    check=_count_between(r"ENOSPC (\d+)\n", 1000, 4096))
+
+case("file_size", r'''
+n = 0
+try:
+    with open("/tmp/big", "wb", buffering=0) as f:
+        while True:
+            f.write(b"f" * (1 << 20))
+            n += 1
+except OSError as e:
+    say(ename(e.errno), n)
+''', opts=MEM, expect=dict(status="ok", exit_code=0, stdout="EFBIG 16\n"))
+
+
+# --------------------------------------------------------------------------
+# Output
+
+case("output_flood_stdout", r'''
+chunk = "A" * 65536
+while True:
+    sys.stdout.write(chunk)
+''', opts=["--output", "10000", "--wall-time", "5000"],
+    expect=dict(status="output_limit", exit_code=None, signal=KILL,
+                stdout="A" * 10000, stdout_truncated=True,
+                stderr_truncated=False, wall_max=2000))
+
+case("output_flood_stderr", r'''
+chunk = "E" * 65536
+while True:
+    sys.stderr.write(chunk)
+''', opts=["--output", "10000", "--wall-time", "5000"],
+    expect=dict(status="output_limit", exit_code=None, signal=KILL,
+                stdout="", stderr="E" * 10000, stderr_truncated=True,
+                stdout_truncated=False, wall_max=2000))
+
+case("output_flood_tree", r'''
+for i in range(4):
+    if os.fork() == 0:
+        break
+line = "B" * 999 + "\n"
+while True:
+    sys.stdout.write(line)
+''', opts=["--output", "10000", "--wall-time", "5000", "--processes", "16"],
+    expect=dict(status="output_limit", exit_code=None, signal=KILL,
+                stdout=("B" * 999 + "\n") * 10, stdout_truncated=True,
+                wall_max=2000))
+
+case("binary_output", r'''
+sys.stdout.buffer.write(bytes(range(256)))
+sys.stdout.buffer.write("|é€😀\n".encode())
+sys.stderr.buffer.write(b"\xff\xfe\x00err\xc3")
+''', expect=dict(status="ok", exit_code=0,
+                 stdout=bytes(range(256)).decode("utf-8", "replace") + "|é€😀\n",
+                 stderr="\ufffd\ufffd\x00err\ufffd"),
+    check=lambda res, M: [] if all(
+        _utf8_clean(res[k]) for k in ("stdout", "stderr", "output"))
+    else ["a string in the JSON holds a lone surrogate (invalid UTF-8)"])
+
+
+def _utf8_clean(s):
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+case("nul_output", r'''
+sys.stdout.buffer.write(b"a\x00b\x00\n")
+sys.stdout.buffer.write(b"\x00" * 5)
+sys.stderr.buffer.write(b"\x00e\x00")
+''', expect=dict(status="ok", exit_code=0, stdout="a\x00b\x00\n" + "\x00" * 5,
+                 stderr="\x00e\x00"))
+
+
+# --------------------------------------------------------------------------
+# The file system: writes outside /tmp and /box, host files
+
+RO = ["EROFS", "EACCES"]
+
+case("write_root", r'''
+say("create", tryf(lambda: open("/evil", "w")))
+say("mkdir", tryf(os.mkdir, "/evil"))
+say("symlink", tryf(os.symlink, "/tmp", "/evil"))
+say("rename", tryf(os.rename, "/box", "/evil"))
+say("rmdir", tryf(os.rmdir, "/tmp"))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=errno_lines(["create", "mkdir", "symlink", "rename"], RO)
+                 + "rmdir (?:EROFS|EACCES|EBUSY)\n"),
+    check=lambda res, M: ["/evil exists on the host"] if os.path.lexists("/evil") else [])
+
+case("write_etc", r'''
+say("append_passwd", tryf(lambda: open("/etc/passwd", "a")))
+say("create", tryf(lambda: open("/etc/evil", "w")))
+say("rename", tryf(os.rename, "/etc/hosts", "/etc/h2"))
+say("unlink", tryf(os.unlink, "/etc/group"))
+say("chmod", tryf(os.chmod, "/etc/passwd", 0o666))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=errno_lines(["append_passwd", "create", "rename", "unlink"], RO)
+                 + "chmod (?:EROFS|EPERM)\n"),
+    check=lambda res, M: ["/etc/evil exists on the host"] if os.path.lexists("/etc/evil") else [])
+
+
+def _usr_setup(M, st):
+    real = os.path.realpath("/usr/bin/python3")
+    s = os.stat(real)
+    st["py"] = (real, s.st_mtime_ns, s.st_size, s.st_mode)
+
+
+def _usr_teardown(M, st, res):
+    real, mt, size, mode = st["py"]
+    s = os.stat(real)
+    out = []
+    if (s.st_mtime_ns, s.st_size, s.st_mode) != (mt, size, mode):
+        out.append("host %s changed" % real)
+    if os.path.lexists("/usr/lib/safexec-evil"):
+        out.append("/usr/lib/safexec-evil exists on the host")
+    return out
+
+
+case("write_usr", r'''
+say("python_rw", tryf(lambda: open("/usr/bin/python3", "r+b")))
+say("self_exe_rw", tryf(lambda: open("/proc/self/exe", "r+b")))
+say("create_lib", tryf(lambda: open("/usr/lib/safexec-evil", "w")))
+say("unlink_env", tryf(os.unlink, "/usr/bin/env"))
+say("chmod_suid", tryf(os.chmod, "/usr/bin/python3", 0o4755))
+say("utime", tryf(os.utime, "/usr/bin/python3", (0, 0)))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=errno_lines(["python_rw", "self_exe_rw", "create_lib",
+                                        "unlink_env"], ["EROFS", "EACCES", "ETXTBSY"])
+                 + errno_lines(["chmod_suid", "utime"], ["EROFS", "EPERM"])),
+    setup=_usr_setup, teardown=_usr_teardown)
+
+PROC_SYS = ["/proc/sys/kernel/hostname", "/proc/sys/kernel/core_pattern",
+            "/proc/sys/kernel/modprobe", "/proc/sys/vm/drop_caches",
+            "/proc/sysrq-trigger"]
+
+
+def _procsys_setup(M, st):
+    st["vals"] = {}
+    for p in PROC_SYS[:3]:
+        try:
+            with open(p) as f:
+                st["vals"][p] = f.read()
+        except OSError:
+            pass            # not on this host (e.g. no module support)
+
+
+def _procsys_teardown(M, st, res):
+    out = []
+    for p, v in st["vals"].items():
+        with open(p) as f:
+            if f.read() != v:
+                out.append("host %s changed" % p)
+    return out
+
+
+case("proc_sys_write", r'''
+for p in %r:
+    r = tryf(lambda: os.close(os.open(p, os.O_WRONLY)))
+    if r == "OK":
+        # Opened for writing: that alone is the failure; write nothing.
+        say(p, "OPENED")
+    else:
+        say(p, r)
+''' % (PROC_SYS,), expect=dict(
+    status="ok", exit_code=0,
+    stdout_re=errno_lines(PROC_SYS, ["EACCES", "EROFS", "EPERM", "ENOENT"])),
+    setup=_procsys_setup, teardown=_procsys_teardown)
+
+ABSENT = ["/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/resolv.conf",
+          "/root", "/home", "/var", "/run", "/sys", "/boot", "/mnt", "/srv",
+          "/opt", "/work", "/media", "/proc/kcore", "/proc/sysrq-trigger"]
+
+
+def _secret_files_check(res, M):
+    out = []
+    d = {}
+    for ln in lines(res):
+        k, _, v = ln.partition(" ")
+        d[k] = v
+    allowed_root = {"bin", "box", "dev", "etc", "lib", "lib32", "lib64",
+                    "libx32", "proc", "sbin", "tmp", "usr"}
+    try:
+        root = set(json.loads(d.get("root", "null")) or [])
+        etc = json.loads(d.get("etc", "null"))
+        users = set(json.loads(d.get("users", "null")) or [])
+    except ValueError:
+        return ["unparsable listing"]
+    if not root <= allowed_root or not {"box", "tmp", "usr", "proc", "dev", "etc"} <= root:
+        out.append("/ holds %s, expected a subset of %s" % (sorted(root), sorted(allowed_root)))
+    # The sandbox's own files only: hostname is its own, anything else
+    # (e.g. a bind of the host's ld.so.cache) is a host file.
+    if etc not in (["group", "hosts", "passwd"], ["group", "hostname", "hosts", "passwd"]):
+        out.append("/etc holds %s, expected only its own passwd, group, hosts "
+                   "(and hostname): never the host's files" % (etc,))
+    if not users <= {"root", "sandbox", "nobody"} or "sandbox" not in users:
+        out.append("/etc/passwd users %s" % sorted(users))
+    if d.get("tmpdir") != "False":
+        out.append("the suite's host directory %s is visible inside" % M.tmp)
+    return out
+
+
+case("secret_files", r'''
+for p in %r:
+    say("absent" if not os.path.lexists(p) else "PRESENT", p)
+say("tmpdir", os.path.lexists(sys.argv[1]))
+say("root", json.dumps(sorted(os.listdir("/"))))
+say("etc", json.dumps(sorted(os.listdir("/etc"))))
+say("users", json.dumps(sorted(l.split(":")[0] for l in open("/etc/passwd"))))
+''' % (ABSENT,), args=lambda M: [M.tmp],
+    expect=dict(status="ok", exit_code=0,
+                stdout_re="".join("absent %s\n" % re.escape(p) for p in ABSENT)
+                + r"tmpdir False\nroot .*\netc .*\nusers .*\n"),
+    check=_secret_files_check)
+
+
+def _env_check(res, M):
+    ls = lines(res)
+    try:
+        env = json.loads(ls[0])
+    except (ValueError, IndexError):
+        return ["no environment dump"]
+    out = []
+    if sorted(env) != ["HOME", "LANG", "PATH", "TMPDIR"]:
+        out.append("environment names %s, expected HOME LANG PATH TMPDIR" % sorted(env))
+    want = dict(HOME="/box", LANG="C.UTF-8", TMPDIR="/tmp")
+    for k, v in want.items():
+        if env.get(k) != v:
+            out.append("%s=%r, expected %r" % (k, env.get(k), v))
+    return out
+
+
+case("secret_env", r'''
+say(json.dumps(dict(os.environ), sort_keys=True))
+say(repr(open("/proc/self/environ", "rb").read()))
+''', expect=dict(status="ok", exit_code=0), check=_env_check)
+
+
+def _proc_environ_check(res, M):
+    d = kv(res)
+    v = d.get("p1env", "")
+    if v != "EACCES" and not v.startswith("readable"):
+        return ["/proc/1/environ: %r, expected EACCES or readable without the secret" % v]
+    return []
+
+
+case("secret_proc_environ", r'''
+dump = []
+for p in sorted(os.listdir("/proc")):
+    if not p.isdigit():
+        continue
+    for f in ("environ", "cmdline"):
+        try:
+            data = open("/proc/%s/%s" % (p, f), "rb").read()
+        except OSError as e:
+            data = ename(e.errno).encode()
+        dump.append("%s/%s %r" % (p, f, data))
+try:
+    d = open("/proc/1/environ", "rb").read()
+    say("p1env", "readable", len(d))
+except OSError as e:
+    say("p1env", ename(e.errno))
+say("dump", " | ".join(dump))
+''', expect=dict(status="ok", exit_code=0, stdout_re=r"p1env [^\n]*\ndump [^\n]*\n"),
+    check=_proc_environ_check)
+
+
+# --------------------------------------------------------------------------
+# /proc, devices, identity
+
+def _proc_pids_check(res, M):
+    d = kv(res)
+    out = []
+    name, _, ppid = d.get("init", "").partition(" ppid ")
+    if ppid != "0":
+        out.append("/proc/1 has PPid %r, expected 0 (the namespace's init)" % ppid)
+    if name == M.host_pid1_comm:
+        out.append("/proc/1 is the host's PID 1 (%s)" % name)
+    return out
+
+
+case("proc_own_pids", r'''
+pid = os.fork()
+if pid == 0:
+    time.sleep(60)
+    os._exit(0)
+pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+want = sorted({1, os.getpid(), pid})
+say("pids", "own" if pids == want else pids)
+st = dict(l.split(":\t", 1) for l in open("/proc/1/status").read().splitlines() if ":\t" in l)
+say("init", st.get("Name"), "ppid", st.get("PPid"))
+say("self_ns_pid", open("/proc/self/status").read().split("NSpid:\t")[1].split("\n")[0])
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=r"pids own\ninit \S+ ppid 0\nself_ns_pid \d+\n"),
+    check=_proc_pids_check)
+
+case("proc_init_protected", r'''
+say("root", tryf(os.listdir, "/proc/1/root"))
+say("cwd", tryf(os.readlink, "/proc/1/cwd"))
+say("exe", tryf(os.readlink, "/proc/1/exe"))
+say("fd", tryf(os.listdir, "/proc/1/fd"))
+say("mem", tryf(lambda: open("/proc/1/mem", "rb")))
+say("environ", tryf(lambda: open("/proc/1/environ", "rb").read()))
+say("ns_mnt", tryf(lambda: os.open("/proc/1/ns/mnt", os.O_RDONLY)))
+''', expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EACCES") for k in ("root", "cwd", "exe", "fd", "mem", "environ", "ns_mnt")])))
+
+DEV_OK = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+          "urandom": (1, 9)}
+DEV_ABSENT = ["sda", "vda", "nvme0n1", "mem", "kmem", "port", "kmsg", "tty",
+              "console", "ptmx", "pts", "net/tun", "kvm", "fuse", "loop0",
+              "loop-control", "vsock", "vhost-vsock", "hpet", "rtc0", "cpu",
+              "userfaultfd", "dri", "input", "mapper", "mqueue", "hugepages"]
+
+
+def _devices_check(res, M):
+    d = kv(res)
+    try:
+        listing = set(json.loads(d.get("dev", "null")) or [])
+        nodes = json.loads(d.get("nodes", "null")) or []
+    except ValueError:
+        return ["unparsable listing"]
+    out = []
+    allowed = set(DEV_OK) | {"fd", "stdin", "stdout", "stderr", "shm"}
+    if not listing <= allowed or not set(DEV_OK) <= listing:
+        out.append("/dev holds %s, expected %s" % (sorted(listing), sorted(allowed)))
+    if sorted(nodes) != sorted("/dev/" + n for n in DEV_OK):
+        out.append("device nodes under /dev: %s" % sorted(nodes))
+    return out
+
+
+case("devices", r'''
+import stat
+say("dev", json.dumps(sorted(os.listdir("/dev"))))
+nodes = []
+for root, dirs, files in os.walk("/dev"):
+    for n in files + dirs:
+        p = os.path.join(root, n)
+        try:
+            m = os.lstat(p).st_mode
+        except OSError:
+            continue
+        if stat.S_ISCHR(m) or stat.S_ISBLK(m):
+            nodes.append(p)
+say("nodes", json.dumps(nodes))
+for n, (ma, mi) in sorted(%r.items()):
+    st = os.stat("/dev/" + n)
+    say(n, stat.S_ISCHR(st.st_mode), os.major(st.st_rdev), os.minor(st.st_rdev))
+for n in %r:
+    say(n, "absent" if not os.path.lexists("/dev/" + n) else "PRESENT")
+''' % (DEV_OK, DEV_ABSENT), expect=dict(
+    status="ok", exit_code=0,
+    stdout_re=r"dev [^\n]*\nnodes [^\n]*\n"
+    + "".join("%s True %d %d\n" % (n, ma, mi) for n, (ma, mi) in sorted(DEV_OK.items()))
+    + "".join("%s absent\n" % re.escape(n) for n in DEV_ABSENT)),
+    check=_devices_check)
+
+case("mknod", r'''
+import stat
+say("blk_tmp", tryf(os.mknod, "/tmp/sda", stat.S_IFBLK | 0o600, os.makedev(8, 0)))
+say("chr_tmp", tryf(os.mknod, "/tmp/mem", stat.S_IFCHR | 0o600, os.makedev(1, 1)))
+say("chr_box", tryf(os.mknod, "/box/kmsg", stat.S_IFCHR | 0o600, os.makedev(1, 11)))
+say("chr_shm", tryf(os.mknod, "/dev/shm/port", stat.S_IFCHR | 0o600, os.makedev(1, 4)))
+say("chr_dev", tryf(os.mknod, "/dev/sda", stat.S_IFBLK | 0o600, os.makedev(8, 0)))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout=exact_lines([("blk_tmp", "EPERM"), ("chr_tmp", "EPERM"),
+                                     ("chr_box", "EPERM"), ("chr_shm", "EPERM")])
+                 + "chr_dev EROFS\n"))
+
+ZERO_CAPS = "0000000000000000"
+
+
+def _identity_check(res, M):
+    d = kv(res)
+    if d.get("groups") not in ("[]", "[1000]"):
+        return ["supplementary groups %s, expected [] or [1000]" % d.get("groups")]
+    return []
+
+
+case("identity", r'''
+import pwd
+say("ids", os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+say("groups", sorted(os.getgroups()))
+say("user", pwd.getpwuid(os.getuid()).pw_name)
+st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
+    say(k, st[k].strip())
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=r"ids 1000 1000 1000 1000\ngroups [^\n]*\nuser sandbox\n"
+                 + "".join("%s %s\n" % (k, ZERO_CAPS) for k in
+                           ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
+                 + "NoNewPrivs 1\nSeccomp 2\n"),
+    check=_identity_check)
+
+case("setuid_root", r'''
+say("setuid", tryf(os.setuid, 0))
+say("setgid", tryf(os.setgid, 0))
+say("setresuid", tryf(os.setresuid, 0, 0, 0))
+say("setresgid", tryf(os.setresgid, 0, 0, 0))
+say("setreuid", tryf(os.setreuid, -1, 0))
+say("setgroups", tryf(os.setgroups, [0]))
+def wmap(f, s):
+    fd = os.open("/proc/self/" + f, os.O_WRONLY)
+    try:
+        os.write(fd, s)
+    finally:
+        os.close(fd)
+say("uid_map", tryf(wmap, "uid_map", b"0 0 1\n"))
+say("capset", lc("capset", ctypes.c_char_p(struct.pack("II", 0x20080522, 0)),
+                 ctypes.c_char_p(struct.pack("6I", *([0xffffffff] * 6)))))
+say("uid", os.getuid(), os.geteuid())
+''', expect=dict(status="ok", exit_code=0, stdout_re=exact_lines(
+    [(k, "(?:EINVAL|EPERM)") for k in ("setuid", "setgid", "setresuid",
+                                       "setresgid", "setreuid")])
+    + "setgroups EPERM\nuid_map (?:EPERM|EACCES)\ncapset EPERM\nuid 1000 1000\n"))
+
+case("no_tty", r'''
+import fcntl, termios
+say("dev_tty", tryf(lambda: open("/dev/tty", "rb")))
+say("tty_nr", open("/proc/self/stat").read().rsplit(")", 1)[1].split()[4])
+say("ttyname1", tryf(os.ttyname, 1))
+say("tiocsctty", tryf(fcntl.ioctl, 1, termios.TIOCSCTTY, 0))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=r"dev_tty (?:ENOENT|ENXIO)\ntty_nr 0\nttyname1 ENOTTY\n"
+                 r"tiocsctty (?:ENOTTY|EPERM)\n"))
+
+case("hostname", r'''
+say(socket.gethostname(), os.uname().nodename)
+say("sethostname", lc("sethostname", b"evil", 4))
+say("setdomainname", lc("setdomainname", b"evil", 4))
+say(socket.gethostname())
+''', expect=dict(status="ok", exit_code=0,
+                 stdout="sandbox sandbox\nsethostname EPERM\nsetdomainname EPERM\nsandbox\n"))
+
+case("mount_flags", r'''
+for p in ("/", "/usr", "/etc", "/tmp", "/box", "/dev", "/dev/shm", "/proc"):
+    f = os.statvfs(p).f_flag
+    say(p, "ro" if f & os.ST_RDONLY else "rw",
+        "nosuid" if f & os.ST_NOSUID else "suid",
+        "nodev" if f & os.ST_NODEV else "dev")
+''', expect=dict(status="ok", exit_code=0,
+                 stdout="/ ro nosuid nodev\n/usr ro nosuid nodev\n/etc ro nosuid nodev\n"
+                 "/tmp rw nosuid nodev\n/box rw nosuid nodev\n/dev ro nosuid dev\n"
+                 "/dev/shm rw nosuid nodev\n/proc rw nosuid nodev\n"))
+
+
+# --------------------------------------------------------------------------
+# Other processes: ptrace, kill
+
+case("ptrace", r'''
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(16)
+pid = os.fork()
+if pid == 0:
+    time.sleep(60)
+    os._exit(0)
+say("traceme", sc(NR_ptrace, 0, 0, 0, 0))
+say("attach_child", sc(NR_ptrace, 16, pid, 0, 0))
+say("seize_child", sc(NR_ptrace, 0x4206, pid, 0, 0))
+say("attach_init", sc(NR_ptrace, 16, 1, 0, 0))
+io = iovec(ctypes.cast(buf, ctypes.c_void_p), 16)
+say("vm_readv", sc(NR_process_vm_readv, pid, ctypes.byref(io), 1, ctypes.byref(io), 1, 0))
+say("vm_writev", sc(NR_process_vm_writev, pid, ctypes.byref(io), 1, ctypes.byref(io), 1, 0))
+say("child_mem", tryf(lambda: open("/proc/%d/mem" % pid, "rb").read(1)))
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+'''.replace("NR_ptrace", str(NR["ptrace"]))
+   .replace("NR_process_vm_readv", str(NR["process_vm_readv"]))
+   .replace("NR_process_vm_writev", str(NR["process_vm_writev"])),
+    expect=dict(status="ok", exit_code=0, stdout_re=exact_lines(
+        [(k, "EPERM") for k in ("traceme", "attach_child", "seize_child",
+                                "attach_init", "vm_readv", "vm_writev")])
+        + "child_mem (?:EIO|EPERM|EACCES|OK)\n"))
+
+
+def _sentinel_setup(M, st):
+    # A host process running as the sandbox's host uid: kill(-1) inside
+    # must not reach it (as root the inner uid maps to its own host uid;
+    # rootless it is the suite's own uid).
+    if os.getuid() == 0 and M.host_uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % M.host_uid, "--regid=%d" % M.host_gid,
+               "--clear-groups", "sleep", "60"]
+    else:
+        cmd = ["sleep", "60"]
+    st["sentinel"] = subprocess.Popen(cmd)
+    time.sleep(0.05)
+
+
+def _sentinel_teardown(M, st, res):
+    p = st["sentinel"]
+    alive = p.poll() is None
+    if alive:
+        p.kill()
+    p.wait()
+    return [] if alive else ["a host process of the sandbox's host uid died "
+                             "(returncode %s)" % p.returncode]
+
+
+case("kill_all", r'''
+pid = os.fork()
+if pid == 0:
+    time.sleep(60)
+    os._exit(0)
+time.sleep(0.1)
+say("kill-1", tryf(os.kill, -1, signal.SIGKILL))
+_, st = os.waitpid(pid, 0)
+say("child", os.WTERMSIG(st) if os.WIFSIGNALED(st) else "exited")
+say("survived")
+''', expect=dict(status="ok", exit_code=0, stdout="kill-1 OK\nchild 9\nsurvived\n"),
+    setup=_sentinel_setup, teardown=_sentinel_teardown)
+
+case("kill_init", r'''
+res = [tryf(os.kill, 1, s) for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP,
+                                      signal.SIGINT, signal.SIGHUP, signal.SIGSEGV)]
+say("kill", " ".join(res))
+time.sleep(0.3)
+state = [l for l in open("/proc/1/status") if l.startswith("State:")][0].split()[1]
+say("init alive", state)
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=r"kill ((?:OK|EPERM) ?){6}\ninit alive [SR]\n"))
+
+
+# --------------------------------------------------------------------------
+# Namespaces, mounts, privileged kernel interfaces: seccomp and no caps
+
+NS_FLAGS = [("NEWUSER", 0x10000000), ("NEWNS", 0x20000), ("NEWNET", 0x40000000),
+            ("NEWPID", 0x20000000), ("NEWUTS", 0x04000000), ("NEWIPC", 0x08000000),
+            ("NEWCGROUP", 0x02000000), ("NEWTIME", 0x80)]
+
+case("unshare", "".join('say("%s", sc(%d, %d))\n' % (n, NR["unshare"], f)
+                        for n, f in NS_FLAGS),
+     expect=dict(status="ok", exit_code=0,
+                 stdout=exact_lines([(n, "EPERM") for n, f in NS_FLAGS])))
+
+case("setns", r'''
+fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+say("setns_net", sc(%d, fd, 0))
+fd = os.open("/proc/self/ns/user", os.O_RDONLY)
+say("setns_user", sc(%d, fd, 0))
+r, e = sc_raw(%d, 1, 0)
+say("pidfd_open_init", "OK" if r >= 0 else ename(e))
+if r >= 0:
+    say("setns_pidfd", sc(%d, r, 0x10000000 | 0x20000))
+else:
+    say("setns_pidfd", "EPERM")
+''' % (NR["setns"], NR["setns"], NR["pidfd_open"], NR["setns"]),
+    expect=dict(status="ok", exit_code=0,
+                stdout_re=r"setns_net EPERM\nsetns_user EPERM\npidfd_open_init \w+\n"
+                r"setns_pidfd EPERM\n"))
+
+case("clone_namespaces", r'''
+for name, flag in %r:
+    r, e = sc_raw(%d, flag | signal.SIGCHLD, 0, 0, 0, 0)
+    if r == 0:
+        os._exit(0)          # a child: the clone got through
+    if r > 0:
+        os.waitpid(r, 0)
+        say(name, "CLONED")
+    else:
+        say(name, ename(e))
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+say("plain_fork", os.WEXITSTATUS(os.waitpid(pid, 0)[1]))
+''' % ([f for f in NS_FLAGS if f[0] != "NEWTIME"], NR["clone"]),
+    expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+        [(n, "EPERM") for n, f in NS_FLAGS if n != "NEWTIME"]) + "plain_fork 7\n"))
+
+case("clone3", r'''
+def clone3(flags):
+    args = struct.pack("8Q", flags, 0, 0, 0, signal.SIGCHLD, 0, 0, 0)
+    buf = ctypes.create_string_buffer(args, len(args))
+    r, e = sc_raw(%d, buf, len(args))
+    if r == 0:
+        os._exit(0)
+    if r > 0:
+        os.waitpid(r, 0)
+        return "CLONED"
+    return ename(e)
+say("newuser", clone3(0x10000000))
+say("plain", clone3(0))
+''' % NR["clone3"], expect=dict(status="ok", exit_code=0,
+                                 stdout="newuser ENOSYS\nplain ENOSYS\n"))
+
+case("mount", r'''
+say("tmpfs", sc(%(m)d, b"none", b"/tmp", b"tmpfs", 0, None))
+say("bind", sc(%(m)d, b"/usr", b"/tmp", None, 0x1000, None))
+say("remount_rw", sc(%(m)d, None, b"/", None, 0x20, None))
+say("proc", sc(%(m)d, b"proc", b"/tmp", b"proc", 0, None))
+say("umount_usr", sc(%(u)d, b"/usr", 2))
+say("umount_proc", sc(%(u)d, b"/proc", 0))
+''' % dict(m=NR["mount"], u=NR["umount2"]),
+    expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+        [(k, "EPERM") for k in ("tmpfs", "bind", "remount_rw", "proc",
+                                "umount_usr", "umount_proc")])))
+
+case("pivot_root_chroot", r'''
+os.mkdir("/tmp/old")
+say("pivot_root", sc(%d, b"/tmp", b"/tmp/old"))
+say("pivot_dot", sc(%d, b".", b"."))
+say("chroot", tryf(os.chroot, "/tmp"))
+say("root_still", sorted(os.listdir("/"))[:3])
+''' % (NR["pivot_root"], NR["pivot_root"]),
+    expect=dict(status="ok", exit_code=0,
+                stdout_re=r"pivot_root EPERM\npivot_dot EPERM\nchroot EPERM\n"
+                r"root_still \['bin', 'box', 'dev'\]\n"))
+
+case("new_mount_api", r'''
+AT = -100
+say("open_tree", sc(%(open_tree)d, AT, b"/usr", 1))
+say("move_mount", sc(%(move_mount)d, AT, b"/usr", AT, b"/tmp", 4))
+say("fsopen", sc(%(fsopen)d, b"tmpfs", 0))
+say("fsconfig", sc(%(fsconfig)d, 3, 6, None, None, 0))
+say("fsmount", sc(%(fsmount)d, 3, 0, 0))
+say("fspick", sc(%(fspick)d, AT, b"/", 0))
+say("mount_setattr", sc(%(mount_setattr)d, AT, b"/", 0, None, 0))
+''' % NR, expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EPERM") for k in ("open_tree", "move_mount", "fsopen", "fsconfig",
+                            "fsmount", "fspick", "mount_setattr")])))
+
+case("keyctl", r'''
+say("add_key", sc(%(add_key)d, b"user", b"k", b"v", 1, -2))
+say("request_key", sc(%(request_key)d, b"user", b"k", None, 0))
+say("keyctl_get", sc(%(keyctl)d, 0, -3, 0))
+say("keyctl_join", sc(%(keyctl)d, 1, b"evil"))
+''' % NR, expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EPERM") for k in ("add_key", "request_key", "keyctl_get", "keyctl_join")])))
+
+case("bpf", r'''
+attr = ctypes.create_string_buffer(struct.pack("IIII", 2, 4, 8, 1) + b"\0" * 112)
+say("map_create", sc(%(bpf)d, 0, attr, 128))
+prog = ctypes.create_string_buffer(b"\0" * 128)
+say("prog_load", sc(%(bpf)d, 5, prog, 128))
+''' % NR, expect=dict(status="ok", exit_code=0,
+                      stdout="map_create EPERM\nprog_load EPERM\n"))
+
+case("perf_event_open", r'''
+attr = ctypes.create_string_buffer(struct.pack("IIQ", 1, 128, 0) + b"\0" * 112)
+say("self_cpu_clock", sc(%(perf_event_open)d, attr, 0, -1, -1, 0))
+say("all_cpu0", sc(%(perf_event_open)d, attr, -1, 0, -1, 0))
+''' % NR, expect=dict(status="ok", exit_code=0,
+                      stdout="self_cpu_clock EPERM\nall_cpu0 EPERM\n"))
+
+case("userfaultfd", r'''
+say("userfaultfd", sc(%(userfaultfd)d, 0))
+say("userfaultfd_user", sc(%(userfaultfd)d, 1))
+say("dev_userfaultfd", tryf(lambda: open("/dev/userfaultfd", "rb")))
+''' % NR, expect=dict(status="ok", exit_code=0,
+                      stdout="userfaultfd EPERM\nuserfaultfd_user EPERM\n"
+                      "dev_userfaultfd ENOENT\n"))
+
+case("io_uring", r'''
+params = ctypes.create_string_buffer(120)
+say("setup", sc(%(io_uring_setup)d, 8, params))
+say("enter", sc(%(io_uring_enter)d, 3, 1, 0, 0, None, 0))
+say("register", sc(%(io_uring_register)d, 3, 0, None, 0))
+''' % NR, expect=dict(status="ok", exit_code=0,
+                      stdout="setup EPERM\nenter EPERM\nregister EPERM\n"))
+
+case("tiocsti", r'''
+import fcntl, termios
+ch = ctypes.c_char_p(b"x")
+say("fcntl_ioctl", tryf(fcntl.ioctl, 0, termios.TIOCSTI, b"x"))
+for fd in (0, 1, 2):
+    say("plain_%%d" %% fd, sc(%(ioctl)d, fd, 0x5412, ch))
+say("high_bits", sc(%(ioctl)d, 0, 0x100005412, ch))
+say("all_high_bits", sc(%(ioctl)d, 0, -0xffffabee, ch))
+say("tioclinux", sc(%(ioctl)d, 0, 0x541C, ch))
+say("tioclinux_high", sc(%(ioctl)d, 0, 0x70000541C, ch))
+''' % NR, expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EPERM") for k in ("fcntl_ioctl", "plain_0", "plain_1", "plain_2",
+                            "high_bits", "all_high_bits", "tioclinux",
+                            "tioclinux_high")])))
+
+case("x32_syscall", r'''
+say("before")
+r = sc(0x40000000 | %(getpid)d)
+say("after", r)
+''' % NR, expect=dict(status="signaled", exit_code=None, signal=SIGSYS,
+                      stdout="before\n"))
+
+case("x32_unshare", r'''
+say("before")
+r = sc(0x40000000 | %(unshare)d, 0x10000000)
+say("after", r)
+''' % NR, expect=dict(status="signaled", exit_code=None, signal=SIGSYS,
+                      stdout="before\n"))
+
+INT80 = r'''
+import mmap
+m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+# mov eax, 20 (i386 getpid); int 0x80; ret
+m.write(b"\xb8\x14\x00\x00\x00\xcd\x80\xc3")
+f = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))
+print("before", flush=True)
+r = f()
+print("after", r, flush=True)
+'''
+
+case("i386_int80", INT80,
+     expect=lambda M: dict(status="signaled", exit_code=None,
+                           # Where the host has no i386 emulation int 0x80
+                           # faults (SIGSEGV) before any filter runs.
+                           signal=SIGSYS if M.int80 else 11, stdout="before\n"))
+
+case("kernel_admin_syscalls", r'''
+ts = ctypes.create_string_buffer(struct.pack("qq", int(time.time()) + 3600, 0))
+tv = ctypes.create_string_buffer(struct.pack("qq", int(time.time()) + 3600, 0))
+buf = ctypes.create_string_buffer(256)
+tests = [
+    ("syslog", %(syslog)d, (3, buf, 256)),
+    ("reboot", %(reboot)d, (0xfee1dead, 672274793, 0, None)),
+    ("kexec_load", %(kexec_load)d, (0, 0, None, 0)),
+    ("kexec_file_load", %(kexec_file_load)d, (-1, -1, 0, b"", 0)),
+    ("init_module", %(init_module)d, (buf, 16, b"")),
+    ("finit_module", %(finit_module)d, (0, b"", 0)),
+    ("delete_module", %(delete_module)d, (b"loop", 0)),
+    ("swapon", %(swapon)d, (b"/tmp/swap", 0)),
+    ("swapoff", %(swapoff)d, (b"/tmp/swap",)),
+    ("acct", %(acct)d, (b"/tmp/acct",)),
+    ("quotactl", %(quotactl)d, (0x800001, b"/tmp", 0, None)),
+    ("clock_settime", %(clock_settime)d, (0, ts)),
+    ("settimeofday", %(settimeofday)d, (tv, None)),
+    ("iopl", %(iopl)d, (3,)),
+    ("ioperm", %(ioperm)d, (0x80, 1, 1)),
+]
+for name, nr, a in tests:
+    say(name, sc(nr, *a))
+''' % NR, expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EPERM") for k in ("syslog", "reboot", "kexec_load", "kexec_file_load",
+                            "init_module", "finit_module", "delete_module",
+                            "swapon", "swapoff", "acct", "quotactl",
+                            "clock_settime", "settimeofday", "iopl", "ioperm")])))
+
+case("handle_syscalls", r'''
+AT = -100
+handle = ctypes.create_string_buffer(struct.pack("Ii", 128, 0) + b"\0" * 128)
+mnt = ctypes.c_int(0)
+say("name_to_handle_at", sc(%(name_to_handle_at)d, AT, b"/usr", handle, ctypes.byref(mnt), 0))
+say("open_by_handle_at", sc(%(open_by_handle_at)d, AT, handle, 0))
+r, e = sc_raw(%(pidfd_open)d, os.getpid(), 0)
+say("pidfd_open_self", "OK" if r >= 0 else ename(e))
+say("pidfd_getfd_self", sc(%(pidfd_getfd)d, r, 1, 0) if r >= 0 else "EPERM")
+say("kcmp", sc(%(kcmp)d, os.getpid(), os.getpid(), 0, 0, 1))
+''' % NR, expect=dict(status="ok", exit_code=0,
+                      stdout="name_to_handle_at EPERM\nopen_by_handle_at EPERM\n"
+                      "pidfd_open_self OK\npidfd_getfd_self EPERM\nkcmp EPERM\n"))
+
+
+# --------------------------------------------------------------------------
+# Network
+
+NET = r'''
+def tcp(host, port, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect((host, port))
+        return "CONNECTED"
+    except socket.timeout:
+        return "TIMEOUT"
+    except OSError as e:
+        return ename(e.errno)
+def udp(host, port, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"x", (host, port))
+        return "SENT"
+    except OSError as e:
+        return ename(e.errno)
+'''
+
+case("net_tcp_outside", NET + r'''
+for h, p in (("1.1.1.1", 80), ("8.8.8.8", 53), ("169.254.169.254", 80),
+             ("10.0.0.1", 22), ("192.168.0.1", 80)):
+    say(h, tcp(h, p))
+''', expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(h, "ENETUNREACH") for h in ("1.1.1.1", "8.8.8.8", "169.254.169.254",
+                                  "10.0.0.1", "192.168.0.1")])))
+
+case("net_udp", NET + r'''
+say("dns", udp("8.8.8.8", 53))
+say("loopback", udp("127.0.0.1", 53))
+say("broadcast", udp("255.255.255.255", 67))
+''', expect=dict(status="ok", exit_code=0,
+                 stdout="dns ENETUNREACH\nloopback ENETUNREACH\nbroadcast ENETUNREACH\n"))
+
+case("net_ipv6", NET + r'''
+say("tcp6_loopback", tcp("::1", 80, socket.AF_INET6))
+say("tcp6_outside", tcp("2001:4860:4860::8888", 53, socket.AF_INET6))
+say("udp6_outside", udp("2001:4860:4860::8888", 53, socket.AF_INET6))
+say("tcp6_mapped", tcp("::ffff:1.1.1.1", 80, socket.AF_INET6))
+''', expect=dict(status="ok", exit_code=0, stdout_re=errno_lines(
+    ["tcp6_loopback", "tcp6_outside", "udp6_outside", "tcp6_mapped"],
+    ["ENETUNREACH", "EADDRNOTAVAIL"])))
+
+case("net_raw", r'''
+say("inet_raw_icmp", tryf(socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+say("inet_raw_raw", tryf(socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))
+say("inet6_raw", tryf(socket.socket, socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6))
+say("inet_packet", tryf(socket.socket, socket.AF_INET, 10, 0x300))
+''', expect=dict(status="ok", exit_code=0, stdout_re=exact_lines(
+    [(k, "EPERM") for k in ("inet_raw_icmp", "inet_raw_raw", "inet6_raw")])
+    + "inet_packet (?:EPERM|EINVAL|ESOCKTNOSUPPORT|EPROTONOSUPPORT)\n"))
+
+case("net_packet", r'''
+say("packet_raw", tryf(socket.socket, 17, socket.SOCK_RAW, 0x0300))
+say("packet_dgram", tryf(socket.socket, 17, socket.SOCK_DGRAM, 0x0300))
+say("packet_raw_libc", lc("socket", 17, 3, 0x0300))
+say("packet_high_bits", sc(41, 0x100000011, 3, 0x0300))
+''', expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(k, "EPERM") for k in ("packet_raw", "packet_dgram", "packet_raw_libc",
+                            "packet_high_bits")])))
+
+FAMILIES = [("netlink_route", 16, 3, 0), ("netlink_audit", 16, 3, 9),
+            ("netlink_high_bits", 0x100000010, 3, 0), ("vsock", 40, 1, 0),
+            ("alg", 38, 5, 0), ("key", 15, 3, 2), ("xdp", 44, 3, 0),
+            ("bluetooth", 31, 3, 1), ("unspec", 0, 1, 0), ("can", 29, 3, 1),
+            ("tipc", 30, 5, 0), ("rds", 21, 5, 0), ("family_4", 4, 2, 0)]
+
+case("net_netlink_other_families", r'''
+for name, fam, typ, proto in %r:
+    say(name, sc(41, fam, typ, proto))
+say("socketpair_netlink", sc(53, 16, 3, 0, ctypes.create_string_buffer(8)))
+say("unix_ok", sc(41, 1, 1, 0))
+''' % (FAMILIES,), expect=dict(status="ok", exit_code=0, stdout=exact_lines(
+    [(f[0], "EPERM") for f in FAMILIES]) + "socketpair_netlink EPERM\nunix_ok OK\n"))
+
+
+def _host_tcp_check(res, M):
+    n = M.tcp_listener.count()
+    return ["the host's TCP listener accepted %d connection(s)" % n] if n else []
+
+
+case("net_host_loopback_tcp", NET + r'''
+import fcntl
+port = int(sys.argv[1])
+for h in sys.argv[2:]:
+    say(h, tcp(h, port))
+ifr = struct.pack("16sH14s", b"lo", 0x1 | 0x40, b"")
+say("lo_up", tryf(fcntl.ioctl, socket.socket(), 0x8914, ifr))
+say("loopback_again", tcp("127.0.0.1", port))
+''', args=lambda M: [str(M.tcp_port)] + M.tcp_hosts,
+    expect=lambda M: dict(status="ok", exit_code=0, stdout=exact_lines(
+        [(h, "ENETUNREACH") for h in M.tcp_hosts]) + "lo_up EPERM\n"
+        "loopback_again ENETUNREACH\n"),
+    setup=lambda M, st: M.tcp_listener.reset(),
+    check=_host_tcp_check)
+
+
+def _abstract_check(res, M):
+    n = M.abstract_listener.count()
+    return ["the host's abstract socket accepted %d connection(s)" % n] if n else []
+
+
+case("net_host_abstract_unix", r'''
+name = "\0" + sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+say("connect", tryf(s.connect, name))
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+say("sendto", tryf(d.sendto, b"x", name))
+b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+say("bind_same_name", tryf(b.bind, name))
+''', args=lambda M: [M.abstract_name],
+    expect=dict(status="ok", exit_code=0,
+                stdout="connect ECONNREFUSED\nsendto ECONNREFUSED\nbind_same_name OK\n"),
+    setup=lambda M, st: M.abstract_listener.reset(),
+    check=_abstract_check)
+
+
+def _unix_path_check(res, M):
+    n = M.unix_listener.count()
+    return ["the host's unix socket accepted %d connection(s)" % n] if n else []
+
+
+case("net_host_path_unix", r'''
+path = sys.argv[1]
+say("exists", os.path.lexists(path))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+say("connect", tryf(s.connect, path))
+for p in ("/run/docker.sock", "/var/run/docker.sock", "/run/dbus/system_bus_socket",
+          "/run/systemd/private"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    say(p, tryf(s.connect, p))
+''', args=lambda M: [M.unix_path],
+    expect=dict(status="ok", exit_code=0,
+                stdout="exists False\nconnect ENOENT\n" + exact_lines(
+                    [(p, "ENOENT") for p in ("/run/docker.sock", "/var/run/docker.sock",
+                                             "/run/dbus/system_bus_socket",
+                                             "/run/systemd/private")])),
+    setup=lambda M, st: M.unix_listener.reset(),
+    check=_unix_path_check)
+
+
+# --------------------------------------------------------------------------
+# Inherited fds
+
+def _fd_setup(M, st):
+    # A secret file, a listening socket and high-numbered duplicates, all
+    # inheritable (no O_CLOEXEC) and passed to safexec.
+    path = os.path.join(M.tmp, "fd-secret")
+    with open(path, "w") as f:
+        f.write(M.secret)
+    fd = os.open(path, os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    hi = [os.dup2(fd, 50), os.dup2(fd, 200), os.dup2(fd, 1000)]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    sock.set_inheritable(True)
+    st["fds"] = [fd] + hi + [sock.fileno()]
+    st["sock"] = sock
+    st["pass_fds"] = tuple(st["fds"])
+
+
+def _fd_teardown(M, st, res):
+    for fd in st["fds"][:-1]:
+        os.close(fd)
+    st["sock"].close()
+    return []
+
+
+case("fd_leak", r'''
+d = "/proc/self/fd"
+fds = []
+for n in os.listdir(d):
+    try:
+        os.readlink(d + "/" + n)
+    except OSError:
+        continue        # the listing's own directory fd, closed by now
+    fds.append(int(n))
+say("stdin", tryf(os.fstat, 0))
+say("fds", sorted(fds))
+found = []
+for fd in range(3, 1 << 16):
+    try:
+        os.fstat(fd)
+        found.append(fd)
+    except OSError:
+        pass
+say("scan", found)
+''', expect=dict(status="ok", exit_code=0, stdout="stdin OK\nfds [0, 1, 2]\nscan []\n"),
+    setup=_fd_setup, teardown=_fd_teardown)
+
+
+# --------------------------------------------------------------------------
+# Several runs: what one leaves, what two running at once see of each other
+
+LEAVE = r'''
+tok = sys.argv[1]
+key = int(sys.argv[2])
+for d in ("/tmp", "/box", "/dev/shm"):
+    with open("%s/%s" % (d, tok), "w") as f:
+        f.write("left")
+os.mkdir("/tmp/dir-" + tok)
+libc.shmget.restype = ctypes.c_int
+say("shmget", "OK" if libc.shmget(key, 4096, 0o1000 | 0o666) >= 0 else ename(ctypes.get_errno()))
+say("written")
+'''
+
+FIND = r'''
+tok = sys.argv[1]
+key = int(sys.argv[2])
+for d in ("/tmp", "/box", "/dev/shm"):
+    say(d, os.path.lexists("%s/%s" % (d, tok)))
+say("tmp_list", sorted(os.listdir("/tmp")))
+say("box_list", sorted(os.listdir("/box")))
+say("shm_list", sorted(os.listdir("/dev/shm")))
+libc.shmget.restype = ctypes.c_int
+say("shmget", "OK" if libc.shmget(key, 0, 0) >= 0 else ename(ctypes.get_errno()))
+'''
+
+
+def _files_left(M, runner):
+    out = []
+    key = 0x5afe0000 + (os.getpid() & 0xffff)
+    args = [M.token, str(key)]
+    r1, err = runner.run("leave", PRELUDE + LEAVE, [], args)
+    if err:
+        return ["run 1: " + err]
+    out += runner.judge(r1, dict(status="ok", exit_code=0, stdout="shmget OK\nwritten\n"),
+                        "run 1: ")
+    r2, err = runner.run("find", PRELUDE + FIND, [], args)
+    if err:
+        return out + ["run 2: " + err]
+    out += runner.judge(r2, dict(status="ok", exit_code=0, stdout=(
+        "/tmp False\n/box False\n/dev/shm False\ntmp_list []\n"
+        "box_list ['main.py']\nshm_list []\nshmget ENOENT\n")), "run 2: ")
+    for d in ("/tmp", "/dev/shm"):
+        if os.path.lexists("%s/%s" % (d, M.token)):
+            out.append("%s/%s exists on the host" % (d, M.token))
+    try:
+        with open("/proc/sysvipc/shm") as f:
+            keys = [int(l.split()[0]) for l in f.read().splitlines()[1:] if l.strip()]
+        if key in keys:
+            out.append("the run's SysV shm segment exists on the host")
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+case("files_left_for_next_run", None, custom=_files_left)
+
+PEER = r'''
+me, peer = sys.argv[1], sys.argv[2]
+open("/tmp/" + me, "w").close()
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind("\0" + me)
+srv.listen(8)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+say("self", tryf(c.connect, "\0" + me))
+child = os.fork()
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+seen = set()
+res = "none"
+deadline = time.time() + 1.5
+while time.time() < deadline:
+    seen |= {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    res = tryf(s.connect, "\0" + peer)
+    s.close()
+    if res == "OK":
+        break
+    time.sleep(0.05)
+say("peer", res)
+say("pids", "own" if seen == {1, os.getpid(), child} else sorted(seen))
+say("peer_file", os.path.lexists("/tmp/" + peer))
+'''
+
+
+def _two_at_once(M, runner):
+    a, b = M.token + "-A", M.token + "-B"
+    res = runner.run_many([("peer-a", PRELUDE + PEER, ["--processes", "8"], [a, b]),
+                           ("peer-b", PRELUDE + PEER, ["--processes", "8"], [b, a])])
+    out = []
+    want = dict(status="ok", exit_code=0,
+                stdout="self OK\npeer ECONNREFUSED\npids own\npeer_file False\n")
+    spans = []
+    for tag, (r, err, t0, t1) in zip("AB", res):
+        if err:
+            out.append("run %s: %s" % (tag, err))
+            continue
+        out += runner.judge(r, want, "run %s: " % tag)
+        spans.append((t0, t1))
+    if len(spans) == 2:
+        overlap = min(spans[0][1], spans[1][1]) - max(spans[0][0], spans[1][0])
+        if overlap < 1.0:
+            out.append("the two runs overlapped only %.2f s" % overlap)
+    return out
+
+
+case("two_runs_at_once", None, custom=_two_at_once)
+
+
+# --------------------------------------------------------------------------
+# What `safexec check` says is in force
+
+def _check_features(M, runner):
+    f = M.features
+    out = []
+    if M.rootless:
+        if f.get("root") is not False:
+            out.append("check says root=%r in the unprivileged run" % f.get("root"))
+        if f.get("cgroup") != "none":
+            out.append("check says cgroup=%r, expected \"none\" without a writable cgroup"
+                       % f.get("cgroup"))
+        if any((f.get("controllers") or {}).values()):
+            out.append("check lists controllers %r without a cgroup" % f.get("controllers"))
+        if not f.get("notes"):
+            out.append("check has no notes about the missing cgroup limits")
+    else:
+        if f.get("root") is not True:
+            out.append("check says root=%r" % f.get("root"))
+        if f.get("cgroup") not in ("v1", "v2"):
+            out.append("check says cgroup=%r as root" % f.get("cgroup"))
+        c = f.get("controllers") or {}
+        for k in ("memory", "pids", "cpu"):
+            if c.get(k) is not True:
+                out.append("controller %s not in force as root" % k)
+    for k in ("userns", "seccomp"):
+        if f.get(k) is not True:
+            out.append("check says %s=%r" % (k, f.get(k)))
+    if f.get("ok") is not True:
+        out.append("check says ok=%r" % f.get("ok"))
+    return out
+
+
+case("check_features", None, custom=_check_features)

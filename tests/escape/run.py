@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""The escape-and-abuse suite for `safexec run`.
+
+    python3 tests/escape/run.py --bin build/safexec [NAME...]
+    python3 tests/escape/run.py --bin build/safexec --rootless [NAME...]
+
+Runs every case of cases.py (or those whose name contains one of NAME) as an
+untrusted program under `safexec run --json` and asserts its precise safe
+outcome.  After each case it checks that nothing was left behind:
+
+  processes  no process that appeared during the case, outside this suite,
+             that runs as the sandbox's host uid, has /box/main.py on its
+             command line, or lives in another pid namespace (a concurrent
+             run of someone else's safexec, a live process whose comm is
+             "safexec" in our pid namespace, and its descendants, are not
+             ours and are ignored);
+  cgroups    no new directory named safexec-run-* anywhere under
+             /sys/fs/cgroup (one whose name carries the pid of a safexec
+             that is still running and not ours belongs to someone else);
+  mounts     /proc/self/mountinfo of the host unchanged.
+
+A leftover may take a moment to go: each check is retried for up to 2 s
+before it counts.  Cases run one at a time, so each check is exact for its
+case (two_runs_at_once starts its two runs together and is checked after
+both).
+
+--rootless, started as root, copies the binary and the suite to a fresh
+directory and re-runs the suite as nobody (uid 65534) through setpriv;
+started unprivileged it just runs.  Expectations follow what
+`safexec check --json` says is in force, and the check itself must report
+the missing cgroup limits.
+
+Output: one line per case, `ok   name` or `FAIL name: expected ..., got ...`,
+then `N passed, N failed`; the exit status is 1 when anything failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cases as C  # noqa: E402
+
+NOBODY = 65534
+GRACE_S = 2.0
+RESULT_KEYS = {
+    "status": str, "exit_code": (int, type(None)), "signal": (int, type(None)),
+    "stdout": str, "stderr": str, "output": str, "stdout_truncated": bool,
+    "stderr_truncated": bool, "wall_time_ms": int, "cpu_time_ms": int,
+    "memory_bytes": int,
+}
+STATUSES = {"ok", "runtime_error", "signaled", "timeout", "memory_limit",
+            "output_limit", "internal_error"}
+
+
+def short(v, n=160):
+    s = repr(v)
+    return s if len(s) <= n else s[:n - 20] + "..." + s[-17:]
+
+
+# --------------------------------------------------------------------------
+# Host-side fixtures: services the sandbox must not reach
+
+class Listener:
+    """Accepts and counts connections on a listening socket, in a thread."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.n = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.n += 1
+            c.close()
+
+    def count(self):
+        return self.n
+
+    def reset(self):
+        self.n = 0
+
+
+class Mode:
+    """What the cases' expectations depend on (the `M` of cases.py)."""
+
+
+def host_ipv4s():
+    ips = []
+    try:
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                             text=True, timeout=5).stdout
+        for m in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", out):
+            if not m.group(1).startswith("127."):
+                ips.append(m.group(1))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return ips
+
+
+def python():
+    """The interpreter for the suite's own helpers: the one the sandbox runs,
+    which an unprivileged user can always execute."""
+    return "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+
+def probe_int80():
+    """Does this host run i386 code through int 0x80 at all?"""
+    try:
+        r = subprocess.run([python(), "-c", "import ctypes\n" + C.INT80],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as e:
+        print("# int 0x80 probe failed: %s" % e)
+        return False
+    if r.returncode != 0 or "after" not in r.stdout:
+        print("# int 0x80 probe: exit %s, %s" % (r.returncode, short(r.stderr)))
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Leftover checks
+
+def proc_snapshot():
+    snap = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        rest = s.rsplit(")", 1)[1].split()
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        snap[int(p)] = (int(rest[19]), int(rest[1]), comm)   # start, ppid, comm
+    return snap
+
+
+def read_quiet(path, binary=False):
+    try:
+        with open(path, "rb" if binary else "r") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def pidns(pid):
+    try:
+        return os.readlink("/proc/%d/ns/pid" % pid)
+    except OSError:
+        return None
+
+
+def proc_uids(pid):
+    st = read_quiet("/proc/%d/status" % pid) or ""
+    m = re.search(r"^Uid:\s+(\d+)\s+(\d+)", st, re.M)
+    return {int(m.group(1)), int(m.group(2))} if m else set()
+
+
+def descendants(snap, roots):
+    kids = {}
+    for pid, (_, ppid, _) in snap.items():
+        kids.setdefault(ppid, []).append(pid)
+    seen, stack = set(), list(roots)
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        stack += kids.get(p, [])
+    return seen
+
+
+class Leftovers:
+    def __init__(self, M):
+        self.M = M
+        self.my_ns = pidns(os.getpid())
+        self.before = None
+
+    def snapshot(self):
+        self.before = (proc_snapshot(), self.cgroups(), self.mountinfo())
+
+    @staticmethod
+    def cgroups():
+        found = set()
+        for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+            for d in dirs:
+                if d.startswith("safexec-run-"):
+                    found.add(os.path.join(root, d))
+        return found
+
+    @staticmethod
+    def mountinfo():
+        return (read_quiet("/proc/self/mountinfo") or "").splitlines()
+
+    def _procs(self):
+        M = self.M
+        before = self.before[0]
+        now = proc_snapshot()
+        mine = descendants(now, [os.getpid()])
+        foreign_roots = [pid for pid, (_, _, comm) in now.items()
+                         if comm == "safexec" and pid not in mine
+                         and pidns(pid) == self.my_ns
+                         and not (proc_uids(pid) & M.sandbox_uids)]
+        foreign = descendants(now, foreign_roots)
+        left = []
+        for pid, info in now.items():
+            if pid in mine or pid in foreign:
+                continue
+            if pid in before and before[pid][0] == info[0]:
+                continue        # was there before the case
+            cmd = (read_quiet("/proc/%d/cmdline" % pid, True) or b"").replace(b"\0", b" ")
+            uids = proc_uids(pid)
+            ns = pidns(pid)
+            why = []
+            if b"/box/main.py" in cmd:
+                why.append("runs /box/main.py")
+            if uids & M.sandbox_uids:
+                why.append("uid %s" % sorted(uids))
+            if ns is not None and self.my_ns is not None and ns != self.my_ns:
+                why.append("pid namespace %s" % ns)
+            if why:
+                left.append((pid, "pid %d (%s, %s: %s)" % (
+                    pid, info[2], cmd.decode(errors="replace").strip()[:60],
+                    ", ".join(why))))
+        return left
+
+    def _cgroups(self):
+        new = self.cgroups() - self.before[1]
+        out = []
+        for path in sorted(new):
+            m = re.match(r"safexec-run-(\d+)-", os.path.basename(path))
+            pid = int(m.group(1)) if m else None
+            if (pid is not None and pid not in self.M.our_safexec
+                    and os.path.exists("/proc/%d" % pid)):
+                continue        # a run of another safexec still going
+            out.append(path)
+        return out
+
+    def _mounts(self):
+        b = self.before[2]
+        now = self.mountinfo()
+        added = [l for l in now if l not in b]
+        removed = [l for l in b if l not in now]
+        return added, removed
+
+    def check(self):
+        """Problems found; retried for GRACE_S.  Kills leftover processes
+        (ours, by pid) so that one failure does not spill into the next."""
+        deadline = time.monotonic() + GRACE_S
+        while True:
+            procs = self._procs()
+            cgs = self._cgroups()
+            added, removed = self._mounts()
+            if not (procs or cgs or added or removed) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        out = []
+        if procs:
+            out.append("left processes: " + "; ".join(d for _, d in procs))
+            for pid, _ in procs:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if cgs:
+            out.append("left cgroups: " + ", ".join(cgs))
+        if added:
+            out.append("host mounts added: " + " | ".join(l[:120] for l in added))
+        if removed:
+            out.append("host mounts removed: " + " | ".join(l[:120] for l in removed))
+        return out
+
+
+# --------------------------------------------------------------------------
+# Running safexec
+
+def wall_limit_s(opts):
+    for i, o in enumerate(opts):
+        if o == "--wall-time" and i + 1 < len(opts):
+            return int(opts[i + 1]) / 1000
+    return 10.0
+
+
+class Runner:
+    def __init__(self, M, binary):
+        self.M = M
+        self.bin = binary
+        self.env = dict(os.environ)
+        # The secret lives in safexec's own environment: nothing of it may
+        # reach the program.
+        self.env["SAFEXEC_TEST_SECRET"] = M.secret
+        self.env["AWS_SECRET_ACCESS_KEY"] = M.secret
+
+    def start(self, tag, code, opts, args, pass_fds=()):
+        path = os.path.join(self.M.tmp, tag + ".py")
+        with open(path, "w") as f:
+            f.write(code)
+        cmd = [self.bin, "run", "--json"] + list(opts) + [path]
+        if args:
+            cmd += ["--"] + list(args)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.env, pass_fds=tuple(pass_fds), close_fds=True)
+        self.M.our_safexec.add(p.pid)
+        return p
+
+    def finish(self, p, opts, timeout=None):
+        limit = timeout or wall_limit_s(opts) + 20
+        try:
+            out, err = p.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return None, "safexec did not finish within %.0f s" % limit
+        raw = out.decode("utf-8", "replace")
+        problems = []
+        if self.M.secret in raw or "SAFEXEC_TEST_SECRET" in raw:
+            problems.append("the host's secret appears in the result")
+        try:
+            res = json.loads(out)
+        except ValueError:
+            return None, "no valid JSON (exit %d): stdout %s, stderr %s" % (
+                p.returncode, short(raw), short(err.decode("utf-8", "replace")))
+        if not isinstance(res, dict):
+            return None, "JSON is not an object: %s" % short(res)
+        for k, t in RESULT_KEYS.items():
+            if k not in res:
+                problems.append("result lacks %s" % k)
+            elif not isinstance(res[k], t) or (t is int and isinstance(res[k], bool)):
+                problems.append("%s has type %s" % (k, type(res[k]).__name__))
+        if res.get("status") not in STATUSES:
+            problems.append("unknown status %s" % short(res.get("status")))
+        if res.get("status") == "internal_error":
+            problems.append("internal_error: %s" % short(res.get("error")))
+        res["_problems"] = problems
+        return res, None
+
+    def run(self, tag, code, opts, args, pass_fds=(), timeout=None):
+        p = self.start(tag, code, opts, args, pass_fds)
+        return self.finish(p, opts, timeout)
+
+    def run_many(self, specs):
+        """Starts every (tag, code, opts, args) at once; returns
+        [(res, err, t_start, t_end)] in order."""
+        procs = []
+        for tag, code, opts, args in specs:
+            procs.append((self.start(tag, code, opts, args), opts, time.monotonic()))
+        results = [None] * len(procs)
+
+        def wait(i, p, opts, t0):
+            res, err = self.finish(p, opts)
+            results[i] = (res, err, t0, time.monotonic())
+        ts = [threading.Thread(target=wait, args=(i,) + x) for i, x in enumerate(procs)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return results
+
+    @staticmethod
+    def judge(res, exp, prefix=""):
+        out = list(res.get("_problems", []))
+
+        def bad(what, want, got):
+            out.append("%s%s: expected %s, got %s" % (prefix, what, short(want), short(got)))
+        for k in ("status", "exit_code", "signal", "stdout", "stderr",
+                  "stdout_truncated", "stderr_truncated"):
+            if k in exp and res.get(k) != exp[k]:
+                bad(k, exp[k], res.get(k))
+        for k in ("stdout", "stderr"):
+            rx = exp.get(k + "_re")
+            if rx is not None and not re.fullmatch(rx, res.get(k) or "", re.S):
+                bad(k, "/%s/" % rx, res.get(k))
+            n = exp.get(k + "_len")
+            if n is not None and len(res.get(k) or "") != n:
+                bad(k + " length", n, len(res.get(k) or ""))
+        for key, field, cmp in (("wall_min", "wall_time_ms", "ge"),
+                                ("wall_max", "wall_time_ms", "le"),
+                                ("cpu_min", "cpu_time_ms", "ge"),
+                                ("cpu_max", "cpu_time_ms", "le"),
+                                ("mem_max", "memory_bytes", "le")):
+            if key in exp:
+                got = res.get(field)
+                if not isinstance(got, int):
+                    bad(field, "a number", got)
+                elif cmp == "ge" and got < exp[key]:
+                    bad(field, ">= %d" % exp[key], got)
+                elif cmp == "le" and got > exp[key]:
+                    bad(field, "<= %d" % exp[key], got)
+        return out
+
+
+def context(res):
+    return "[status=%s exit=%s signal=%s wall=%s cpu=%s mem=%s stdout=%s stderr=%s]" % (
+        res.get("status"), res.get("exit_code"), res.get("signal"),
+        res.get("wall_time_ms"), res.get("cpu_time_ms"), res.get("memory_bytes"),
+        short(res.get("stdout"), 120), short(res.get("stderr"), 200))
+
+
+def run_case(cs, M, runner, leftovers):
+    st = {}
+    problems = []
+    leftovers.snapshot()
+    try:
+        if cs["setup"]:
+            cs["setup"](M, st)
+        if cs["custom"]:
+            problems += cs["custom"](M, runner)
+        else:
+            opts = cs["opts"](M) if callable(cs["opts"]) else list(cs["opts"])
+            args = cs["args"](M) if callable(cs["args"]) else list(cs["args"])
+            exp = cs["expect"](M) if callable(cs["expect"]) else cs["expect"]
+            res, err = runner.run(cs["name"], C.PRELUDE + cs["code"], opts, args,
+                                  st.get("pass_fds", ()), cs["timeout"])
+            if err:
+                problems.append(err)
+            else:
+                p = runner.judge(res, exp)
+                if cs["check"]:
+                    p += cs["check"](res, M)
+                if p:
+                    p.append(context(res))
+                problems += p
+        if cs["teardown"]:
+            problems += cs["teardown"](M, st, None)
+    except Exception as e:      # a broken case is a failure, not a crash
+        problems.append("suite error: %s: %s" % (type(e).__name__, e))
+    problems += leftovers.check()
+    return problems
+
+
+# --------------------------------------------------------------------------
+
+def setup_mode(args):
+    M = Mode()
+    M.bin = os.path.abspath(args.bin)
+    M.rootless = args.rootless or os.getuid() != 0
+    M.tmp = tempfile.mkdtemp(prefix="safexec-escape-")
+    os.chmod(M.tmp, 0o755)
+    M.secret = "s3cr3t-" + secrets.token_hex(16)
+    M.token = "safexec-escape-" + secrets.token_hex(6)
+    M.our_safexec = set()
+    M.host_pid1_comm = (read_quiet("/proc/1/comm") or "").strip()
+    M.int80 = probe_int80()
+
+    M.features = {}
+    try:
+        r = subprocess.run([M.bin, "check", "--json"], capture_output=True, timeout=30)
+        M.features = json.loads(r.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
+        print("# safexec check --json failed: %s" % e)
+    ctl = M.features.get("controllers") or {}
+    M.cg_memory = bool(ctl.get("memory"))
+    M.cg_pids = bool(ctl.get("pids"))
+    M.cg_cpu = bool(ctl.get("cpu"))
+
+    # Fixtures on the host's loopback and in its network namespace.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    M.tcp_port = s.getsockname()[1]
+    M.tcp_listener = Listener(s)
+    extra = []
+    for ip in host_ipv4s():
+        try:
+            t = socket.socket()
+            t.bind((ip, M.tcp_port))
+            t.listen(16)
+            extra.append(Listener(t))
+        except OSError:
+            pass
+    M.tcp_hosts = ["127.0.0.1"] + host_ipv4s()
+    M.extra_listeners = extra
+    M.abstract_name = M.token + "-abstract"
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.bind("\0" + M.abstract_name)
+    a.listen(16)
+    M.abstract_listener = Listener(a)
+    M.unix_path = os.path.join(M.tmp, "host.sock")
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.bind(M.unix_path)
+    u.listen(16)
+    M.unix_listener = Listener(u)
+    return M
+
+
+def calibrate(M, runner):
+    """One plain run: the host uid and gid the sandbox's uid 1000 maps to."""
+    code = C.PRELUDE + r'''
+say(open("/proc/self/uid_map").read().strip().replace("\n", ";"))
+say(open("/proc/self/gid_map").read().strip().replace("\n", ";"))
+'''
+    M.host_uid = M.host_gid = None
+    res, err = runner.run("calibrate", code, [], [])
+    if err or res.get("status") != "ok":
+        print("# calibration run failed: %s" % (err or context(res)))
+    else:
+        maps = []
+        for ln in res["stdout"].splitlines()[:2]:
+            m = {}
+            for ent in ln.split(";"):
+                f = ent.split()
+                if len(f) == 3:
+                    inside, outside, count = map(int, f)
+                    for i in range(min(count, 70000)):
+                        m[inside + i] = outside + i
+            maps.append(m)
+        if len(maps) == 2:
+            M.host_uid = maps[0].get(1000)
+            M.host_gid = maps[1].get(1000)
+    uids = set()
+    if M.host_uid is not None:
+        uids.add(M.host_uid)
+    if M.rootless:
+        uids.add(os.getuid())
+    uids.discard(0)
+    M.sandbox_uids = uids
+
+
+def reexec_unprivileged(args):
+    """As root: copy the binary and the suite where nobody can reach them and
+    run the suite again as nobody."""
+    d = tempfile.mkdtemp(prefix="safexec-escape-rootless-")
+    try:
+        os.chmod(d, 0o755)
+        binary = os.path.join(d, "safexec")
+        shutil.copy2(args.bin, binary)
+        os.chmod(binary, 0o755)
+        here = os.path.dirname(os.path.abspath(__file__))
+        for f in ("run.py", "cases.py"):
+            shutil.copy2(os.path.join(here, f), os.path.join(d, f))
+            os.chmod(os.path.join(d, f), 0o644)
+        cmd = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+               "--clear-groups", "--inh-caps=-all",
+               python(), os.path.join(d, "run.py"), "--bin", binary,
+               "--rootless"] + args.names
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+               "HOME": d}
+        sys.stdout.flush()
+        return subprocess.call(cmd, env=env, cwd=d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default="build/safexec")
+    ap.add_argument("--rootless", action="store_true",
+                    help="run as an unprivileged user (re-executed as nobody when root)")
+    ap.add_argument("names", nargs="*", help="run only cases whose name contains one of these")
+    args = ap.parse_args()
+
+    if not os.access(args.bin, os.X_OK):
+        print("FAIL setup: %s is not an executable" % args.bin)
+        print("0 passed, 1 failed")
+        return 1
+    if args.rootless and os.getuid() == 0:
+        return reexec_unprivileged(args)
+
+    t_start = time.monotonic()
+    M = setup_mode(args)
+    runner = Runner(M, M.bin)
+    calibrate(M, runner)
+    f = M.features
+    print("# mode: %s, uid %d; check: cgroup=%s controllers=%s notes=%s" % (
+        "rootless" if M.rootless else "root", os.getuid(), f.get("cgroup"),
+        f.get("controllers"), short(f.get("notes"), 200)))
+    print("# sandbox uid 1000 is host uid %s; i386 int 0x80 on this host: %s" % (
+        M.host_uid, "yes" if M.int80 else "no (SIGSEGV expected)"))
+    sys.stdout.flush()
+
+    leftovers = Leftovers(M)
+    pre = Leftovers.cgroups()
+    if pre:
+        print("# note: safexec-run-* cgroups present before the suite: %s" % ", ".join(sorted(pre)))
+
+    selected = [c for c in C.CASES
+                if not args.names or any(n in c["name"] for n in args.names)]
+    passed = failed = 0
+    for cs in selected:
+        t0 = time.monotonic()
+        problems = run_case(cs, M, runner, leftovers)
+        dt = time.monotonic() - t0
+        if problems:
+            failed += 1
+            print("FAIL %s: %s" % (cs["name"], "; ".join(problems)))
+        else:
+            passed += 1
+            print("ok   %s" % cs["name"])
+        if os.environ.get("ESCAPE_VERBOSE"):
+            print("#    %.2fs" % dt)
+        sys.stdout.flush()
+
+    shutil.rmtree(M.tmp, ignore_errors=True)
+    print("# %d cases in %.0f s (%s)" % (len(selected), time.monotonic() - t_start,
+                                          "rootless" if M.rootless else "root"))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
