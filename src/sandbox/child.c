@@ -5,7 +5,11 @@
  * HTTP service), so until execve() it calls only async-signal-safe functions:
  * system calls and the string functions POSIX lists as safe.  Everything it
  * needs (paths, options, rlimits, the compiled seccomp filter) was prepared
- * by the supervisor before clone3().
+ * by the supervisor before clone3().  A few calls go to the kernel directly
+ * (sys_* below): the C library's versions take locks that another thread
+ * of the supervisor may have held at the moment of the clone (fork()), or
+ * signal every thread of the process to change its ids too (setresuid()
+ * and friends), threads that do not exist in the child.
  *
  * It runs as PID 1 of the new pid namespace, in new user, mount, network,
  * ipc, uts and cgroup namespaces.  The steps, in order:
@@ -34,7 +38,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/securebits.h>
@@ -79,6 +82,21 @@ static char env_tmpdir[] = "TMPDIR=/tmp";
 static char *const envp[] = { env_path, env_home, env_lang, env_tmpdir, NULL };
 
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom" };
+
+static pid_t sys_fork(void)
+{
+	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+static int sys_setgroups0(void)
+{
+	return (int)syscall(SYS_setgroups, 0, NULL);
+}
+
+static int sys_setresid(long nr, unsigned id)
+{
+	return (int)syscall(nr, id, id, id);
+}
 
 static void report(int fd, int kind, int err, int wstatus, const char *step)
 {
@@ -387,9 +405,9 @@ void sbx_child_main(const struct child_args *a)
 	/* Root: drop the host's supplementary groups (root's, mapped to
 	 * nobody, would still count for access checks on host files). */
 	if (a->set_groups)
-		TRY(a, "setgroups", setgroups(0, NULL));
-	TRY(a, "setresgid", setresgid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID));
-	TRY(a, "setresuid", setresuid(SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID));
+		TRY(a, "setgroups", sys_setgroups0());
+	TRY(a, "setresgid", sys_setresid(SYS_setresgid, SBX_INNER_ID));
+	TRY(a, "setresuid", sys_setresid(SYS_setresuid, SBX_INNER_ID));
 
 	setup_root(a);
 	TRY(a, "sethostname", sethostname("sandbox", 7));
@@ -397,7 +415,7 @@ void sbx_child_main(const struct child_args *a)
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
 	setup_signals();
 
-	prog = fork();
+	prog = sys_fork();
 	if (prog < 0)
 		fail(a, "fork");
 	if (prog == 0)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sandbox/sandbox.h"
@@ -193,4 +194,63 @@ TEST(sandbox_run_rejects_out_of_bounds_request)
 	ASSERT(res.error[0] != '\0');
 	ASSERT(res.out.data != NULL && res.out.len == 0);
 	sbx_result_release(&res);
+}
+
+/* The HTTP service calls sbx_run() from several threads while others
+ * allocate: the child of a multi-threaded process must not take any lock
+ * another thread may hold (malloc's, the C library's setxid broadcast), or
+ * it hangs.  Runs under the harness's timeout. */
+#include <pthread.h>
+
+static atomic_int stop_churn;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_churn)) {
+		void *p = malloc(4096);
+		free(p);
+	}
+	return NULL;
+}
+
+struct worker { int ok; };
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 5; i++) {
+		struct sbx_request req;
+		struct sbx_result res;
+		sbx_request_init(&req);
+		req.code = "import os\nprint(os.getuid())\n";
+		req.code_len = strlen(req.code);
+		if (sbx_run(host, &req, &res) == 0 && res.status == SBX_OK &&
+		    strcmp(res.out.data, "1000\n") == 0)
+			w->ok++;
+		sbx_result_release(&res);
+	}
+	return NULL;
+}
+
+TEST(sandbox_run_from_many_threads)
+{
+	char why[256];
+	pthread_t churners[2], workers[4];
+	struct worker w[4] = { 0 };
+
+	if (!host)
+		ASSERT_EQ(sbx_host_open(&host, why, sizeof(why)), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&churners[i], NULL, churn, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&workers[i], NULL, worker, &w[i]);
+	for (int i = 0; i < 4; i++)
+		pthread_join(workers[i], NULL);
+	atomic_store(&stop_churn, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(churners[i], NULL);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(w[i].ok, 5);
+	ASSERT_EQ(sbx_host_running(host), 0);
 }
