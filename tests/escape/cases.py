@@ -232,7 +232,7 @@ _, st = os.waitpid(pid, os.WUNTRACED)
 say("child stopped" if os.WIFSTOPPED(st) else "child not stopped")
 ''', opts=["--wall-time", "5000"],
     expect=dict(status="ok", exit_code=0, stdout="child stopped\n",
-                wall_max=2000))
+                wall_max=1500))
 
 DAEMON = r'''
 def daemonize():
@@ -262,7 +262,7 @@ say("daemon", "alive" if os.path.exists("/proc/%d" % dpid) else "missing",
     "own_session", os.getsid(dpid) != os.getsid(0))
 ''', opts=["--wall-time", "5000"],
     expect=dict(status="ok", exit_code=0, stdout="daemon alive own_session True\n",
-                wall_max=2000))
+                wall_max=1500))
 
 case("daemon_then_timeout", DAEMON + r'''
 dpid = daemonize()
@@ -281,7 +281,7 @@ if pid == 0:
 say("parent exits")
 ''', opts=["--wall-time", "5000"],
     expect=dict(status="ok", exit_code=0, stdout="parent exits\n",
-                wall_max=2000))
+                wall_max=1500))
 
 
 # --------------------------------------------------------------------------
@@ -468,6 +468,53 @@ def _fill_expect(M):
 case("mem_dev_shm", FILL + 'fill("/dev/shm")\n', opts=MEM, expect=_fill_expect)
 case("fill_tmp", FILL + 'fill("/tmp")\n', opts=MEM, expect=_fill_expect)
 case("fill_box", FILL + 'fill("/box")\n', opts=MEM, expect=_fill_expect)
+
+def _memfd_expect(M):
+    if M.cg_memory:
+        return dict(status="memory_limit", exit_code=None, signal=KILL,
+                    stdout="start\n", mem_max=64 * MiB + MiB)
+    # No cgroup: something per process must still stop one process from
+    # holding more than its memory limit (memfd pages are outside
+    # RLIMIT_AS; only RLIMIT_FSIZE per file and RLIMIT_NOFILE bound them).
+    return dict(status="runtime_error", exit_code=3,
+                stdout_re=r"start\n(?:ENOMEM|EFBIG|EMFILE|ENOSPC|EPERM|MemoryError) True\n")
+
+
+case("mem_memfd", r'''
+say("start")
+total = 0
+fds = []
+try:
+    while total < 512:
+        fd = os.memfd_create("m%d" % len(fds))
+        fds.append(fd)
+        for _ in range(8):
+            os.write(fd, b"q" * (1 << 20))
+            total += 1
+except OSError as e:
+    say(ename(e.errno), total <= 65)
+    sys.exit(3)
+except MemoryError:
+    say("MemoryError", total <= 65)
+    sys.exit(3)
+say("held MiB", total)
+''', opts=MEM, expect=_memfd_expect)
+
+case("rlimits_raise", r'''
+class rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+INF = (1 << 64) - 1
+for name, res in (("CPU", 0), ("FSIZE", 1), ("NPROC", 6), ("NOFILE", 7), ("AS", 9)):
+    cur = rlimit()
+    libc.getrlimit(res, ctypes.byref(cur))
+    if cur.max == INF:
+        say(name, "unlimited")
+        continue
+    new = rlimit(cur.max + 1, cur.max + 1)
+    say(name, lc("setrlimit", res, ctypes.byref(new)))
+''', expect=lambda M: dict(status="ok", exit_code=0, stdout=(
+    "CPU EPERM\nFSIZE EPERM\nNPROC EPERM\nNOFILE EPERM\n"
+    + ("AS unlimited\n" if M.cg_memory else "AS EPERM\n"))))
 
 case("tmp_inodes", r'''
 n = 0
@@ -745,6 +792,32 @@ except OSError as e:
 say("dump", " | ".join(dump))
 ''', expect=dict(status="ok", exit_code=0, stdout_re=r"p1env [^\n]*\ndump [^\n]*\n"),
     check=_proc_environ_check)
+
+
+def _host_cmdline_check(res, M):
+    out = []
+    for what, s in (("the suite's host directory", M.tmp),
+                    ("the safexec binary's host path", M.bin)):
+        if s in res["stdout"]:
+            out.append("%s (%s) is readable inside: %s" % (what, s, short_line(res, s)))
+    return out
+
+
+def short_line(res, s):
+    for ln in lines(res):
+        if s in ln:
+            return ln[:160]
+    return ""
+
+
+case("host_cmdline", r'''
+for p in sorted(os.listdir("/proc")):
+    if p.isdigit():
+        try:
+            say(p, repr(open("/proc/%s/cmdline" % p, "rb").read()))
+        except OSError as e:
+            say(p, ename(e.errno))
+''', expect=dict(status="ok", exit_code=0), check=_host_cmdline_check)
 
 
 # --------------------------------------------------------------------------
