@@ -1,0 +1,1014 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `safexec serve` against the real binary on loopback.
+
+    tests/e2e/run.py --bin build/safexec [--quick] [NAME-GLOB ...]
+
+Each server runs on a free loopback port with its own temporary data
+directory.  One line per test, then "N passed, N failed".  --quick runs
+only the fast tests (bad input, one hello world), for the ASan build.
+Python 3 standard library only.
+"""
+import argparse
+import concurrent.futures as futures
+import fnmatch
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HELLO = 'print("Hello World")'
+JSON_CT = {"Content-Type": "application/json"}
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise Fail(f"{what}: got {got!r}, want {want!r}" if what else f"got {got!r}, want {want!r}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise Fail(f"not JSON (HTTP {self.status}): {self.body[:200]!r}")
+
+
+class Server:
+    """One `safexec serve` process with its own data directory."""
+
+    def __init__(self, binary, *args, env=None):
+        self.dir = tempfile.mkdtemp(prefix="safexec-e2e-")
+        self.port = free_port()
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "logs", "executions.log")
+        self.db = os.path.join(self.data, "history.db")
+        cmd = [binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+               "--data-dir", self.data, "--log", self.log, *args]
+        self.stderr = open(os.path.join(self.dir, "stderr.log"), "w+")
+        e = dict(os.environ)
+        for k in ("SAFEXEC_LISTEN", "SAFEXEC_CONFIG", "SAFEXEC_DATA_DIR", "SAFEXEC_WORKERS"):
+            e.pop(k, None)
+        e.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     cwd=self.dir, env=e)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise Fail(f"server exited with {self.proc.returncode}: {self.errors()}")
+            try:
+                if self.get("/healthz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.proc.kill()
+        raise Fail("server did not answer /healthz within 15 s")
+
+    def errors(self):
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read()[-3000:]
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if isinstance(body, str):
+                body = body.encode()
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, obj, **kw):
+        return self.request("POST", path, json.dumps(obj), JSON_CT, **kw)
+
+    def run(self, code, **kw):
+        r = self.post("/run", {"code": code}, **kw)
+        eq(r.status, 200, f"POST /run status ({r.body[:300]!r})")
+        return r.json
+
+    def execute(self, obj, **kw):
+        r = self.post("/api/v1/execute", obj, **kw)
+        eq(r.status, 200, f"POST /api/v1/execute status ({r.body[:300]!r})")
+        return r.json
+
+    def descendants(self):
+        """Pids (with start times) of every process below the server."""
+        children = {}
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append((int(p), fields[19]))
+            except (OSError, IndexError):
+                pass
+        out, todo = [], [self.proc.pid]
+        while todo:
+            for pid, start in children.get(todo.pop(), []):
+                out.append((pid, start))
+                todo.append(pid)
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Fail(f"server did not stop within {timeout} s")
+        return self.proc.returncode
+
+    def close(self):
+        try:
+            self.stop()
+        except Fail:
+            pass
+        self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def alive(procs):
+    """The processes of procs still running (same pid and start time)."""
+    left = []
+    for pid, start in procs:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[19] == start and fields[0] != "Z":
+                left.append(pid)
+        except (OSError, IndexError):
+            pass
+    return left
+
+
+# --- The registry -----------------------------------------------------------
+
+TESTS = []
+
+
+def test(quick=False):
+    def wrap(fn):
+        TESTS.append((fn.__name__, fn, quick))
+        return fn
+    return wrap
+
+
+def expect_error(r, status, code, *words):
+    eq(r.status, status, f"HTTP status for {code} ({r.body[:200]!r})")
+    check((r.header("Content-Type") or "").startswith("application/json"),
+          f"error Content-Type is {r.header('Content-Type')!r}")
+    j = r.json
+    check(set(j) == {"error"}, f"error body has keys {sorted(j)}")
+    eq(j["error"].get("code"), code, "error code")
+    msg = j["error"].get("message")
+    check(isinstance(msg, str) and msg, "error message is a non-empty string")
+    for w in words:
+        check(w in msg, f"error message {msg!r} does not mention {w!r}")
+    return j
+
+
+# --- The original service's examples ------------------------------------------
+
+@test(quick=True)
+def run_hello_world(s, slow):
+    j = s.run(HELLO)
+    eq(j["output"], "Hello World\n", "output")
+    eq(j["status"], "ok", "status")
+    eq(j["message"], "", "message")
+    eq(j["exit_code"], 0, "exit_code")
+    check(isinstance(j["id"], int) and j["id"] > 0, "id is a positive integer")
+
+
+@test()
+def run_exception_traceback(s, slow):
+    j = s.run("def f():\n    return 1 / 0\nf()\n")
+    check("Traceback (most recent call last)" in j["output"], "traceback in output")
+    check("ZeroDivisionError: division by zero" in j["output"], "exception in output")
+    eq(j["status"], "runtime_error", "status")
+    eq(j["exit_code"], 1, "exit_code")
+    eq(j["message"], "Exited with code 1", "message")
+
+
+@test()
+def run_infinite_loop_times_out(s, slow):
+    j = slow["loop"].result()
+    eq(j["status"], "timeout", "status")
+    eq(j["message"], "Time limit exceeded (10 s)", "message")
+    check(9000 <= j["wall_time_ms"] <= 15000, f"wall_time_ms {j['wall_time_ms']} is about 10 s")
+
+
+@test()
+def run_memory_bomb(s, slow):
+    j = slow["memory"].result()
+    eq(j["status"], "memory_limit", f"status (output {j['output'][-300:]!r})")
+    eq(j["message"], "Memory limit exceeded (128 MiB)", "message")
+
+
+@test()
+def run_network_fails(s, slow):
+    code = ("import socket, urllib.request\n"
+            "try:\n"
+            "    urllib.request.urlopen('http://93.184.216.34/', timeout=3)\n"
+            "    print('FETCHED')\n"
+            "except Exception as e:\n"
+            "    print('failed:', type(e).__name__, e)\n"
+            "s = socket.socket()\n"
+            "s.settimeout(3)\n"
+            "try:\n"
+            "    s.connect(('1.1.1.1', 53))\n"
+            "    print('CONNECTED')\n"
+            "except OSError as e:\n"
+            "    print('connect failed:', e)\n")
+    j = s.run(code)
+    check("FETCHED" not in j["output"] and "CONNECTED" not in j["output"],
+          f"network reachable: {j['output']!r}")
+    check("failed:" in j["output"] and "connect failed:" in j["output"], f"output {j['output']!r}")
+    check(j["wall_time_ms"] < 3000, "network failures are immediate, not timeouts")
+
+
+@test()
+def run_etc_passwd_is_the_sandboxs(s, slow):
+    j = s.run("print(open('/etc/passwd').read())")
+    eq(j["status"], "ok", "status")
+    check("sandbox" in j["output"], f"sandbox user in {j['output']!r}")
+    check("root:x:0:0" not in j["output"], "the host's root line is not visible")
+
+
+@test()
+def run_root_and_etc_are_read_only(s, slow):
+    code = ("for p in ['/etc/evil', '/evil', '/usr/evil']:\n"
+            "    try:\n"
+            "        open(p, 'w').write('x')\n"
+            "        print(p, 'WRITTEN')\n"
+            "    except OSError as e:\n"
+            "        print(p, e.strerror)\n")
+    j = s.run(code)
+    check("WRITTEN" not in j["output"], f"a write outside /tmp worked: {j['output']!r}")
+    for p in ("/etc/evil", "/evil", "/usr/evil"):
+        check(f"{p} Read-only file system" in j["output"], f"{p} read-only: {j['output']!r}")
+
+
+@test()
+def run_tmp_is_private_scratch(s, slow):
+    j = s.run("open('/tmp/marker', 'w').write('x' * 1000)\n"
+              "print(open('/tmp/marker').read() == 'x' * 1000)\n")
+    eq(j["output"], "True\n", "/tmp writable")
+    j = s.run("import os\nprint(os.path.exists('/tmp/marker'), os.listdir('/tmp'))\n")
+    eq(j["output"], "False []\n", "/tmp gone at the next run")
+
+
+# --- The execute API -----------------------------------------------------------
+
+RESULT_FIELDS = {"status", "exit_code", "signal", "stdout", "stderr", "output",
+                 "stdout_truncated", "stderr_truncated", "wall_time_ms", "cpu_time_ms",
+                 "memory_bytes"}
+LIMIT_NAMES = {"wall_time_ms", "cpu_time_ms", "memory_bytes", "max_processes", "output_bytes"}
+
+
+@test(quick=True)
+def execute_every_field(s, slow):
+    j = s.execute({"language": "python", "code": "import sys\n"
+                   "data = sys.stdin.read()\n"
+                   "print('out', sys.argv[1:], repr(data))\n"
+                   "print('err', file=sys.stderr)\n",
+                   "stdin": "line 1\nline 2\n", "args": ["a", "b c", ""],
+                   "limits": {"wall_time_ms": 5000, "cpu_time_ms": 4000,
+                              "memory_bytes": 100 << 20, "max_processes": 10,
+                              "output_bytes": 4096}})
+    want = RESULT_FIELDS | {"id", "language", "limits", "message"}
+    check(want <= set(j), f"missing fields: {sorted(want - set(j))}")
+    eq(j["stdout"], "out ['a', 'b c', ''] 'line 1\\nline 2\\n'\n", "stdout")
+    eq(j["stderr"], "err\n", "stderr")
+    eq(j["output"], j["stdout"] + j["stderr"], "output interleaved in write order")
+    eq(j["language"], "python", "language")
+    eq(j["status"], "ok", "status")
+    eq(j["exit_code"], 0, "exit_code")
+    eq(j["signal"], None, "signal")
+    eq(j["stdout_truncated"], False, "stdout_truncated")
+    eq(j["stderr_truncated"], False, "stderr_truncated")
+    eq(j["message"], "", "message")
+    eq(j["limits"], {"wall_time_ms": 5000, "cpu_time_ms": 4000, "memory_bytes": 100 << 20,
+                     "max_processes": 10, "output_bytes": 4096}, "effective limits")
+    for f in ("wall_time_ms", "cpu_time_ms", "memory_bytes"):
+        check(isinstance(j[f], int) and j[f] >= 0, f"{f} is a non-negative integer")
+    check(j["memory_bytes"] > 1 << 20, "memory_bytes measured")
+    check(isinstance(j["id"], int) and j["id"] > 0, "id")
+
+
+@test()
+def execute_defaults_and_aliases(s, slow):
+    j = s.execute({"code": "print(1)"})
+    eq(j["language"], "python", "default language")
+    eq(j["limits"], {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 128 << 20,
+                     "max_processes": 64, "output_bytes": 1 << 20}, "default limits")
+    for alias in ("python3", "py"):
+        j = s.execute({"language": alias, "code": "import sys; print(sys.version_info[0])"})
+        eq(j["output"], "3\n", f"{alias} output")
+        eq(j["language"], "python", f"{alias} canonical name")
+
+
+@test()
+def execute_exit_code_and_signal(s, slow):
+    j = s.execute({"code": "import sys; sys.exit(3)"})
+    eq((j["status"], j["exit_code"], j["message"]), ("runtime_error", 3, "Exited with code 3"))
+    j = s.execute({"code": "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"})
+    eq((j["status"], j["exit_code"], j["signal"]), ("signaled", None, 11))
+    eq(j["message"], "Killed by signal 11 (SIGSEGV)", "message")
+
+
+@test()
+def execute_unicode_and_nul(s, slow):
+    j = s.execute({"code": "import sys\nprint('h\u00e9llo \u20ac \U0001F600')\n"
+                   "sys.stdout.flush()\nsys.stdout.buffer.write(b'\\xff\\x00end\\n')\n"})
+    eq(j["stdout"], "h\u00e9llo \u20ac \U0001F600\n\ufffd\u0000end\n",
+       "UTF-8 kept, bad bytes become U+FFFD, NUL kept")
+    j = s.execute({"code": "import sys; print(repr(sys.stdin.read()))", "stdin": "a\u0000b"})
+    eq(j["stdout"], "'a\\x00b'\n", "NUL in stdin reaches the program")
+
+
+@test()
+def limit_wall_time(s, slow):
+    j = slow["wall"].result()
+    eq(j["status"], "timeout", "status")
+    eq(j["message"], "Time limit exceeded (1 s)", "message")
+    check(900 <= j["wall_time_ms"] < 4000, f"wall_time_ms {j['wall_time_ms']}")
+
+
+@test()
+def limit_cpu_time(s, slow):
+    j = slow["cpu"].result()
+    eq(j["status"], "timeout", "status")
+    eq(j["message"], "CPU time limit exceeded (500 ms)", "message")
+    check(j["wall_time_ms"] < 9000, f"stopped by CPU, not wall: {j['wall_time_ms']} ms")
+    check(450 <= j["cpu_time_ms"] < 3000, f"cpu_time_ms {j['cpu_time_ms']}")
+
+
+@test()
+def limit_memory(s, slow):
+    lim = {"memory_bytes": 64 << 20}
+    j = s.execute({"code": "x = bytearray(200 * 1024 * 1024)\nprint(len(x))", "limits": lim})
+    eq(j["status"], "memory_limit", f"status (output {j['output'][-200:]!r})")
+    eq(j["message"], "Memory limit exceeded (64 MiB)", "message")
+    j = s.execute({"code": "x = bytearray(16 * 1024 * 1024)\nprint(len(x))", "limits": lim})
+    eq((j["status"], j["output"]), ("ok", f"{16 * 1024 * 1024}\n"), "16 MiB fits in 64 MiB")
+
+
+@test()
+def limit_processes(s, slow):
+    code = ("import os, time\n"
+            "n = 0\n"
+            "try:\n"
+            "    for i in range(40):\n"
+            "        if os.fork() == 0:\n"
+            "            time.sleep(3)\n"
+            "            os._exit(0)\n"
+            "        n += 1\n"
+            "    print('forked', n)\n"
+            "except OSError as e:\n"
+            "    print('fork failed after', n)\n")
+    j = s.execute({"code": code, "limits": {"max_processes": 5}})
+    check(j["output"].startswith("fork failed after "), f"output {j['output']!r}")
+    check(int(j["output"].split()[-1]) < 5, f"at most 4 children: {j['output']!r}")
+    j = s.execute({"code": code, "limits": {"max_processes": 64}})
+    eq(j["output"], "forked 40\n", "40 children fit in 64")
+
+
+@test()
+def limit_output(s, slow):
+    j = s.execute({"code": "print('x' * 5000)", "limits": {"output_bytes": 1000}})
+    eq(j["status"], "output_limit", "status")
+    eq(j["stdout_truncated"], True, "stdout_truncated")
+    check(len(j["stdout"]) <= 1000, f"stdout is {len(j['stdout'])} bytes")
+    check(j["message"].startswith("Output limit exceeded ("), f"message {j['message']!r}")
+    j = s.execute({"code": "print('x' * 900)", "limits": {"output_bytes": 1000}})
+    eq((j["status"], j["stdout_truncated"]), ("ok", False), "under the limit")
+
+
+@test(quick=True)
+def limit_validation(s, slow):
+    for name in sorted(LIMIT_NAMES):
+        for bad in (0, -1, 1.5, "100", True, [1]):
+            r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {name: bad}})
+            expect_error(r, 400, "invalid_limit", name)
+    maxima = {"wall_time_ms": 20000, "cpu_time_ms": 15000, "memory_bytes": 512 << 20,
+              "max_processes": 256, "output_bytes": 8 << 20}
+    for name, m in maxima.items():
+        r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {name: m + 1}})
+        expect_error(r, 400, "limit_exceeded", name, str(m + 1), str(m))
+    r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {"wall_time": 1000}})
+    expect_error(r, 400, "invalid_request", "wall_time")
+    r = s.post("/api/v1/execute", {"code": "print(1)", "limits": 1000})
+    expect_error(r, 400, "invalid_request", "limits")
+
+
+# --- Bad input -----------------------------------------------------------------
+
+@test(quick=True)
+def bad_input_bodies(s, slow):
+    def post(path, body, headers=JSON_CT):
+        return s.request("POST", path, body, headers)
+
+    for path in ("/run", "/api/v1/execute"):
+        expect_error(post(path, b""), 400, "empty_body")
+        expect_error(post(path, b"   \n"), 400, "empty_body")
+        expect_error(post(path, b'{"code": "print(1)"'), 400, "invalid_json")
+        expect_error(post(path, b'{"code": "x",}'), 400, "invalid_json")
+        expect_error(post(path, b'{"code": "a", "code": "b"}'), 400, "invalid_json", "duplicate")
+        expect_error(post(path, b'{"code": "\xff\xfe"}'), 400, "invalid_utf8")
+        expect_error(post(path, b'{"code": "\xed\xa0\x80"}'), 400, "invalid_utf8")
+        deep = b'{"code": "x", "a": ' + b"[" * 40 + b"]" * 40 + b"}"
+        expect_error(post(path, deep), 400, "too_deep")
+        expect_error(post(path, b"[" * 100000), 400, "too_deep")
+        expect_error(post(path, b'"print(1)"'), 400, "invalid_request", "object")
+        expect_error(post(path, b'{"code": 5}'), 400, "invalid_request", "code")
+        expect_error(post(path, b'{"code": ["print(1)"]}'), 400, "invalid_request", "code")
+        expect_error(post(path, b"{}"), 400, "missing_field", "code")
+        expect_error(post(path, b'{"stdin": "x"}'), 400, "missing_field", "code")
+        expect_error(post(path, b'{"code": "x"}', {"Content-Type": "text/plain"}),
+                     415, "unsupported_media_type")
+        expect_error(post(path, b'{"code": "x"}',
+                          {"Content-Type": "application/x-www-form-urlencoded"}),
+                     415, "unsupported_media_type")
+    # JSON with parameters and without a Content-Type at all is accepted.
+    r = post("/run", b'{"code": "print(2)"}', {"Content-Type": "application/json; charset=utf-8"})
+    eq((r.status, r.json["output"]), (200, "2\n"), "charset parameter")
+    r = post("/run", b'{"code": "print(3)"}', {})
+    eq((r.status, r.json["output"]), (200, "3\n"), "no Content-Type")
+
+
+@test(quick=True)
+def bad_input_execute_fields(s, slow):
+    def ex(obj):
+        return s.post("/api/v1/execute", obj)
+
+    expect_error(ex({"code": "x", "language": "ruby"}), 400, "unknown_language", "ruby")
+    expect_error(ex({"code": "x", "language": 3}), 400, "invalid_request", "language")
+    expect_error(ex({"code": "x", "stdin": 3}), 400, "invalid_request", "stdin")
+    expect_error(ex({"code": "x", "args": "a b"}), 400, "invalid_request", "args")
+    expect_error(ex({"code": "x", "args": [1]}), 400, "invalid_request", "args[0]")
+    expect_error(ex({"code": "x", "args": ["a\u0000b"]}), 400, "invalid_request", "NUL")
+    expect_error(ex({"code": "x", "args": ["a"] * 257}), 400, "invalid_request", "256")
+    expect_error(ex({"code": "x", "version": "3"}), 400, "invalid_request", "version")
+    # The original endpoint ignores extra fields, as the original service did.
+    r = s.post("/run", {"code": "print(4)", "language": "cobol", "extra": [1]})
+    eq((r.status, r.json["output"]), (200, "4\n"), "/run ignores extra fields")
+
+
+@test(quick=True)
+def bad_input_too_large(s, slow):
+    # The answer comes from the headers alone, before any of the body is
+    # read: send only the headers of a too large request.
+    for extra in (b"", b"Expect: 100-continue\r\n"):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n%s\r\n" % ((1 << 20) + 1, extra))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                more = c.recv(4096)
+                check(more, "connection closed without an answer")
+                data += more
+            check(data.startswith(b"HTTP/1.1 413 "), f"answer {data[:40]!r}")
+            check(b"100 Continue" not in data, "no 100 Continue for a body that is refused")
+    # Chunked, so that the size is known only while reading.
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    try:
+        conn.putrequest("POST", "/api/v1/execute")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        chunk = b"x" * 65536
+        try:
+            for _ in range(20):
+                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            conn.send(b"0\r\n\r\n")
+        except OSError:
+            pass    # the server may answer and close before the end
+        r = conn.getresponse()
+        expect_error(Response(r.status, r.getheaders(), r.read()), 413, "payload_too_large")
+    finally:
+        conn.close()
+    # Just under the maximum is fine.
+    ok = json.dumps({"code": "print(5)#" + "x" * ((1 << 20) - 100)}).encode()
+    check(len(ok) <= 1 << 20, "test body fits")
+    r = s.request("POST", "/run", ok, JSON_CT)
+    eq((r.status, r.json.get("output")), (200, "5\n"), "a body just under the maximum")
+
+
+@test(quick=True)
+def bad_input_methods_and_paths(s, slow):
+    r = s.request("GET", "/run")
+    expect_error(r, 405, "method_not_allowed")
+    eq(r.header("Allow"), "POST", "Allow for /run")
+    r = s.request("PUT", "/api/v1/execute", b"{}", JSON_CT)
+    expect_error(r, 405, "method_not_allowed")
+    eq(r.header("Allow"), "POST", "Allow for /api/v1/execute")
+    for path in ("/healthz", "/metrics", "/api/v1/languages", "/api/v1/executions",
+                 "/api/v1/executions/1", "/"):
+        r = s.request("POST", path, b"{}", JSON_CT)
+        expect_error(r, 405, "method_not_allowed")
+        eq(r.header("Allow"), "GET, HEAD", f"Allow for {path}")
+    r = s.request("DELETE", "/api/v1/executions/1")
+    expect_error(r, 405, "method_not_allowed")
+    for path in ("/nope", "/run/", "/api/v1", "/api/v2/execute", "/api/v1/executions/abc",
+                 "/api/v1/executions/0", "/api/v1/executions/99999999",
+                 "/../../etc/passwd", "/index.html/x", "/%2e%2e/etc/passwd"):
+        expect_error(s.get(path), 404, "not_found")
+
+
+@test(quick=True)
+def bad_input_queries(s, slow):
+    for q in ("limit=0", "limit=101", "limit=abc", "limit=-1", "limit=", "before=0",
+              "before=x", "before=-5", "limit=5&before=1.5"):
+        expect_error(s.get("/api/v1/executions?" + q), 400, "invalid_request")
+
+
+@test(quick=True)
+def bad_input_malformed_http(s, slow):
+    for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+                b"\x00\xff\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=3) as c:
+            c.sendall(raw)
+            try:
+                data = c.recv(4096)
+            except socket.timeout:
+                # libmicrohttpd waits for more of a request line holding a
+                # NUL; the connection timeout ends it.  Others go on.
+                eq(s.get("/healthz").status, 200, f"serving while {raw!r} waits")
+                continue
+            # Closed, a 4xx, or 505 for an unknown HTTP version; never a 500.
+            check(data == b"" or re.match(rb"HTTP/1\.[01] (4\d\d|505) ", data),
+                  f"{raw!r} answered {data[:40]!r}")
+    eq(s.get("/healthz").status, 200, "still serving after malformed requests")
+
+
+# --- Other endpoints ------------------------------------------------------------
+
+@test(quick=True)
+def web_page_and_assets(s, slow):
+    r = s.get("/")
+    eq(r.status, 200, "GET /")
+    check(r.header("Content-Type").startswith("text/html"), "HTML Content-Type")
+    check(b"<html" in r.body.lower(), "an HTML page")
+    eq(r.header("Content-Security-Policy"), "default-src 'self'", "CSP")
+    eq(r.header("X-Content-Type-Options"), "nosniff", "nosniff")
+    eq(r.header("Referrer-Policy"), "no-referrer", "Referrer-Policy")
+    ext = re.findall(rb'(?:src|href|action)\s*=\s*["\']?(?:https?:)?//', r.body, re.I)
+    check(not ext, f"external references in the page: {ext[:3]!r}")
+    eq(s.get("/index.html").body, r.body, "/index.html is the page")
+    for path, ctype in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
+        r = s.get(path)
+        eq(r.status, 200, path)
+        check(r.header("Content-Type").startswith(ctype), f"{path}: {r.header('Content-Type')}")
+    r = s.request("HEAD", "/")
+    eq((r.status, r.body), (200, b""), "HEAD /")
+
+
+@test(quick=True)
+def healthz_and_languages(s, slow):
+    j = s.get("/healthz").json
+    eq(j["status"], "ok", "status")
+    check(j["cgroup"] in ("v1", "v2", "none"), f"cgroup {j['cgroup']!r}")
+    r = s.get("/api/v1/languages")
+    eq(r.status, 200, "languages")
+    j = r.json
+    eq(len(j), 1, "one language")
+    eq(j[0]["language"], "python", "language")
+    eq(j[0]["aliases"], ["python3", "py"], "aliases")
+    check(j[0]["version"].startswith("3."), f"version {j[0]['version']!r}")
+
+
+@test()
+def metrics(s, slow):
+    s.run(HELLO)
+    s.request("GET", "/nope")
+    r = s.get("/metrics")
+    eq(r.status, 200, "status")
+    check(r.header("Content-Type").startswith("text/plain"), "text format")
+    text = r.body.decode()
+    lines = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+    for st in ("ok", "runtime_error", "signaled", "timeout", "memory_limit", "output_limit",
+               "internal_error"):
+        check(f'safexec_runs_total{{status="{st}"}}' in lines, f"runs_total for {st}")
+    check(int(lines['safexec_runs_total{status="ok"}']) >= 1, "ok runs counted")
+    check(int(lines['safexec_run_duration_seconds_bucket{le="+Inf"}']) >= 1, "histogram")
+    check("safexec_run_duration_seconds_sum" in lines, "histogram sum")
+    check("safexec_queue_length" in lines, "queue length")
+    check("safexec_sandboxes_running" in lines, "sandboxes running")
+    check(int(lines['safexec_http_requests_total{code="200"}']) >= 1, "200s counted")
+    check(int(lines['safexec_http_requests_total{code="404"}']) >= 1, "404s counted")
+
+
+# --- History ---------------------------------------------------------------------
+
+def list_all(s):
+    items, before = [], None
+    while True:
+        r = s.get("/api/v1/executions?limit=100" + (f"&before={before}" if before else ""))
+        eq(r.status, 200, "list")
+        page = r.json
+        items += page["executions"]
+        before = page["next_before"]
+        if before is None:
+            return items
+
+
+@test()
+def history_records_both_endpoints(s, slow):
+    a = s.run("print('from run')")
+    b = s.execute({"code": "import sys; print(sys.argv[1], input())", "stdin": "in\n",
+                   "args": ["arg"], "limits": {"max_processes": 7}})
+    ra = s.get(f"/api/v1/executions/{a['id']}").json
+    rb = s.get(f"/api/v1/executions/{b['id']}").json
+    eq((ra["endpoint"], ra["code"], ra["output"], ra["client"]),
+       ("run", "print('from run')", "from run\n", "127.0.0.1"), "run record")
+    eq((rb["endpoint"], rb["stdin"], rb["args"], rb["output"]),
+       ("execute", "in\n", ["arg"], "arg in\n"), "execute record")
+    eq(rb["limits"], b["limits"], "recorded limits are the effective ones")
+    eq(rb["limits"]["max_processes"], 7, "requested limit recorded")
+    for f in RESULT_FIELDS:
+        eq(rb[f], b[f], f"recorded {f}")
+    check(rb["created_at"].endswith("Z"), "created_at in UTC")
+
+
+@test()
+def history_pagination(s, slow):
+    ids = [s.run(f"print({i})")["id"] for i in range(5)]
+    check(ids == sorted(ids), "ids grow")
+    r = s.get("/api/v1/executions?limit=2").json
+    eq([e["id"] for e in r["executions"]], ids[:-3:-1], "newest first")
+    eq(r["next_before"], ids[-2], "next_before")
+    r2 = s.get(f"/api/v1/executions?limit=2&before={r['next_before']}").json
+    eq([e["id"] for e in r2["executions"]], [ids[-3], ids[-4]], "second page")
+    first = r["executions"][0]
+    for f in ("id", "created_at", "client", "endpoint", "language", "status", "exit_code",
+              "signal", "wall_time_ms", "cpu_time_ms", "memory_bytes", "code_preview"):
+        check(f in first, f"summary field {f}")
+    eq(first["code_preview"], "print(4)", "code_preview")
+    r = s.get("/api/v1/executions").json
+    check(len(r["executions"]) == 20 or r["next_before"] is None, "default limit 20")
+    all_items = list_all(s)
+    got = [e["id"] for e in all_items]
+    eq(got, sorted(got, reverse=True), "whole history newest first")
+    eq(len(set(got)), len(got), "no duplicates across pages")
+
+
+@test()
+def history_log_matches_database(s, slow):
+    items = list_all(s)
+    check(len(items) >= 5, "some history")
+    with open(s.log) as f:
+        lines = [json.loads(l) for l in f if l.strip()]
+    by_id = {l["id"]: l for l in lines}
+    for e in items:
+        check(e["id"] in by_id, f"execution {e['id']} in the log")
+    for e in items[:10]:
+        full = s.get(f"/api/v1/executions/{e['id']}").json
+        eq(by_id[e["id"]], full, f"log line of {e['id']} equals the database record")
+
+
+# --- Load, slow clients, shutdown ----------------------------------------------------
+
+@test()
+def concurrency_150_slow_requests(binary):
+    s = Server(binary, "--workers", "2", "--queue", "16", "--max-wall-time-ms", "3000")
+    try:
+        r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {"wall_time_ms": 3001}})
+        expect_error(r, 400, "limit_exceeded", "3000")
+        before = len(list_all(s))
+        results = [None] * 150
+        threads_before = len(os.listdir(f"/proc/{s.proc.pid}/task"))
+
+        def one(i):
+            try:
+                results[i] = s.post("/run", {"code": "import time; time.sleep(1); print('slept')"},
+                                    timeout=120)
+            except Exception as e:      # a lost request
+                results[i] = e
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(150)]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)
+        threads_during = len(os.listdir(f"/proc/{s.proc.pid}/task"))
+        for t in ts:
+            t.join()
+        lost = [r for r in results if not isinstance(r, Response)]
+        check(not lost, f"{len(lost)} requests lost, e.g. {lost[:1]!r}")
+        codes = [r.status for r in results]
+        check(set(codes) <= {200, 503}, f"statuses {sorted(set(codes))}")
+        ok = [r for r in results if r.status == 200]
+        busy = [r for r in results if r.status == 503]
+        for r in ok:
+            eq(r.json["output"], "slept\n", "output of a 200")
+        for r in busy:
+            expect_error(r, 503, "queue_full")
+            eq(r.header("Retry-After"), "1", "Retry-After")
+        check(len(ok) >= 18, f"only {len(ok)} ran (2 workers + 16 queued should)")
+        eq(len(list_all(s)) - before, len(ok), "history records == number of 200s")
+        check(threads_during - threads_before < 10,
+              f"threads grew from {threads_before} to {threads_during} under load")
+        print(f"     ({len(ok)} ran, {len(busy)} got 503; server threads {threads_during})")
+    finally:
+        s.close()
+
+
+@test()
+def idle_connections_do_not_block(binary):
+    s = Server(binary, "--connection-timeout", "3")
+    socks = []
+    try:
+        for i in range(200):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            if i % 2:
+                c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Le")
+            socks.append(c)
+        t0 = time.time()
+        j = s.run(HELLO, timeout=10)
+        eq(j["output"], "Hello World\n", "output")
+        check(time.time() - t0 < 3, f"a normal request took {time.time() - t0:.1f} s")
+        # A body that stops half way also waits without blocking others.
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"code\": ")
+        socks.append(c)
+        eq(s.run(HELLO, timeout=10)["output"], "Hello World\n", "second request")
+        # The idle ones are closed after the connection timeout.
+        time.sleep(4.5)
+        closed = 0
+        for c in socks:
+            c.settimeout(3)
+            try:
+                while c.recv(4096):
+                    pass
+                closed += 1
+            except socket.timeout:
+                pass
+            except OSError:
+                closed += 1
+        check(closed == len(socks), f"only {closed} of {len(socks)} idle connections closed")
+    finally:
+        for c in socks:
+            c.close()
+        s.close()
+
+
+@test()
+def graceful_sigterm(binary):
+    s = Server(binary, "--grace-period", "10")
+    try:
+        box = {}
+
+        def slow_req():
+            try:
+                box["r"] = s.post("/run", {"code": "import time; time.sleep(2); print('finished')"})
+            except Exception as e:
+                box["r"] = e
+        t = threading.Thread(target=slow_req)
+        t.start()
+        deadline = time.time() + 5
+        while not s.descendants() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        procs = s.descendants()
+        check(procs, "the run started")
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        try:
+            s.get("/healthz", timeout=2)
+            raise Fail("a new connection was accepted after SIGTERM")
+        except OSError:
+            pass
+        t.join(30)
+        r = box.get("r")
+        check(isinstance(r, Response), f"the running request got no answer: {r!r}")
+        eq((r.status, r.json["output"]), (200, "finished\n"), "the running execution finished")
+        rc = s.stop(timeout=20)
+        eq(rc, 0, "exit status")
+        check(time.time() - t0 < 8, "stopped soon after the run finished")
+        eq(alive(procs), [], "sandbox processes left behind")
+        db = sqlite3.connect(s.db)
+        n = db.execute("SELECT COUNT(*) FROM executions WHERE id = ?", (r.json["id"],)).fetchone()[0]
+        db.close()
+        eq(n, 1, "the execution is in the history")
+    finally:
+        s.close()
+
+
+@test()
+def grace_period_expires(binary):
+    s = Server(binary, "--grace-period", "1", "--workers", "1", "--queue", "4")
+    try:
+        box = {}
+
+        def req(name, code):
+            try:
+                box[name] = s.post("/run", {"code": code})
+            except Exception as e:
+                box[name] = e
+        ts = [threading.Thread(target=req, args=("long", "while True: pass")),
+              threading.Thread(target=req, args=("queued", "print('never')"))]
+        for t in ts:
+            t.start()
+            time.sleep(0.3)
+        deadline = time.time() + 5
+        while not s.descendants() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        procs = s.descendants()
+        check(procs, "the long run started")
+        t0 = time.time()
+        rc = s.stop(timeout=20)
+        elapsed = time.time() - t0
+        eq(rc, 0, "exit status")
+        check(elapsed < 5, f"took {elapsed:.1f} s to stop with a 1 s grace period")
+        for t in ts:
+            t.join(10)
+        long, queued = box.get("long"), box.get("queued")
+        check(isinstance(long, Response), f"the killed run got no answer: {long!r}")
+        eq(long.status, 200, "the killed run is answered")
+        check(long.json["status"] != "ok", f"killed run status {long.json['status']}")
+        check(isinstance(queued, Response), f"the queued request got no answer: {queued!r}")
+        expect_error(queued, 503, "shutting_down")
+        eq(alive(procs), [], "sandbox processes left behind")
+        db = sqlite3.connect(s.db)
+        n = db.execute("SELECT COUNT(*) FROM executions WHERE id = ?",
+                       (long.json["id"],)).fetchone()[0]
+        db.close()
+        eq(n, 1, "the killed run is in the history")
+    finally:
+        s.close()
+
+
+@test(quick=True)
+def config_errors_exit_2(binary):
+    d = tempfile.mkdtemp(prefix="safexec-e2e-")
+    try:
+        conf = os.path.join(d, "bad.conf")
+        with open(conf, "w") as f:
+            f.write("# fine\nworkers = 2\nqueue = many\n")
+        p = subprocess.run([binary, "serve", "--config", conf], capture_output=True, text=True,
+                           timeout=20, cwd=d)
+        eq(p.returncode, 2, "exit status for a bad config file")
+        check(f"{conf}:3:" in p.stderr and "queue" in p.stderr, f"message {p.stderr!r}")
+        p = subprocess.run([binary, "serve", "--workers", "0x"], capture_output=True, text=True,
+                           timeout=20, cwd=d)
+        eq(p.returncode, 2, "exit status for a bad flag")
+        check("--workers" in p.stderr, f"message {p.stderr!r}")
+        p = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True,
+                           timeout=20, cwd=d)
+        eq(p.returncode, 0, "--help")
+        check("--max-wall-time-ms" in p.stdout, "--help lists the settings")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test(quick=True)
+def config_file_and_environment(binary):
+    d = tempfile.mkdtemp(prefix="safexec-e2e-")
+    try:
+        conf = os.path.join(d, "safexec.conf")
+        with open(conf, "w") as f:
+            f.write("max_wall_time_ms = 4000\nmax_body = 64K\nworkers = 1\n")
+        s = Server(binary, "--config", conf, env={"SAFEXEC_WORKERS": "3"})
+        try:
+            r = s.post("/api/v1/execute", {"code": "x", "limits": {"wall_time_ms": 4001}})
+            expect_error(r, 400, "limit_exceeded", "4000")
+            big = json.dumps({"code": "#" * 70000})
+            expect_error(s.request("POST", "/run", big, JSON_CT), 413, "payload_too_large")
+            eq(s.get("/healthz").json["workers"], 3, "environment beats the file")
+            eq(s.stop(), 0, "exit status")
+        finally:
+            s.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --- Runner ------------------------------------------------------------------------
+
+# Tests that take their own server receive the binary; the others share one.
+OWN_SERVER = {"concurrency_150_slow_requests", "idle_connections_do_not_block",
+              "graceful_sigterm", "grace_period_expires", "config_errors_exit_2",
+              "config_file_and_environment"}
+
+
+def start_slow(s, pool):
+    """Starts the slow runs at once so that their waits overlap."""
+    return {
+        "loop": pool.submit(s.run, "while True: pass"),
+        "memory": pool.submit(s.run, 'x = "a" * 1000000000'),
+        "wall": pool.submit(s.execute, {"code": "import time; time.sleep(5)",
+                                         "limits": {"wall_time_ms": 1000}}),
+        "cpu": pool.submit(s.execute, {"code": "while True: pass",
+                                        "limits": {"cpu_time_ms": 500, "wall_time_ms": 10000}}),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("only", nargs="*", help="glob patterns of test names")
+    args = ap.parse_args()
+    binary = os.path.abspath(args.bin)
+    if not os.access(binary, os.X_OK):
+        print(f"e2e: {binary} is not executable")
+        print("0 passed, 1 failed")
+        return 1
+
+    selected = [(n, f, q) for n, f, q in TESTS
+                if (q or not args.quick) and (not args.only or any(fnmatch.fnmatch(n, p)
+                                                                   for p in args.only))]
+    passed = failed = 0
+    start = time.time()
+
+    def report(name, fn, *a):
+        nonlocal passed, failed
+        t0 = time.time()
+        try:
+            fn(*a)
+            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
+            passed += 1
+        except Exception as e:
+            failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+            if not isinstance(e, Fail):
+                traceback.print_exc(file=sys.stdout)
+
+    shared = [(n, f) for n, f, _ in selected if n not in OWN_SERVER]
+    if shared:
+        try:
+            s = Server(binary, "--workers", "4")
+        except Exception as e:
+            print(f"FAIL server_start: {e}")
+            print(f"{passed} passed, {failed + 1} failed")
+            return 1
+        pool = futures.ThreadPoolExecutor(4)
+        slow = {} if args.quick else start_slow(s, pool)
+        try:
+            for n, f in shared:
+                report(n, f, s, slow)
+        finally:
+            pool.shutdown(wait=True)
+
+            def clean_stop():
+                rc = s.stop()
+                if rc != 0:
+                    raise Fail(f"exit status {rc}; stderr: {s.errors()}")
+            report("shared_server_stops_cleanly", clean_stop)
+            s.close()
+    for n, f, _ in selected:
+        if n in OWN_SERVER:
+            report(n, f, binary)
+    print(f"e2e took {time.time() - start:.0f} s")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
