@@ -213,9 +213,11 @@ class Leftovers:
         before = self.before[0]
         now = proc_snapshot()
         mine = descendants(now, [os.getpid()])
+        # A live safexec outside this suite, in our pid namespace (or one
+        # we may not look at: another user's), is someone else's run.
         foreign_roots = [pid for pid, (_, _, comm) in now.items()
                          if comm == "safexec" and pid not in mine
-                         and pidns(pid) == self.my_ns
+                         and pidns(pid) in (self.my_ns, None)
                          and not (proc_uids(pid) & M.sandbox_uids)]
         foreign = descendants(now, foreign_roots)
         left = []
@@ -228,7 +230,10 @@ class Leftovers:
             uids = proc_uids(pid)
             ns = pidns(pid)
             why = []
-            if b"/box/main.py" in cmd:
+            # A sandboxed program whose host uid is not the one this mode
+            # maps to belongs to another user's safexec.
+            if b"/box/main.py" in cmd and (not uids or not M.sandbox_uids
+                                           or uids & M.sandbox_uids):
                 why.append("runs /box/main.py")
             if uids & M.sandbox_uids:
                 why.append("uid %s" % sorted(uids))
