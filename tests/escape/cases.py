@@ -30,6 +30,7 @@ M (the mode, see run.py) holds what `safexec check --json` says is in force
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -408,9 +409,10 @@ say("touched")
 
 def _mem_tree_expect(M):
     if M.cg_memory:
-        # 4 x 24 MiB cannot fit in 64 MiB: the OOM killer strikes.
-        return dict(status="memory_limit",
-                    stdout_re=r"(child allocated\n){0,2}(child killed 9\n)?")
+        # 4 x 24 MiB cannot fit in 64 MiB at once: the OOM killer strikes
+        # and the tree's peak stays within the limit.
+        return dict(status="memory_limit", mem_max=64 * MiB + MiB,
+                    stdout_re=r"(child allocated\n|child killed 9\n)*")
     # RLIMIT_AS holds per process only: 24 MiB each fits.  `safexec check`
     # reports the missing memory cgroup (asserted in check_features).
     return dict(status="ok", exit_code=0,
@@ -580,6 +582,12 @@ while True:
     expect=dict(status="output_limit", exit_code=None, signal=KILL,
                 stdout=("B" * 999 + "\n") * 10, stdout_truncated=True,
                 wall_max=2000))
+
+case("output_one_byte_over", r'''
+sys.stdout.write("x" * 10001)
+''', opts=["--output", "10000"],
+    expect=dict(status="output_limit", stdout="x" * 10000, stdout_truncated=True,
+                stderr_truncated=False))
 
 case("binary_output", r'''
 sys.stdout.buffer.write(bytes(range(256)))
@@ -869,6 +877,37 @@ say("environ", tryf(lambda: open("/proc/1/environ", "rb").read()))
 say("ns_mnt", tryf(lambda: os.open("/proc/1/ns/mnt", os.O_RDONLY)))
 ''', expect=dict(status="ok", exit_code=0, stdout=exact_lines(
     [(k, "EACCES") for k in ("root", "cwd", "exe", "fd", "mem", "environ", "ns_mnt")])))
+
+def _views_check(res, M):
+    d = {}
+    for ln in lines(res):
+        k, _, v = ln.partition(" ")
+        d.setdefault(k, []).append(v)
+    out = []
+    bad = [l for l in d.get("cgroup", []) if not l.endswith(":/")]
+    if bad:
+        out.append("/proc/self/cgroup shows host cgroup paths: %s" % bad)
+    allowed = {"/", "/usr", "/etc/ld.so.cache", "/dev", "/dev/shm", "/proc", "/tmp",
+               "/box", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+    allowed |= {"/dev/" + n for n in DEV_OK}
+    extra = sorted(set(d.get("mount", [])) - allowed)
+    if extra:
+        out.append("unexpected mounts inside: %s" % extra)
+    for s in (M.tmp, "/work", "/root", "/home"):
+        if any(s in v for v in d.get("raw", [])):
+            out.append("mountinfo names the host path %s" % s)
+    return out
+
+
+case("cgroup_and_mount_view", r'''
+for l in open("/proc/self/cgroup").read().splitlines():
+    say("cgroup", l)
+for l in open("/proc/self/mountinfo").read().splitlines():
+    say("mount", l.split()[4])
+    say("raw", l)
+say("sys_fs_cgroup", os.path.lexists("/sys/fs/cgroup"))
+''', expect=dict(status="ok", exit_code=0, stdout_re=r".*sys_fs_cgroup False\n"),
+    check=_views_check)
 
 DEV_OK = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
           "urandom": (1, 9)}
@@ -1566,6 +1605,34 @@ def _files_left(M, runner):
 
 
 case("files_left_for_next_run", None, custom=_files_left)
+
+
+def _supervisor_killed(M, runner):
+    """safexec itself dies (SIGKILL) while its program and a daemon run:
+    nothing of the run may survive it (checked by the leftover check that
+    follows every case), and the next safexec must not inherit its
+    cgroups."""
+    code = PRELUDE + DAEMON + r'''
+dpid = daemonize()
+if os.fork() == 0:
+    while True:
+        pass
+say("ready")
+time.sleep(60)
+'''
+    opts = ["--wall-time", "30000", "--processes", "16"]
+    p = runner.start("supervisor-killed", code, opts, [])
+    time.sleep(1.0)
+    os.kill(p.pid, signal.SIGKILL)      # the safexec this case started
+    p.communicate()
+    r, err = runner.run("after-kill", PRELUDE + 'say("next")\n', [], [])
+    if err:
+        return ["the next run: " + err]
+    return runner.judge(r, dict(status="ok", exit_code=0, stdout="next\n"),
+                        "the next run: ")
+
+
+case("supervisor_killed", None, custom=_supervisor_killed)
 
 PEER = r'''
 me, peer = sys.argv[1], sys.argv[2]

@@ -285,6 +285,14 @@ class Leftovers:
                     pass
         if cgs:
             out.append("left cgroups: " + ", ".join(cgs))
+            time.sleep(0.2)     # the processes just killed leave them
+            for path in cgs:
+                m = re.match(r"safexec-run-(\d+)-", os.path.basename(path))
+                if m and int(m.group(1)) in self.M.our_safexec:
+                    try:
+                        os.rmdir(path)      # only ever succeeds when empty
+                    except OSError:
+                        pass
         if added:
             out.append("host mounts added: " + " | ".join(l[:120] for l in added))
         if removed:
