@@ -875,8 +875,10 @@ say("fd", tryf(os.listdir, "/proc/1/fd"))
 say("mem", tryf(lambda: open("/proc/1/mem", "rb")))
 say("environ", tryf(lambda: open("/proc/1/environ", "rb").read()))
 say("ns_mnt", tryf(lambda: os.open("/proc/1/ns/mnt", os.O_RDONLY)))
+say("exe_open", tryf(lambda: open("/proc/1/exe", "rb")))
 ''', expect=dict(status="ok", exit_code=0, stdout=exact_lines(
-    [(k, "EACCES") for k in ("root", "cwd", "exe", "fd", "mem", "environ", "ns_mnt")])))
+    [(k, "EACCES") for k in ("root", "cwd", "exe", "fd", "mem", "environ", "ns_mnt",
+                             "exe_open")])))
 
 def _views_check(res, M):
     d = {}
@@ -1113,6 +1115,25 @@ say("child", os.WTERMSIG(st) if os.WIFSIGNALED(st) else "exited")
 say("survived")
 ''', expect=dict(status="ok", exit_code=0, stdout="kill-1 OK\nchild 9\nsurvived\n"),
     setup=_sentinel_setup, teardown=_sentinel_teardown)
+
+case("oom_unkillable", r'''
+def w(path, v):
+    with open(path, "w") as f:
+        f.write(v)
+say("self", tryf(w, "/proc/self/oom_score_adj", "-1000"))
+say("init", tryf(w, "/proc/1/oom_score_adj", "-1000"))
+say("now", open("/proc/self/oom_score_adj").read().strip())
+''', expect=dict(status="ok", exit_code=0,
+                 stdout_re=r"self (?:EACCES|EPERM)\ninit (?:EACCES|EPERM)\nnow \d+\n"))
+
+case("crash_no_core", r'''
+import resource
+say("core", *resource.getrlimit(resource.RLIMIT_CORE))
+ctypes.string_at(0)
+say("survived")
+''', expect=dict(status="signaled", exit_code=None, signal=11, stdout="core 0 0\n"),
+    check=lambda res, M: ["a core file appeared on the host"]
+    if any(n.startswith("core") for n in os.listdir(M.tmp)) else [])
 
 case("kill_init", r'''
 res = [tryf(os.kill, 1, s) for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP,
