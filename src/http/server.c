@@ -41,6 +41,7 @@ struct conn_ctx {
 	bool answered;			/* a response is queued already */
 	bool too_large;
 	bool queued;			/* went through the job queue */
+	bool ran;			/* a worker is done with it */
 	char *body;
 	size_t body_len, body_cap;
 	uint64_t discarded;
@@ -235,6 +236,7 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 	}
 out:
 	api_request_release(&ctx->req);
+	ctx->ran = true;
 	/* From here on the context belongs to the event thread again. */
 	MHD_resume_connection(ctx->conn);
 }
@@ -438,6 +440,7 @@ static enum MHD_Result serve_run(struct conn_ctx *ctx)
 			      &srv->cfg.maxima, &ctx->req, &err);
 	free(ctx->body);
 	ctx->body = NULL;
+	ctx->body_len = ctx->body_cap = 0;
 	if (r < 0)
 		return send_error(ctx, &err, NULL);
 	return enqueue(ctx);
@@ -566,10 +569,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0;
 		return absorb(ctx, upload_data, n);
 	}
-	if (ctx->resp) {
+	if (ctx->ran) {
 		struct MHD_Response *resp = ctx->resp;
 
+		/* NULL only when even the error answer could not be made:
+		 * send_response() then drops the connection. */
 		ctx->resp = NULL;
+		ctx->ran = false;
 		return send_response(ctx, ctx->resp_code, resp);
 	}
 	if (ctx->answered)
