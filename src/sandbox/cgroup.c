@@ -10,7 +10,9 @@
  * sandbox has no cgroup file system mounted, so nothing here is a path the
  * program could have written.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdarg.h>
@@ -285,6 +287,71 @@ void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen)
 		if (!host->f.cg_cpu)
 			note(notes, noteslen, "%s", "CPU limit: per-process RLIMIT_CPU only");
 	}
+}
+
+/* Kills every process listed in dirfd's cgroup.procs. */
+static void kill_procs(int dirfd)
+{
+	char buf[4096];
+
+	if (read_at(dirfd, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return;
+	for (char *p = buf; *p;) {
+		long pid = strtol(p, &p, 10);
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		while (*p == '\n')
+			p++;
+	}
+}
+
+/* Empties and removes one leftover run cgroup below parent. */
+static void remove_stale(const char *parent, const char *name, bool v2)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", parent, name);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 1000 && rmdir(path) < 0 && errno == EBUSY; i++) {
+		if (v2)
+			write_at(fd, "cgroup.kill", "1");
+		else
+			kill_procs(fd);
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	close(fd);
+}
+
+void cg_host_sweep(struct sbx_host *host)
+{
+	/* A run has the same name in every hierarchy: list one of them. */
+	int first = 0;
+	while (first < CG_NCTRL && !host->cg_parent[first][0])
+		first++;
+	if (first == CG_NCTRL)
+		return;
+	DIR *d = opendir(host->cg_parent[first]);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+		if (strncmp(e->d_name, "safexec-run-", 12) != 0)
+			continue;
+		pid = strtol(e->d_name + 12, &end, 10);
+		if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		for (int c = first; c < CG_NCTRL; c++)
+			if (host->cg_parent[c][0])
+				remove_stale(host->cg_parent[c], e->d_name,
+					     host->f.cgroup == SBX_CGROUP_V2);
+	}
+	closedir(d);
 }
 
 static int cg_mkdir(const char *parent, unsigned long id, char *path, int *dirfd)

@@ -42,6 +42,7 @@
 #include <linux/close_range.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -274,13 +275,6 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
-	/* The one host file in /etc: the dynamic loader's index of /usr's
-	 * libraries.  It holds library paths only, and without it every
-	 * program start probes dozens of directories. */
-	if (access("/etc/ld.so.cache", R_OK) == 0) {
-		TRY(a, "ld.so.cache", write_file(R("/etc/ld.so.cache"), "", 0, 0644));
-		TRY(a, "bind ld.so.cache", bind_ro("/etc/ld.so.cache", R("/etc/ld.so.cache")));
-	}
 
 	TRY(a, "mkdir /dev", mkdir(R("/dev"), 0755));
 	setup_dev(a);
@@ -308,6 +302,54 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "chdir /", chdir("/"));
 	TRY(a, "read-only /", mount(NULL, "/", NULL,
 				    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
+}
+
+/* Parses the unsigned decimal number at *p, moving p past it. */
+static unsigned long parse_ulong(const char **p)
+{
+	unsigned long v = 0;
+
+	while (**p >= '0' && **p <= '9')
+		v = v * 10 + (unsigned long)(*(*p)++ - '0');
+	return v;
+}
+
+/*
+ * The init is a copy of the supervisor, and /proc/1/cmdline (readable by
+ * anyone, unlike environ) would show the supervisor's command line: its
+ * paths and options.  Blank the argument area, found through the
+ * arg_start and arg_end fields (48 and 49) of /proc/self/stat.
+ */
+static void scrub_cmdline(const struct child_args *a)
+{
+	static const char name[] = "safexec-init";
+	char buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd, field;
+
+	TRY(a, "open /proc/self/stat", fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		fail(a, "read /proc/self/stat");
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: the
+	 * fields after it start after its last ')'. */
+	p = buf + n;
+	while (p > buf && *p != ')')
+		p--;
+	for (field = 2; *p && field < 48; p++)
+		if (*p == ' ')
+			field++;
+	unsigned long start = parse_ulong(&p);
+	if (*p++ != ' ')
+		fail(a, "parse /proc/self/stat");
+	unsigned long end = parse_ulong(&p);
+	if (field != 48 || end <= start || end - start > (1ul << 20))
+		fail(a, "parse /proc/self/stat");
+	memset((void *)start, 0, end - start);
+	memcpy((void *)start, name, end - start > sizeof(name) ? sizeof(name) : end - start - 1);
 }
 
 static void setup_signals(void)
@@ -351,15 +393,18 @@ __attribute__((noreturn)) static void exec_program(const struct child_args *a)
 
 	TRY(a, "setsid", setsid());
 	if (in < 0)
-		TRY(a, "open /dev/null", in = open("/dev/null", O_RDONLY | O_CLOEXEC));
+		TRY(a, "open /dev/null", in = open("/dev/null", O_RDONLY));
 	TRY(a, "stdin", dup2(in, 0));
 	TRY(a, "stdout", dup2(a->stdout_fd, 1));
 	TRY(a, "stderr", dup2(a->stderr_fd, 2));
+	/* dup2() onto itself keeps close-on-exec: clear it on all three. */
+	for (int fd = 0; fd <= 2; fd++)
+		TRY(a, "stdio flags", fcntl(fd, F_SETFD, 0));
 	TRY(a, "chdir /box", chdir("/box"));
 	umask(022);
 
 	for (int i = 0; i < a->nrlimits; i++) {
-		struct rlimit rl = { a->rlimits[i].value, a->rlimits[i].value };
+		struct rlimit rl = { a->rlimits[i].soft, a->rlimits[i].hard };
 		TRY(a, "setrlimit", setrlimit(a->rlimits[i].resource, &rl));
 	}
 	drop_privileges(a);
@@ -400,7 +445,6 @@ void sbx_child_main(const struct child_args *a)
 	/* EOF instead of the byte: the supervisor is gone. */
 	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(127);
-	close(a->sync_fd);
 
 	/* Root: drop the host's supplementary groups (root's, mapped to
 	 * nobody, would still count for access checks on host files). */
@@ -408,8 +452,18 @@ void sbx_child_main(const struct child_args *a)
 		TRY(a, "setgroups", sys_setgroups0());
 	TRY(a, "setresgid", sys_setresid(SYS_setresgid, SBX_INNER_ID));
 	TRY(a, "setresuid", sys_setresid(SYS_setresuid, SBX_INNER_ID));
+	/* A change of uid clears the parent-death signal (as root the kernel
+	 * uid changed): set it again, then make sure the supervisor did not
+	 * die in between.  It holds the sync pipe's write end until the run
+	 * ends, so a hang-up means it is gone. */
+	TRY(a, "pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+	struct pollfd pfd = { .fd = a->sync_fd, .events = POLLIN };
+	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR)))
+		_exit(127);
+	close(a->sync_fd);
 
 	setup_root(a);
+	scrub_cmdline(a);
 	TRY(a, "sethostname", sethostname("sandbox", 7));
 	/* The program runs with our uid: make /proc/1 and ptrace refuse it. */
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));

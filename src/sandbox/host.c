@@ -94,6 +94,16 @@ static const char *missing(const struct sbx_features *f)
 	return NULL;
 }
 
+/* Pipes made later must never get 0, 1 or 2, or they would be mixed up
+ * with the program's stdio in the child: open /dev/null on any that are
+ * closed, as daemons do. */
+static void open_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
+			return;
+}
+
 int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 {
 	struct sbx_host *host = calloc(1, sizeof(*host));
@@ -103,6 +113,7 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 
 	if (!host)
 		return -ENOMEM;
+	open_std_fds();
 	host_init(host, notes, sizeof(notes));
 	/* Creating a user namespace is what every run does first: its
 	 * failure will show there, with the kernel's errno. */
@@ -112,7 +123,8 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 		free(host);
 		return -ENOTSUP;
 	}
-	r = sbx_seccomp_build(&host->filter, why, whylen);
+	cg_host_sweep(host);
+	r = sbx_seccomp_build(&host->filter, !host->f.cg_memory, why, whylen);
 	if (r < 0) {
 		free(host);
 		return r;
@@ -145,7 +157,8 @@ int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen)
 	notes[0] = '\0';
 	host_init(host, notes, noteslen);
 	host->f.userns = can_userns();
-	if (host->f.seccomp && sbx_seccomp_build(&host->filter, err, sizeof(err)) < 0) {
+	if (host->f.seccomp &&
+	    sbx_seccomp_build(&host->filter, !host->f.cg_memory, err, sizeof(err)) < 0) {
 		host->f.seccomp = false;
 		add_note(notes, noteslen, err);
 	}

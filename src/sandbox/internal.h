@@ -57,6 +57,10 @@ struct cg_run {
  * cgroups gets SBX_CGROUP_NONE and a note. */
 void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen);
 
+/* Removes the cgroups of runs whose supervisor died (killing what is left
+ * in them): `safexec-run-<pid>-*` where no process <pid> exists. */
+void cg_host_sweep(struct sbx_host *host);
+
 /* Creates the run's cgroup(s) and writes the limits. */
 int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 		  unsigned long id, struct cg_run *cg, char *err, size_t errlen);
@@ -76,8 +80,10 @@ void cg_run_destroy(struct cg_run *cg);
 
 /* ---- seccomp.c ---- */
 
-/* Compiles the filter into *prog (prog->filter is malloc'ed). */
-int sbx_seccomp_build(struct sock_fprog *prog, char *err, size_t errlen);
+/* Compiles the filter into *prog (prog->filter is malloc'ed).  With
+ * deny_memfd, memfd_create() is refused too: without a memory cgroup nothing
+ * else would count the memory a memfd holds. */
+int sbx_seccomp_build(struct sock_fprog *prog, bool deny_memfd, char *err, size_t errlen);
 
 /* ---- child.c ---- */
 
@@ -97,7 +103,7 @@ struct child_args {
 	char *const *argv;	/* for execve, NULL-terminated */
 	struct {
 		int resource;
-		uint64_t value;	/* soft = hard */
+		uint64_t soft, hard;
 	} rlimits[8];
 	int nrlimits;
 	char tmpfs_opts[96];	/* size/nr_inodes options for /tmp */

@@ -143,26 +143,38 @@ static int make_stdin(const struct sbx_request *req)
 	return fd;
 }
 
+/* The program's argv in one block: the pointers, then copies of the
+ * strings.  Copies, because the child blanks the supervisor's own argument
+ * area (see scrub_cmdline() in child.c), where a caller's strings may be. */
 static char **make_argv(const struct sbx_host *host, const struct sbx_request *req)
 {
 	static const char *const head[] = { NULL, "-E", "-s", "-u", "/box/main.py" };
-	size_t nhead = sizeof(head) / sizeof(head[0]);
-	char **argv = calloc(nhead + req->argc + 1, sizeof(char *));
+	const size_t nhead = sizeof(head) / sizeof(head[0]);
+	const size_t n = nhead + req->argc;
+	size_t bytes = (n + 1) * sizeof(char *);
 
+	for (size_t i = 0; i < req->argc; i++)
+		bytes += strlen(req->argv[i]) + 1;
+	char **argv = calloc(1, bytes);
 	if (!argv)
 		return NULL;
+	char *p = (char *)(argv + n + 1);
 	argv[0] = (char *)host->f.python;
 	for (size_t i = 1; i < nhead; i++)
 		argv[i] = (char *)head[i];
-	for (size_t i = 0; i < req->argc; i++)
-		argv[nhead + i] = (char *)req->argv[i];
+	for (size_t i = 0; i < req->argc; i++) {
+		size_t len = strlen(req->argv[i]) + 1;
+		argv[nhead + i] = memcpy(p, req->argv[i], len);
+		p += len;
+	}
 	return argv;
 }
 
-static void add_rlimit(struct child_args *a, int resource, uint64_t value)
+static void add_rlimit(struct child_args *a, int resource, uint64_t soft, uint64_t hard)
 {
 	a->rlimits[a->nrlimits].resource = resource;
-	a->rlimits[a->nrlimits].value = value;
+	a->rlimits[a->nrlimits].soft = soft;
+	a->rlimits[a->nrlimits].hard = hard;
 	a->nrlimits++;
 }
 
@@ -172,16 +184,21 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 	uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
 
 	/* With the cgroup watching CPU time of the whole tree, RLIMIT_CPU is
-	 * only a backstop a second later; without it, it is the limit. */
-	add_rlimit(a, RLIMIT_CPU, host->f.cg_cpu ? cpu_s + 1 : cpu_s);
-	add_rlimit(a, RLIMIT_FSIZE, l->file_size_bytes);
-	add_rlimit(a, RLIMIT_NOFILE, l->open_files);
-	add_rlimit(a, RLIMIT_CORE, 0);
+	 * only a backstop a second later.  Without it, it is the limit, in
+	 * whole seconds: SIGXCPU at the soft limit tells the verdict that the
+	 * CPU limit struck, SIGKILL a second later if the program ignores it. */
+	if (host->f.cg_cpu)
+		add_rlimit(a, RLIMIT_CPU, cpu_s + 1, cpu_s + 1);
+	else
+		add_rlimit(a, RLIMIT_CPU, cpu_s, cpu_s + 1);
+	add_rlimit(a, RLIMIT_FSIZE, l->file_size_bytes, l->file_size_bytes);
+	add_rlimit(a, RLIMIT_NOFILE, l->open_files, l->open_files);
+	add_rlimit(a, RLIMIT_CORE, 0, 0);
 	/* Counted per user namespace (kernel 5.14+): this run's processes,
 	 * plus its init. */
-	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1);
+	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1, (uint64_t)l->processes + 1);
 	if (!host->f.cg_memory)
-		add_rlimit(a, RLIMIT_AS, l->memory_bytes);
+		add_rlimit(a, RLIMIT_AS, l->memory_bytes, l->memory_bytes);
 
 	/* tmpfs pages are charged to the memory cgroup of the writer; the
 	 * sizes only keep one file system from taking all of it. */
@@ -280,9 +297,10 @@ static int release_child(struct run *run, struct sbx_result *res)
 
 	if ((r = write_id_maps(run)) < 0)
 		return set_error(res, r, "uid/gid map");
+	/* The write end stays open until the run ends: the child takes a
+	 * hang-up on it for the supervisor's death. */
 	if (write(run->sync_pipe[1], "g", 1) != 1)
 		return set_error(res, -errno, "release child");
-	close_fd(&run->sync_pipe[1]);
 	return 0;
 }
 
@@ -459,8 +477,10 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 	}
 
 	bool cpu_over = res->cpu_time_ms >= run->req->limits.cpu_ms;
-	if (run->killed_for == SBX_TIMEOUT ||
-	    (cpu_over && (res->signal == SIGKILL || res->signal == SIGXCPU)))
+	/* SIGXCPU comes only from RLIMIT_CPU's soft limit; a SIGKILL with the
+	 * CPU time over the limit, from its hard limit. */
+	if (run->killed_for == SBX_TIMEOUT || (res->signal == SIGXCPU && !run->host->f.cg_cpu) ||
+	    (cpu_over && res->signal == SIGKILL))
 		res->status = SBX_TIMEOUT;
 	else if (cg_run_oom(&run->cg))
 		res->status = SBX_MEMORY_LIMIT;

@@ -74,9 +74,16 @@ static int deny_socket_families(scmp_filter_ctx ctx, int nr)
 				SCMP_A0(SCMP_CMP_GT, 10));
 }
 
-static int add_rules(scmp_filter_ctx ctx, const char **what)
+static int add_rules(scmp_filter_ctx ctx, bool deny_memfd, const char **what)
 {
 	int r;
+
+	if (deny_memfd) {
+		*what = "memfd_create";
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(memfd_create), 0);
+		if (r < 0)
+			return r;
+	}
 
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
@@ -125,7 +132,7 @@ static int add_rules(scmp_filter_ctx ctx, const char **what)
 	return deny_socket_families(ctx, SCMP_SYS(socketpair));
 }
 
-int sbx_seccomp_build(struct sock_fprog *prog, char *err, size_t errlen)
+int sbx_seccomp_build(struct sock_fprog *prog, bool deny_memfd, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	const char *what = "init";
@@ -147,7 +154,7 @@ int sbx_seccomp_build(struct sock_fprog *prog, char *err, size_t errlen)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
 		goto out;
-	r = add_rules(ctx, &what);
+	r = add_rules(ctx, deny_memfd, &what);
 	if (r < 0)
 		goto out;
 

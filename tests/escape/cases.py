@@ -129,10 +129,11 @@ def timeout_expect(wall_limit, **more):
 # CPU and time
 
 def _cg_cpu_min(M):
-    # The cgroup measures the tree's CPU time exactly; without it the
-    # engine only has the rusage of what init reaped, so the status is what
-    # counts there.
-    return dict(cpu_min=950) if M.cg_cpu else {}
+    # The cgroup measures the tree's CPU time exactly and the engine kills
+    # the tree (SIGKILL); without it the engine only has the rusage of what
+    # init reaped, and RLIMIT_CPU's soft limit ends the process with
+    # SIGXCPU (the hard limit, a second later, with SIGKILL).
+    return dict(cpu_min=950) if M.cg_cpu else dict(signal=signal.SIGXCPU)
 
 
 case("cpu_loop", r'''
@@ -157,8 +158,8 @@ def _cpu_procs_expect(M):
         # Main is idle: only counting the whole tree ends the run early.
         return timeout_expect(10000, stdout_re=r"forked 4\n(child signal 9\n)*",
                               cpu_min=950, wall_max=8000)
-    # Each child dies at its own RLIMIT_CPU (SIGKILL: soft = hard).
-    return timeout_expect(6000, stdout="forked 4\n" + "child signal 9\n" * 4,
+    # Each child dies at its own RLIMIT_CPU soft limit (SIGXCPU).
+    return timeout_expect(6000, stdout="forked 4\n" + "child signal %d\n" % signal.SIGXCPU * 4,
                           wall_min=5900)
 
 
