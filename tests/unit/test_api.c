@@ -43,10 +43,10 @@ static enum api_error_code exec_code(const char *body, struct api_error *err)
 static char *nested(int depth)
 {
 	/* {"code": "x", "extra": [[...]]} with depth levels in all. */
-	char *s = malloc((size_t)depth * 2 + 64);
-	size_t n = 0;
+	size_t cap = (size_t)depth * 2 + 64, n;
+	char *s = malloc(cap);
 
-	n += (size_t)sprintf(s, "{\"code\": \"x\", \"extra\": ");
+	n = (size_t)snprintf(s, cap, "{\"code\": \"x\", \"extra\": ");
 	for (int i = 1; i < depth; i++)
 		s[n++] = '[';
 	for (int i = 1; i < depth; i++)
@@ -287,14 +287,15 @@ TEST(api_args_count)
 {
 	struct api_request req;
 	struct api_error err;
-	char *body = malloc(16 * 1024);
+	const size_t cap = 16 * 1024;
+	char *body = malloc(cap);
 	size_t n;
 
 	for (int count = API_MAX_ARGS; count <= API_MAX_ARGS + 1; count++) {
-		n = (size_t)sprintf(body, "{\"code\": \"x\", \"args\": [");
+		n = (size_t)snprintf(body, cap, "{\"code\": \"x\", \"args\": [");
 		for (int i = 0; i < count; i++)
-			n += (size_t)sprintf(body + n, "%s\"%d\"", i ? ", " : "", i);
-		sprintf(body + n, "]}");
+			n += (size_t)snprintf(body + n, cap - n, "%s\"%d\"", i ? ", " : "", i);
+		snprintf(body + n, cap - n, "]}");
 		if (count == API_MAX_ARGS) {
 			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_NONE);
 			ASSERT_EQ(req.argc, API_MAX_ARGS);
