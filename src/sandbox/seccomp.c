@@ -66,12 +66,12 @@ static int deny_socket_families(scmp_filter_ctx ctx, int nr)
 
 	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-				     SCMP_A0(SCMP_CMP_EQ, small[i]));
+				     SCMP_A0(SCMP_CMP_EQ, small[i], 0));
 		if (r < 0)
 			return r;
 	}
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-				SCMP_A0(SCMP_CMP_GT, 10));
+				SCMP_A0(SCMP_CMP_GT, 10, 0));
 }
 
 static int add_rules(scmp_filter_ctx ctx, bool deny_memfd, const char **what)
