@@ -8,7 +8,8 @@
 CC       ?= cc
 PKGS     := libseccomp jansson libmicrohttpd sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libmicrohttpd: headers only; the server loads it at run time (src/http/mhd.h).
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wformat=2 -Wformat-security -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings \

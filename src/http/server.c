@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +23,7 @@
 
 #include "api/api.h"
 #include "http/http.h"
+#include "http/mhd.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -655,6 +655,9 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	struct http_server *srv;
 	int r;
 
+	r = http_mhd_load(why, whylen);
+	if (r < 0)
+		return r;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;

@@ -1,0 +1,55 @@
+/* mhd.c - loads libmicrohttpd at run time; see mhd.h for why. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "http/mhd.h"
+
+struct http_mhd http_mhd;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int load_result;
+static char load_error[256];
+
+static void load(void)
+{
+	static const struct {
+		const char *name;
+		void **slot;
+	} syms[] = {
+#define SYM(field) { "MHD_" #field, (void **)&http_mhd.field }
+		SYM(start_daemon), SYM(stop_daemon), SYM(quiesce_daemon),
+		SYM(suspend_connection), SYM(resume_connection),
+		SYM(get_connection_info), SYM(lookup_connection_value),
+		SYM(create_response_from_buffer), SYM(add_response_header),
+		SYM(queue_response), SYM(destroy_response),
+#undef SYM
+	};
+	/* Never unloaded: the server keeps using it until the process ends. */
+	void *lib = dlopen(HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib) {
+		snprintf(load_error, sizeof(load_error), "cannot load %s: %s "
+			 "(install Debian's libmicrohttpd12)", HTTP_MHD_SONAME, dlerror());
+		load_result = -ENOENT;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].slot = dlsym(lib, syms[i].name);
+		if (!*syms[i].slot) {
+			snprintf(load_error, sizeof(load_error), "%s lacks %s",
+				 HTTP_MHD_SONAME, syms[i].name);
+			load_result = -ENOENT;
+			return;
+		}
+	}
+}
+
+int http_mhd_load(char *why, size_t whylen)
+{
+	pthread_once(&once, load);
+	if (load_result < 0)
+		snprintf(why, whylen, "%s", load_error);
+	return load_result;
+}
