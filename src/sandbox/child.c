@@ -7,9 +7,10 @@
  * needs (paths, options, rlimits, the compiled seccomp filter) was prepared
  * by the supervisor before clone3().  A few calls go to the kernel directly
  * (sys_* below): the C library's versions take locks that another thread
- * of the supervisor may have held at the moment of the clone (fork()), or
- * signal every thread of the process to change its ids too (setresuid()
- * and friends), threads that do not exist in the child.
+ * of the supervisor may have held at the moment of the clone (fork(), so
+ * the program is started with the bare clone() wrapper), or signal every
+ * thread of the process to change its ids too (setresuid() and friends),
+ * threads that do not exist in the child.
  *
  * It runs as PID 1 of the new pid namespace, in new user, mount, network,
  * ipc, uts and cgroup namespaces.  The steps, in order:
@@ -83,11 +84,6 @@ static char env_tmpdir[] = "TMPDIR=/tmp";
 static char *const envp[] = { env_path, env_home, env_lang, env_tmpdir, NULL };
 
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom" };
-
-static pid_t sys_fork(void)
-{
-	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-}
 
 static int sys_setgroups0(void)
 {
@@ -378,17 +374,23 @@ static void drop_privileges(const struct child_args *a)
 				   SECBIT_KEEP_CAPS_LOCKED |
 				   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 				   0, 0, 0));
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			fail(a, "drop bounding set");
+	/* Up to the first number the kernel does not know (CAP_LAST_CAP). */
+	for (int cap = 0;; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno != EINVAL || cap == 0)
+				fail(a, "drop bounding set");
+			break;
+		}
 	TRY(a, "clear ambient", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
 	memset(data, 0, sizeof(data));
 	TRY(a, "capset", (int)syscall(SYS_capset, &hdr, data));
 	TRY(a, "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }
 
-__attribute__((noreturn)) static void exec_program(const struct child_args *a)
+static int exec_program(void *arg)
 {
+	const struct child_args *a = arg;
+
 	int in = a->stdin_fd;
 
 	TRY(a, "setsid", setsid());
@@ -408,13 +410,26 @@ __attribute__((noreturn)) static void exec_program(const struct child_args *a)
 		TRY(a, "setrlimit", setrlimit(a->rlimits[i].resource, &rl));
 	}
 	drop_privileges(a);
-	setup_signals();
+	/* Signals need nothing: the init reset them before the clone. */
 	/* Every fd above 2 closes at execve(); the report pipe stays open
 	 * until then so that a failed execve() can still be told. */
 	TRY(a, "close_range", (int)syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC));
 	TRY(a, "seccomp", (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->filter));
 	execve(a->argv[0], a->argv, envp);
 	fail(a, "execve");
+}
+
+/*
+ * The program's process shares the init's memory until its execve()
+ * (CLONE_VM | CLONE_VFORK: the init waits), which spares copying the page
+ * tables of a copy of the whole supervisor.  Its stack is this one.
+ */
+static char prog_stack[256 * 1024] __attribute__((aligned(64)));
+
+static pid_t start_program(const struct child_args *a)
+{
+	return clone(exec_program, prog_stack + sizeof(prog_stack),
+		     CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
 }
 
 static void join_cgroup(const struct child_args *a)
@@ -467,13 +482,12 @@ void sbx_child_main(const struct child_args *a)
 	TRY(a, "sethostname", sethostname("sandbox", 7));
 	/* The program runs with our uid: make /proc/1 and ptrace refuse it. */
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+	/* Default dispositions, nothing blocked: inherited by the program. */
 	setup_signals();
 
-	prog = sys_fork();
+	prog = start_program(a);
 	if (prog < 0)
-		fail(a, "fork");
-	if (prog == 0)
-		exec_program(a);
+		fail(a, "start the program");
 
 	/* PID 1: reap everything; the run ends when the program does. */
 	for (;;) {
