@@ -64,6 +64,9 @@ static int host_init(struct sbx_host *host, char *notes, size_t noteslen)
 {
 	struct sbx_features *f = &host->f;
 
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	host->ncpu = ncpu > 0 ? (unsigned)ncpu : 1;
 	f->root = geteuid() == 0;
 	f->seccomp = access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
 	f->clone3 = can_clone3();

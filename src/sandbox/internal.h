@@ -35,6 +35,7 @@ struct sbx_host {
 	/* cgroup: the directory the runs' cgroups are made in.  v2: only
 	 * parent[0]; v1: one per controller ("" when that one is missing). */
 	char cg_parent[CG_NCTRL][PATH_MAX];
+	unsigned ncpu;			/* CPUs online, at least 1 */
 	uid_t host_uid;			/* what SBX_INNER_ID maps to */
 	gid_t host_gid;
 	struct sock_fprog filter;	/* compiled seccomp filter */

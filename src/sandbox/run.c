@@ -315,25 +315,27 @@ static int arm_timer(int tfd, uint64_t ms)
 	return timerfd_settime(tfd, 0, &its, NULL);
 }
 
-/* The CPU limit: check the cgroup's counter when the tree could have used
- * the rest of its allowance on every CPU at once, so no polling is done for
- * short runs and the overshoot is small for long ones. */
-static void check_cpu(struct run *run)
+/* The CPU limit: look at the cgroup's counter when the tree could have
+ * used the rest of its allowance on every CPU at once, so that short runs
+ * are never polled and long ones overshoot little. */
+static void arm_cpu_check(struct run *run, uint64_t used_ns)
 {
 	const uint64_t limit_ns = run->req->limits.cpu_ms * 1000000ull;
-	static long ncpu;
+	uint64_t next_ms = (limit_ns - used_ns) / 1000000ull / run->host->ncpu;
+
+	arm_timer(run->cpu_tfd, next_ms < 5 ? 5 : next_ms);
+}
+
+static void check_cpu(struct run *run)
+{
 	uint64_t used;
 
-	if (!ncpu)
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	if (cg_run_cpu_ns(&run->cg, &used) < 0)
 		return;
-	if (used >= limit_ns) {
+	if (used >= run->req->limits.cpu_ms * 1000000ull)
 		kill_run(run, SBX_TIMEOUT);
-		return;
-	}
-	uint64_t next_ms = (limit_ns - used) / 1000000ull / (uint64_t)ncpu;
-	arm_timer(run->cpu_tfd, next_ms < 5 ? 5 : next_ms);
+	else
+		arm_cpu_check(run, used);
 }
 
 /* Reads what is there on one output pipe.  Returns 0 at EOF, 1 otherwise. */
@@ -381,7 +383,7 @@ static int supervise(struct run *run, struct sbx_result *res)
 	if (arm_timer(run->wall_tfd, run->req->limits.wall_ms) < 0)
 		return set_error(res, -errno, "timerfd");
 	if (run->cpu_tfd >= 0)
-		check_cpu(run);
+		arm_cpu_check(run, 0);
 
 	while (!run->exited) {
 		struct epoll_event evs[8];
