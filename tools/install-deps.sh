@@ -4,7 +4,12 @@
 set -eu
 PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev python3"
 if [ "${1:-}" = "--test" ]; then
-	PKGS="$PKGS clang libclang-rt-14-dev chromium nodejs npm util-linux procps"
+	PKGS="$PKGS clang libclang-rt-14-dev chromium util-linux procps"
+	# Node.js from elsewhere (NodeSource's package ships npm and conflicts
+	# with Debian's npm) will do: only a machine without one gets Debian's.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		PKGS="$PKGS nodejs npm"
+	fi
 fi
 missing=""
 for p in $PKGS; do
