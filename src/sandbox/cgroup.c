@@ -57,7 +57,7 @@ static void note(char *notes, size_t len, const char *fmt, ...)
 	}
 }
 
-static int write_at(int dirfd, const char *file, const char *value)
+int sbx_write_at(int dirfd, const char *file, const char *value)
 {
 	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
 	int r = 0;
@@ -202,13 +202,13 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 	*strrchr(up, '/') = '\0';
 	fd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
-		write_at(fd, "cgroup.subtree_control", "+memory +pids");
+		sbx_write_at(fd, "cgroup.subtree_control", "+memory +pids");
 		close(fd);
 	}
 	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	write_at(fd, "cgroup.subtree_control", "+memory +pids");
+	sbx_write_at(fd, "cgroup.subtree_control", "+memory +pids");
 	if (read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)) >= 0) {
 		host->f.cg_memory = strstr(buf, "memory") != NULL;
 		host->f.cg_pids = strstr(buf, "pids") != NULL;
@@ -317,7 +317,7 @@ static void remove_stale(const char *parent, const char *name, bool v2)
 		return;
 	for (int i = 0; i < 1000 && rmdir(path) < 0 && errno == EBUSY; i++) {
 		if (v2)
-			write_at(fd, "cgroup.kill", "1");
+			sbx_write_at(fd, "cgroup.kill", "1");
 		else
 			kill_procs(fd);
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
@@ -392,12 +392,12 @@ int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 			goto fail;
 		int fd = cg->dirfd[0];
 		if (host->f.cg_memory) {
-			if ((r = write_at(fd, "memory.max", mem)) < 0)
+			if ((r = sbx_write_at(fd, "memory.max", mem)) < 0)
 				goto fail;
-			write_at(fd, "memory.swap.max", "0");	/* absent without swap */
-			write_at(fd, "memory.oom.group", "1");
+			sbx_write_at(fd, "memory.swap.max", "0");	/* absent without swap */
+			sbx_write_at(fd, "memory.oom.group", "1");
 		}
-		if (host->f.cg_pids && (r = write_at(fd, "pids.max", pids)) < 0)
+		if (host->f.cg_pids && (r = sbx_write_at(fd, "pids.max", pids)) < 0)
 			goto fail;
 		return 0;
 	}
@@ -411,16 +411,16 @@ int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 	}
 	if (cg->dirfd[CG_MEMORY] >= 0) {
 		int fd = cg->dirfd[CG_MEMORY];
-		if ((r = write_at(fd, "memory.limit_in_bytes", mem)) < 0)
+		if ((r = sbx_write_at(fd, "memory.limit_in_bytes", mem)) < 0)
 			goto fail;
 		/* memory+swap equal to memory: no swap at all.  Absent when the
 		 * kernel runs without swap accounting. */
-		r = write_at(fd, "memory.memsw.limit_in_bytes", mem);
+		r = sbx_write_at(fd, "memory.memsw.limit_in_bytes", mem);
 		if (r < 0 && r != -ENOENT)
 			goto fail;
-		write_at(fd, "memory.swappiness", "0");
+		sbx_write_at(fd, "memory.swappiness", "0");
 	}
-	if (cg->dirfd[CG_PIDS] >= 0 && (r = write_at(cg->dirfd[CG_PIDS], "pids.max", pids)) < 0)
+	if (cg->dirfd[CG_PIDS] >= 0 && (r = sbx_write_at(cg->dirfd[CG_PIDS], "pids.max", pids)) < 0)
 		goto fail;
 	/*
 	 * Moving another process in (writing its pid to cgroup.procs) takes
@@ -495,7 +495,7 @@ int cg_run_oom(struct cg_run *cg)
 void cg_run_kill(struct cg_run *cg)
 {
 	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0)
-		write_at(cg->dirfd[0], "cgroup.kill", "1");
+		sbx_write_at(cg->dirfd[0], "cgroup.kill", "1");
 }
 
 void cg_run_destroy(struct cg_run *cg)

@@ -46,6 +46,10 @@ struct sbx_host {
 
 /* ---- cgroup.c ---- */
 
+/* Writes value to file (relative to dirfd, or a path with AT_FDCWD) in one
+ * write(): the way cgroup and /proc control files want it.  0 or -errno. */
+int sbx_write_at(int dirfd, const char *file, const char *value);
+
 struct cg_run {
 	enum sbx_cgroup_mode mode;
 	int dirfd[CG_NCTRL];		/* v2: dirfd[0] only; -1 = none */

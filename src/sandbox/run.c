@@ -213,16 +213,9 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 static int write_proc_file(pid_t pid, const char *file, const char *value)
 {
 	char path[64];
-	int fd, r = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	return sbx_write_at(AT_FDCWD, path, value);
 }
 
 static int write_id_maps(struct run *run)
@@ -362,11 +355,17 @@ static int drain(struct run *run, int fd, struct obuf *b, uint64_t *total, bool 
 	}
 }
 
+/* Reads a readable output pipe; at EOF stops watching it. */
+static void read_stream(struct run *run, int fd, struct obuf *b, uint64_t *total, bool *truncated)
+{
+	if (!drain(run, fd, b, total, truncated))
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 static int supervise(struct run *run, struct sbx_result *res)
 {
 	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU };
 	struct epoll_event ev;
-	int open_pipes = 2;
 
 #define ADD(fd, tag) do {						\
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = (tag) }; \
@@ -401,18 +400,12 @@ static int supervise(struct run *run, struct sbx_result *res)
 				run->exited = true;
 				break;
 			case EV_OUT:
-				if (!drain(run, run->out_pipe[0], &run->out, &run->out_total,
-					   &res->stdout_truncated)) {
-					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->out_pipe[0], NULL);
-					open_pipes--;
-				}
+				read_stream(run, run->out_pipe[0], &run->out, &run->out_total,
+					    &res->stdout_truncated);
 				break;
 			case EV_ERR:
-				if (!drain(run, run->err_pipe[0], &run->err, &run->err_total,
-					   &res->stderr_truncated)) {
-					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->err_pipe[0], NULL);
-					open_pipes--;
-				}
+				read_stream(run, run->err_pipe[0], &run->err, &run->err_total,
+					    &res->stderr_truncated);
 				break;
 			case EV_WALL:
 				(void)!read(run->wall_tfd, &ticks, sizeof(ticks));
@@ -428,7 +421,6 @@ static int supervise(struct run *run, struct sbx_result *res)
 	/* The whole namespace is gone once its init is: what is in the pipes
 	 * now is all there will be.  Read it without waiting for EOF, which
 	 * a concurrent run's child may hold off for a moment. */
-	(void)open_pipes;
 	drain(run, run->out_pipe[0], &run->out, &run->out_total, &res->stdout_truncated);
 	drain(run, run->err_pipe[0], &run->err, &run->err_total, &res->stderr_truncated);
 	return 0;
