@@ -36,6 +36,7 @@ enum api_error_code {
 	API_E_PAYLOAD_TOO_LARGE,	/* 413 */
 	API_E_UNSUPPORTED_MEDIA_TYPE,	/* 415 */
 	API_E_METHOD_NOT_ALLOWED,	/* 405 */
+	API_E_CROSS_ORIGIN,		/* 403: a browser sent it from another site */
 	API_E_NOT_FOUND,		/* 404 */
 	API_E_QUEUE_FULL,		/* 503 */
 	API_E_SHUTTING_DOWN,		/* 503 */
@@ -112,6 +113,15 @@ void api_request_sbx(const struct api_request *req, struct sbx_request *out);
  * media type (application/json, or application/NAME+json) with parameters
  * passes, anything else fills *err with API_E_UNSUPPORTED_MEDIA_TYPE. */
 int api_check_content_type(const char *content_type, struct api_error *err);
+
+/* Cross-site request check for the endpoints that run code: a browser
+ * marks a request another site's page made it send (Sec-Fetch-Site:
+ * cross-site or same-site), or names that page (an Origin whose host and
+ * port differ from the Host it was sent to, or "null").  Such requests
+ * fill *err with API_E_CROSS_ORIGIN; requests without either header (not
+ * from a browser) and the page's own pass.  Any argument may be NULL. */
+int api_check_origin(const char *sec_fetch_site, const char *origin, const char *host,
+		     struct api_error *err);
 
 /* The status in words: "" for ok, "Exited with code 1", "Killed by signal
  * 11 (SIGSEGV)", "Time limit exceeded (10 s)", "CPU time limit exceeded

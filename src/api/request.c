@@ -372,6 +372,28 @@ int api_check_content_type(const char *ct, struct api_error *err)
 			"the request body must be JSON (Content-Type: application/json)");
 }
 
+int api_check_origin(const char *sec_fetch_site, const char *origin, const char *host,
+		     struct api_error *err)
+{
+	const char *hostport;
+
+	if (sec_fetch_site && *sec_fetch_site) {
+		if (strcasecmp(sec_fetch_site, "same-origin") == 0 ||
+		    strcasecmp(sec_fetch_site, "none") == 0)
+			return 0;
+		goto refuse;
+	}
+	if (!origin || !*origin)
+		return 0;
+	/* "scheme://host[:port]": compare what follows the scheme. */
+	hostport = strstr(origin, "://");
+	if (hostport && host && strcasecmp(hostport + 3, host) == 0)
+		return 0;
+refuse:
+	return api_fail(err, API_E_CROSS_ORIGIN,
+			"requests from another site's web page may not run code here");
+}
+
 static int parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;

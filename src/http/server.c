@@ -494,6 +494,14 @@ static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *
 	if (ctx->route.id != HTTP_R_RUN && ctx->route.id != HTTP_R_EXECUTE)
 		return MHD_YES;
 	ctx->has_body = true;
+	if (api_check_origin(MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+							 "Sec-Fetch-Site"),
+			     MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ORIGIN),
+			     MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_HOST),
+			     &err) < 0)
+		return send_error(ctx, &err, NULL);
 	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (api_check_content_type(v, &err) < 0)

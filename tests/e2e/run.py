@@ -482,6 +482,27 @@ def bad_input_bodies(s, slow):
 
 
 @test(quick=True)
+def cross_site_pages_cannot_run_code(s, slow):
+    # A page on another site can make a browser send a request here; the
+    # browser says so (Sec-Fetch-Site, Origin), and nothing runs.
+    evil = dict(JSON_CT, Origin="https://evil.example")
+    for path in ("/run", "/api/v1/execute"):
+        expect_error(s.request("POST", path, b'{"code": "print(1)"}', evil),
+                     403, "cross_origin")
+        expect_error(s.request("POST", path, b'{"code": "print(1)"}',
+                               dict(JSON_CT, **{"Sec-Fetch-Site": "cross-site"})),
+                     403, "cross_origin")
+        expect_error(s.request("POST", path, b'{"code": "print(1)"}',
+                               dict(JSON_CT, Origin="null")), 403, "cross_origin")
+    # The page itself (same origin) and clients that are not browsers run.
+    own = dict(JSON_CT, Origin=f"http://127.0.0.1:{s.port}", **{"Sec-Fetch-Site": "same-origin"})
+    r = s.request("POST", "/run", b'{"code": "print(5)"}', own)
+    eq((r.status, r.json.get("output")), (200, "5\n"), "same-origin request")
+    r = s.request("POST", "/run", b'{"code": "print(6)"}', dict(JSON_CT, Origin=f"http://127.0.0.1:{s.port}"))
+    eq((r.status, r.json.get("output")), (200, "6\n"), "same-origin Origin only")
+
+
+@test(quick=True)
 def bad_input_execute_fields(s, slow):
     def ex(obj):
         return s.post("/api/v1/execute", obj)

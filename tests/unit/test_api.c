@@ -675,3 +675,25 @@ TEST(http_metrics_exposition)
 	ASSERT(strstr(t, "safexec_http_requests_total{code=\"503\"} 1\n"));
 	free(t);
 }
+
+TEST(api_check_origin_refuses_other_sites)
+{
+	struct api_error err;
+
+	/* Not from a browser, or the page itself. */
+	ASSERT_EQ(api_check_origin(NULL, NULL, "127.0.0.1:8080", &err), 0);
+	ASSERT_EQ(api_check_origin("same-origin", "http://127.0.0.1:8080", "127.0.0.1:8080", &err), 0);
+	ASSERT_EQ(api_check_origin("none", NULL, "127.0.0.1:8080", &err), 0);
+	ASSERT_EQ(api_check_origin(NULL, "http://127.0.0.1:8080", "127.0.0.1:8080", &err), 0);
+	ASSERT_EQ(api_check_origin(NULL, "http://LOCALHOST:8080", "localhost:8080", &err), 0);
+	/* Another site's page. */
+	ASSERT(api_check_origin("cross-site", "https://evil.example", "127.0.0.1:8080", &err) < 0);
+	ASSERT_EQ(err.code, API_E_CROSS_ORIGIN);
+	ASSERT_EQ(api_error_http_status(err.code), 403);
+	ASSERT_STREQ(api_error_name(err.code), "cross_origin");
+	ASSERT(api_check_origin("same-site", NULL, "127.0.0.1:8080", &err) < 0);
+	ASSERT(api_check_origin(NULL, "https://evil.example", "127.0.0.1:8080", &err) < 0);
+	ASSERT(api_check_origin(NULL, "null", "127.0.0.1:8080", &err) < 0);
+	ASSERT(api_check_origin(NULL, "http://127.0.0.1:9999", "127.0.0.1:8080", &err) < 0);
+	ASSERT(api_check_origin(NULL, "http://127.0.0.1:8080", NULL, &err) < 0);
+}
