@@ -37,6 +37,7 @@ enum api_error_code {
 	API_E_UNSUPPORTED_MEDIA_TYPE,	/* 415 */
 	API_E_METHOD_NOT_ALLOWED,	/* 405 */
 	API_E_CROSS_ORIGIN,		/* 403: a browser sent it from another site */
+	API_E_UNKNOWN_HOST,		/* 403: a Host this server does not answer to */
 	API_E_NOT_FOUND,		/* 404 */
 	API_E_QUEUE_FULL,		/* 503 */
 	API_E_SHUTTING_DOWN,		/* 503 */
@@ -122,6 +123,13 @@ int api_check_content_type(const char *content_type, struct api_error *err);
  * from a browser) and the page's own pass.  Any argument may be NULL. */
 int api_check_origin(const char *sec_fetch_site, const char *origin, const char *host,
 		     struct api_error *err);
+
+/* Host check against DNS rebinding (a name the attacker controls, made to
+ * point at this server, turns another site's page into a same-origin one):
+ * the Host header must be an IP address, "localhost", or one of allowed (a
+ * comma-separated list of names, any case; "*" allows any).  A request
+ * without Host (HTTP/1.0) passes.  Else fills *err with API_E_UNKNOWN_HOST. */
+int api_check_host(const char *host, const char *allowed, struct api_error *err);
 
 /* The status in words: "" for ok, "Exited with code 1", "Killed by signal
  * 11 (SIGSEGV)", "Time limit exceeded (10 s)", "CPU time limit exceeded

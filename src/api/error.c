@@ -26,6 +26,7 @@ static const struct {
 	[API_E_UNSUPPORTED_MEDIA_TYPE] = { "unsupported_media_type", 415 },
 	[API_E_METHOD_NOT_ALLOWED] = { "method_not_allowed", 405 },
 	[API_E_CROSS_ORIGIN] = { "cross_origin", 403 },
+	[API_E_UNKNOWN_HOST] = { "unknown_host", 403 },
 	[API_E_NOT_FOUND] = { "not_found", 404 },
 	[API_E_QUEUE_FULL] = { "queue_full", 503 },
 	[API_E_SHUTTING_DOWN] = { "shutting_down", 503 },

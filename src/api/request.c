@@ -5,8 +5,10 @@
  * with a message saying which, never clamped, because a silently lowered
  * limit would make a program fail for a reason its author cannot see.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -392,6 +394,42 @@ int api_check_origin(const char *sec_fetch_site, const char *origin, const char 
 refuse:
 	return api_fail(err, API_E_CROSS_ORIGIN,
 			"requests from another site's web page may not run code here");
+}
+
+/* True when the list (comma-separated, spaces allowed) holds name[0..len). */
+static bool list_has(const char *list, const char *name, size_t len)
+{
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n && ((n == 1 && *p == '*') || (n == len && strncasecmp(p, name, len) == 0)))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+int api_check_host(const char *host, const char *allowed, struct api_error *err)
+{
+	char name[256];
+	struct in_addr a4;
+	size_t n;
+
+	if (!host || !*host || host[0] == '[')	/* none, or an IPv6 address */
+		return 0;
+	n = strcspn(host, ":");
+	if (n >= sizeof(name))
+		goto refuse;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0)
+		return 0;
+	if (allowed && list_has(allowed, name, n))
+		return 0;
+refuse:
+	return api_fail(err, API_E_UNKNOWN_HOST,
+			"this server does not answer to that host name (see allowed_hosts)");
 }
 
 static int parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)

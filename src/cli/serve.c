@@ -128,6 +128,7 @@ int cli_serve(int argc, char **argv)
 	hc.max_body = (size_t)c.max_body;
 	hc.connection_timeout = (unsigned)c.connection_timeout;
 	hc.connection_limit = (unsigned)c.connection_limit;
+	hc.allowed_hosts = c.allowed_hosts;
 	hc.maxima = (struct api_maxima){
 		.wall_time_ms = c.max_wall_time_ms,
 		.cpu_time_ms = c.max_cpu_time_ms,

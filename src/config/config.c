@@ -30,6 +30,9 @@
 const struct cfg_entry cfg_table[] = {
 	STR(listen, "127.0.0.1:8080", "SAFEXEC_LISTEN",
 	    "address and port to listen on, HOST:PORT or [IPV6]:PORT"),
+	STR(allowed_hosts, "", NULL,
+	    "host names clients may use besides IP addresses and localhost, "
+	    "comma-separated; * = any (refusing others stops DNS rebinding)"),
 	STR(data_dir, "data", "SAFEXEC_DATA_DIR",
 	    "directory for the history database"),
 	STR(db, "", NULL,

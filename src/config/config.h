@@ -19,6 +19,7 @@
 
 struct cfg {
 	char listen[CFG_LISTEN_MAX];	/* "HOST:PORT" or "[V6]:PORT" */
+	char allowed_hosts[CFG_LISTEN_MAX]; /* names besides IPs and localhost */
 	char data_dir[CFG_PATH_MAX];
 	char db[CFG_PATH_MAX];		/* "" until cfg_finish(): <data_dir>/history.db */
 	char log[CFG_PATH_MAX];		/* "" = no JSON-lines log */

@@ -32,6 +32,7 @@ struct http_config {
 	size_t max_body;		/* bytes */
 	unsigned connection_timeout;	/* seconds */
 	unsigned connection_limit;
+	const char *allowed_hosts;	/* see api_check_host() */
 	struct api_maxima maxima;
 };
 

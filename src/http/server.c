@@ -69,6 +69,7 @@ struct job_queue {
 struct http_server {
 	struct http_config cfg;
 	char host_name[256];
+	char allowed_hosts[256];	/* copy of cfg->allowed_hosts */
 	struct sbx_host *host;
 	struct store *store;
 	struct MHD_Daemon *daemon;
@@ -488,6 +489,10 @@ static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *
 	const char *v;
 	uint64_t cl;
 
+	if (api_check_host(MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST),
+			   srv->cfg.allowed_hosts, &err) < 0)
+		return send_error(ctx, &err, NULL);
 	if (http_route_match(method, url, strlen(url), &ctx->route, &err) < 0)
 		return send_error(ctx, &err,
 				  err.code == API_E_METHOD_NOT_ALLOWED ? ctx->route.allow : NULL);
@@ -672,6 +677,9 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	srv->cfg = *cfg;
 	snprintf(srv->host_name, sizeof(srv->host_name), "%s", cfg->host);
 	srv->cfg.host = srv->host_name;
+	snprintf(srv->allowed_hosts, sizeof(srv->allowed_hosts), "%s",
+		 cfg->allowed_hosts ? cfg->allowed_hosts : "");
+	srv->cfg.allowed_hosts = srv->allowed_hosts;
 	srv->host = host;
 	srv->store = store;
 	srv->listen_fd = -1;

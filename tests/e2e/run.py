@@ -482,6 +482,18 @@ def bad_input_bodies(s, slow):
 
 
 @test(quick=True)
+def unknown_host_names_are_refused(s, slow):
+    # DNS rebinding: a name the attacker controls, pointed at this server.
+    for path in ("/healthz", "/api/v1/executions", "/"):
+        expect_error(s.request("GET", path, None, {"Host": "evil.example:8080"}),
+                     403, "unknown_host")
+    r = s.request("POST", "/run", b'{"code": "print(1)"}', dict(JSON_CT, Host="evil.example"))
+    expect_error(r, 403, "unknown_host")
+    for host in (f"127.0.0.1:{s.port}", f"localhost:{s.port}"):
+        eq(s.request("GET", "/healthz", None, {"Host": host}).status, 200, f"Host {host}")
+
+
+@test(quick=True)
 def cross_site_pages_cannot_run_code(s, slow):
     # A page on another site can make a browser send a request here; the
     # browser says so (Sec-Fetch-Site, Origin), and nothing runs.
@@ -526,7 +538,7 @@ def bad_input_too_large(s, slow):
     # read: send only the headers of a too large request.
     for extra in (b"", b"Expect: 100-continue\r\n"):
         with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
-            c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\n%s\r\n" % ((1 << 20) + 1, extra))
             data = b""
             while b"\r\n\r\n" not in data:
@@ -591,7 +603,7 @@ def bad_input_queries(s, slow):
 @test(quick=True)
 def bad_input_malformed_http(s, slow):
     for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
-                b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+                b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: nope\r\n\r\n",
                 b"\x00\xff\r\n\r\n"):
         with socket.create_connection(("127.0.0.1", s.port), timeout=3) as c:
             c.sendall(raw)
@@ -786,7 +798,7 @@ def idle_connections_do_not_block(binary):
         for i in range(200):
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             if i % 2:
-                c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Le")
+                c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
             socks.append(c)
         t0 = time.time()
         j = s.run(HELLO, timeout=10)
@@ -794,7 +806,7 @@ def idle_connections_do_not_block(binary):
         check(time.time() - t0 < 3, f"a normal request took {time.time() - t0:.1f} s")
         # A body that stops half way also waits without blocking others.
         c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 100\r\n\r\n{\"code\": ")
         socks.append(c)
         eq(s.run(HELLO, timeout=10)["output"], "Hello World\n", "second request")

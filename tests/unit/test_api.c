@@ -697,3 +697,24 @@ TEST(api_check_origin_refuses_other_sites)
 	ASSERT(api_check_origin(NULL, "http://127.0.0.1:9999", "127.0.0.1:8080", &err) < 0);
 	ASSERT(api_check_origin(NULL, "http://127.0.0.1:8080", NULL, &err) < 0);
 }
+
+TEST(api_check_host_stops_dns_rebinding)
+{
+	struct api_error err;
+
+	ASSERT_EQ(api_check_host(NULL, "", &err), 0);
+	ASSERT_EQ(api_check_host("127.0.0.1:8080", "", &err), 0);
+	ASSERT_EQ(api_check_host("10.1.2.3", "", &err), 0);
+	ASSERT_EQ(api_check_host("[::1]:8080", "", &err), 0);
+	ASSERT_EQ(api_check_host("LocalHost:8080", NULL, &err), 0);
+	ASSERT(api_check_host("evil.example:8080", "", &err) < 0);
+	ASSERT_EQ(err.code, API_E_UNKNOWN_HOST);
+	ASSERT_EQ(api_error_http_status(err.code), 403);
+	ASSERT(api_check_host("localhost.evil.example", NULL, &err) < 0);
+	ASSERT(api_check_host("127.0.0.1.evil.example", NULL, &err) < 0);
+	ASSERT_EQ(api_check_host("run.example.org", "docs.example.org, run.example.org", &err), 0);
+	ASSERT_EQ(api_check_host("RUN.example.org:443", "run.example.org", &err), 0);
+	ASSERT(api_check_host("run.example.org.evil", "run.example.org", &err) < 0);
+	ASSERT(api_check_host("example.org", "run.example.org", &err) < 0);
+	ASSERT_EQ(api_check_host("anything.example", "*", &err), 0);
+}
