@@ -432,28 +432,11 @@ refuse:
 			"this server does not answer to that host name (see allowed_hosts)");
 }
 
-static int parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 19)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
 int api_parse_id(const char *s, size_t len, int64_t *id)
 {
 	uint64_t v;
 
-	if (parse_decimal(s, len, INT64_MAX, &v) < 0 || v == 0)
+	if (util_parse_u64n(s, len, INT64_MAX, &v) < 0 || v == 0)
 		return -EINVAL;
 	*id = (int64_t)v;
 	return 0;
@@ -468,7 +451,7 @@ int api_parse_list_query(const char *limit, const char *before,
 	*limit_out = API_LIST_DEFAULT;
 	*before_out = 0;
 	if (limit) {
-		if (parse_decimal(limit, strlen(limit), API_LIST_MAX, &v) < 0 || v == 0)
+		if (util_parse_u64(limit, API_LIST_MAX, &v) < 0 || v == 0)
 			return api_fail(err, API_E_INVALID_REQUEST,
 					"the parameter 'limit' must be an integer from 1 to %d",
 					API_LIST_MAX);

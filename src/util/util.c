@@ -6,16 +6,16 @@
 
 #include "util/util.h"
 
-int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
+int util_parse_u64n(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (!s || !*s)
+	if (!s || len == 0)
 		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
-		unsigned d = (unsigned)(*s - '0');
+		unsigned d = (unsigned)(s[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
 			return -ERANGE;
 		v = v * 10 + d;
@@ -24,6 +24,11 @@ int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	return util_parse_u64n(s, s ? strlen(s) : 0, max, out);
 }
 
 int util_parse_size(const char *s, uint64_t max, uint64_t *out)

@@ -14,6 +14,9 @@
  * into *out, refusing values above max.  Returns 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/* The same for len bytes that need not be NUL-terminated. */
+int util_parse_u64n(const char *s, size_t len, uint64_t max, uint64_t *out);
+
 /* Parses a size: digits with an optional K, M or G suffix (powers of 1024,
  * either case, an optional trailing "B" or "iB").  Same contract as above. */
 int util_parse_size(const char *s, uint64_t max, uint64_t *out);
