@@ -179,6 +179,7 @@ int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen)
 
 void sbx_host_kill_all(struct sbx_host *host)
 {
+	atomic_store(&host->stopping, true);
 	for (int i = 0; i < SBX_MAX_RUNNING; i++) {
 		int fd = atomic_load(&host->pidfds[i]);
 		if (fd >= 0)

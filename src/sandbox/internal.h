@@ -27,6 +27,10 @@
 
 #define SBX_MAX_RUNNING	1024	/* slots for sbx_host_kill_all() */
 
+/* Per-user kernel budgets a run may use (see child_limits() in run.c). */
+#define SBX_SIGPENDING	256	/* queued signals */
+#define SBX_MEMLOCK	(64u << 10) /* bytes of locked memory */
+
 /* The cgroup controllers a run uses. */
 enum cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG_NCTRL };
 
@@ -40,6 +44,7 @@ struct sbx_host {
 	gid_t host_gid;
 	struct sock_fprog filter;	/* compiled seccomp filter */
 	atomic_uint running;
+	atomic_bool stopping;		/* sbx_host_kill_all() was called */
 	atomic_ulong seq;
 	atomic_int pidfds[SBX_MAX_RUNNING]; /* -1 = free slot */
 };
@@ -85,10 +90,10 @@ void cg_run_destroy(struct cg_run *cg);
 
 /* ---- seccomp.c ---- */
 
-/* Compiles the filter into *prog (prog->filter is malloc'ed).  With
- * deny_memfd, memfd_create() is refused too: without a memory cgroup nothing
- * else would count the memory a memfd holds. */
-int sbx_seccomp_build(struct sock_fprog *prog, bool deny_memfd, char *err, size_t errlen);
+/* Compiles the filter into *prog (prog->filter is malloc'ed).  Without a
+ * memory cgroup (no_memcg), memfd_create() and shmget() are refused too:
+ * nothing else would count the memory they hold. */
+int sbx_seccomp_build(struct sock_fprog *prog, bool no_memcg, char *err, size_t errlen);
 
 /* ---- child.c ---- */
 
@@ -109,7 +114,7 @@ struct child_args {
 	struct {
 		int resource;
 		uint64_t soft, hard;
-	} rlimits[8];
+	} rlimits[16];
 	int nrlimits;
 	char tmpfs_opts[96];	/* size/nr_inodes options for /tmp */
 	char box_opts[96];	/* ... for /box */

@@ -199,15 +199,31 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1, (uint64_t)l->processes + 1);
 	if (!host->f.cg_memory)
 		add_rlimit(a, RLIMIT_AS, l->memory_bytes, l->memory_bytes);
+	/* The user namespace is created by the supervisor's uid, so what the
+	 * kernel counts per user (queued signals, POSIX message queues,
+	 * locked memory) is charged to that uid on the host as well: keep
+	 * the program's share small, or it could exhaust root's budget.  No
+	 * real-time priority, no raised niceness. */
+	add_rlimit(a, RLIMIT_SIGPENDING, SBX_SIGPENDING, SBX_SIGPENDING);
+	add_rlimit(a, RLIMIT_MSGQUEUE, 0, 0);
+	add_rlimit(a, RLIMIT_MEMLOCK, SBX_MEMLOCK, SBX_MEMLOCK);
+	add_rlimit(a, RLIMIT_RTPRIO, 0, 0);
+	add_rlimit(a, RLIMIT_NICE, 0, 0);
 
-	/* tmpfs pages are charged to the memory cgroup of the writer; the
-	 * sizes only keep one file system from taking all of it. */
+	/* With a memory cgroup, tmpfs pages are charged to it: the sizes only
+	 * keep one file system from taking all of the limit.  Without one,
+	 * nothing else counts them: the three share one memory limit. */
+	uint64_t tmp = l->memory_bytes, box = l->memory_bytes, shm = l->memory_bytes;
+	if (!host->f.cg_memory) {
+		tmp = l->memory_bytes / 2;
+		box = shm = l->memory_bytes / 4;
+	}
 	snprintf(a->tmpfs_opts, sizeof(a->tmpfs_opts), "mode=1777,size=%llu,nr_inodes=4096",
-		 (unsigned long long)l->memory_bytes);
+		 (unsigned long long)tmp);
 	snprintf(a->box_opts, sizeof(a->box_opts), "mode=0755,size=%llu,nr_inodes=1024",
-		 (unsigned long long)l->memory_bytes);
+		 (unsigned long long)box);
 	snprintf(a->shm_opts, sizeof(a->shm_opts), "mode=1777,size=%llu,nr_inodes=1024",
-		 (unsigned long long)l->memory_bytes);
+		 (unsigned long long)shm);
 }
 
 static int write_proc_file(pid_t pid, const char *file, const char *value)
@@ -323,8 +339,10 @@ static void check_cpu(struct run *run)
 {
 	uint64_t used;
 
-	if (cg_run_cpu_ns(&run->cg, &used) < 0)
+	if (cg_run_cpu_ns(&run->cg, &used) < 0) {
+		arm_timer(run->cpu_tfd, 100);	/* try again */
 		return;
+	}
 	if (used >= run->req->limits.cpu_ms * 1000000ull)
 		kill_run(run, SBX_TIMEOUT);
 	else
@@ -367,10 +385,14 @@ static int supervise(struct run *run, struct sbx_result *res)
 	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU };
 	struct epoll_event ev;
 
+	/* A failure here must not leave the program running unwatched: the
+	 * caller's waitid() would then wait without a limit. */
 #define ADD(fd, tag) do {						\
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = (tag) }; \
-		if (epoll_ctl(run->epfd, EPOLL_CTL_ADD, (fd), &ev) < 0)	\
+		if (epoll_ctl(run->epfd, EPOLL_CTL_ADD, (fd), &ev) < 0) { \
+			kill_run(run, SBX_INTERNAL_ERROR);		\
 			return set_error(res, -errno, "epoll_ctl");	\
+		}							\
 	} while (0)
 	ADD(run->pidfd, EV_PID);
 	ADD(run->out_pipe[0], EV_OUT);
@@ -379,8 +401,10 @@ static int supervise(struct run *run, struct sbx_result *res)
 	if (run->cpu_tfd >= 0)
 		ADD(run->cpu_tfd, EV_CPU);
 #undef ADD
-	if (arm_timer(run->wall_tfd, run->req->limits.wall_ms) < 0)
+	if (arm_timer(run->wall_tfd, run->req->limits.wall_ms) < 0) {
+		kill_run(run, SBX_INTERNAL_ERROR);
 		return set_error(res, -errno, "timerfd");
+	}
 	if (run->cpu_tfd >= 0)
 		arm_cpu_check(run, 0);
 
@@ -462,6 +486,10 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 			res->exit_code = WEXITSTATUS(st);
 		} else if (WIFSIGNALED(st))
 			res->signal = WTERMSIG(st);
+	} else if (run->killed_for == SBX_OK && atomic_load(&run->host->stopping)) {
+		res->status = SBX_INTERNAL_ERROR;
+		snprintf(res->error, sizeof(res->error), "the service stopped before the run ended");
+		return;
 	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)
 		res->signal = si->si_status;	/* init killed: by us */
 	else if (run->killed_for == SBX_OK) {

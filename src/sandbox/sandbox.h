@@ -155,7 +155,8 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req,
 	    struct sbx_result *res);
 
 /* Asks every run in progress to stop now (SIGKILL); used at shutdown after
- * the grace period.  Async-signal-safe. */
+ * the grace period.  Those runs end as SBX_INTERNAL_ERROR ("the service
+ * stopped before the run ended").  Async-signal-safe. */
 void sbx_host_kill_all(struct sbx_host *host);
 
 /* Number of sandboxes running right now. */

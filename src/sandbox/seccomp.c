@@ -48,7 +48,13 @@ static const char *const denied[] = {
 	"clock_adjtime", "adjtimex", "iopl", "ioperm", "uselib", "ustat",
 	"sysfs", "_sysctl", "lookup_dcookie", "nfsservctl", "vhangup",
 	"personality", "fanotify_init", "setdomainname", "sethostname",
+	/* inotify instances are counted per user on the host: the user
+	 * namespace's creator, root for the service. */
+	"inotify_init", "inotify_init1",
 };
+
+/* Refused when no memory cgroup counts what they hold (rlimits do not). */
+static const char *const denied_without_memcg[] = { "memfd_create", "shmget" };
 
 static const uint64_t clone_ns_flags[] = {
 	CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
@@ -74,26 +80,32 @@ static int deny_socket_families(scmp_filter_ctx ctx, int nr)
 				SCMP_A0(SCMP_CMP_GT, 10, 0));
 }
 
-static int add_rules(scmp_filter_ctx ctx, bool deny_memfd, const char **what)
+/* Refuses each named call with EPERM; names this architecture lacks are
+ * skipped. */
+static int deny_all(scmp_filter_ctx ctx, const char *const *names, size_t n, const char **what)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		*what = names[i];
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int add_rules(scmp_filter_ctx ctx, bool no_memcg, const char **what)
 {
 	int r;
 
-	if (deny_memfd) {
-		*what = "memfd_create";
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(memfd_create), 0);
-		if (r < 0)
-			return r;
-	}
-
-	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(denied[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue;	/* not on this architecture */
-		*what = denied[i];
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-		if (r < 0)
-			return r;
-	}
+	r = deny_all(ctx, denied, sizeof(denied) / sizeof(denied[0]), what);
+	if (r == 0 && no_memcg)
+		r = deny_all(ctx, denied_without_memcg,
+			     sizeof(denied_without_memcg) / sizeof(denied_without_memcg[0]), what);
+	if (r < 0)
+		return r;
 
 	/* clone() may not make namespaces; clone3() passes its flags in
 	 * memory the filter cannot read, so it answers ENOSYS and the C
@@ -132,7 +144,7 @@ static int add_rules(scmp_filter_ctx ctx, bool deny_memfd, const char **what)
 	return deny_socket_families(ctx, SCMP_SYS(socketpair));
 }
 
-int sbx_seccomp_build(struct sock_fprog *prog, bool deny_memfd, char *err, size_t errlen)
+int sbx_seccomp_build(struct sock_fprog *prog, bool no_memcg, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	const char *what = "init";
@@ -154,7 +166,7 @@ int sbx_seccomp_build(struct sock_fprog *prog, bool deny_memfd, char *err, size_
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
 		goto out;
-	r = add_rules(ctx, deny_memfd, &what);
+	r = add_rules(ctx, no_memcg, &what);
 	if (r < 0)
 		goto out;
 
