@@ -47,7 +47,7 @@ const struct cfg_entry cfg_table[] = {
 	    "largest request body; larger gets 413"),
 	NUM(grace_period, CFG_SECONDS, "15", 0, 3600, NULL,
 	    "seconds to let executions finish at shutdown before killing them"),
-	NUM(keep_count, CFG_UINT, "0", 0, 1000000000000ull, NULL,
+	NUM(keep_count, CFG_UINT, "100000", 0, 1000000000000ull, NULL,
 	    "keep at most this many executions in the history (0 = all)"),
 	NUM(keep_days, CFG_UINT, "0", 0, 36500, NULL,
 	    "drop executions older than this many days (0 = never)"),
@@ -63,7 +63,7 @@ const struct cfg_entry cfg_table[] = {
 	    "largest limits.memory_bytes a request may ask for"),
 	NUM(max_processes, CFG_UINT, "256", 1, SBX_MAX_PROCESSES, NULL,
 	    "largest limits.max_processes a request may ask for"),
-	NUM(max_output_bytes, CFG_SIZE, "8M", 1, SBX_MAX_OUTPUT, NULL,
+	NUM(max_output_bytes, CFG_SIZE, "1M", 1, SBX_MAX_OUTPUT, NULL,
 	    "largest limits.output_bytes a request may ask for"),
 };
 const size_t cfg_table_count = UTIL_ARRAY_SIZE(cfg_table);

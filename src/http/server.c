@@ -30,6 +30,10 @@
 /* A chunked upload above the maximum is read and dropped (libmicrohttpd
  * cannot answer mid-body); past this many times the maximum we just close. */
 #define DISCARD_FACTOR 8
+/* Most bytes of run answers built and not yet sent; past it new runs get
+ * 503 until clients read theirs.  An answer holds each stream up to three
+ * times (stdout, stderr, output), and JSON spells a control byte in six. */
+#define HTTP_PENDING_BYTES_MAX (256u << 20)
 /* How long http_shutdown() waits for the last answers to be written. */
 #define FLUSH_WAIT_MS 3000
 
@@ -51,6 +55,7 @@ struct conn_ctx {
 	struct api_request req;
 	/* Set by the worker before it resumes the connection. */
 	struct MHD_Response *resp;
+	size_t resp_bytes;		/* counted in srv->pending_bytes */
 	unsigned resp_code;
 	struct conn_ctx *next;		/* in the queue */
 };
@@ -81,6 +86,7 @@ struct http_server {
 	atomic_bool shutting_down;
 	atomic_bool abort_runs;
 	atomic_uint pending;		/* queued contexts not yet completed */
+	atomic_size_t pending_bytes;	/* their answers, built and not yet sent */
 	struct http_metrics metrics;
 };
 
@@ -100,7 +106,8 @@ static void add_common_headers(struct MHD_Response *resp)
 }
 
 /* Serializes a JSON value (consumed) with a final newline into a response. */
-static struct MHD_Response *json_response(json_t *v)
+/* As json_response(), with the body's size in *len. */
+static struct MHD_Response *json_response_len(json_t *v, size_t *len)
 {
 	struct MHD_Response *resp;
 	char *text;
@@ -124,6 +131,7 @@ static struct MHD_Response *json_response(json_t *v)
 	}
 	text[n++] = '\n';
 	text[n] = '\0';
+	*len = n;
 	resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
@@ -134,6 +142,13 @@ static struct MHD_Response *json_response(json_t *v)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	add_common_headers(resp);
 	return resp;
+}
+
+static struct MHD_Response *json_response(json_t *v)
+{
+	size_t len;
+
+	return json_response_len(v, &len);
 }
 
 /* An error answer; allow is the Allow header for 405, or NULL. */
@@ -228,7 +243,12 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		id = -1;
 	}
 	ctx->resp_code = MHD_HTTP_OK;
-	ctx->resp = json_response(api_response_json(ctx->ep, id, &ctx->req, &res));
+	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res),
+				      &ctx->resp_bytes);
+	if (ctx->resp)
+		atomic_fetch_add(&srv->pending_bytes, ctx->resp_bytes);
+	else
+		ctx->resp_bytes = 0;
 	sbx_result_release(&res);
 	if (!ctx->resp) {
 		api_fail(&err, API_E_INTERNAL, "out of memory");
@@ -290,7 +310,10 @@ static enum MHD_Result enqueue(struct conn_ctx *ctx)
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
 		return send_error(ctx, &err, NULL);
 	}
-	if (q->length + q->running >= q->capacity + srv->nworkers) {
+	/* Answered runs count until they are sent: a client that does not
+	 * read its answer holds a slot, and answers in memory stay bounded. */
+	if (atomic_load(&srv->pending) >= q->capacity + srv->nworkers ||
+	    atomic_load(&srv->pending_bytes) >= HTTP_PENDING_BYTES_MAX) {
 		pthread_mutex_unlock(&q->lock);
 		api_fail(&err, API_E_QUEUE_FULL,
 			 "all %u sandboxes are busy and %u executions are waiting; "
@@ -605,6 +628,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (ctx->queued)
 		atomic_fetch_sub(&ctx->srv->pending, 1);
+	if (ctx->resp_bytes)
+		atomic_fetch_sub(&ctx->srv->pending_bytes, ctx->resp_bytes);
 	if (ctx->resp)
 		MHD_destroy_response(ctx->resp);
 	api_request_release(&ctx->req);

@@ -436,7 +436,7 @@ def limit_validation(s, slow):
             r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {name: bad}})
             expect_error(r, 400, "invalid_limit", name)
     maxima = {"wall_time_ms": 20000, "cpu_time_ms": 15000, "memory_bytes": 512 << 20,
-              "max_processes": 256, "output_bytes": 8 << 20}
+              "max_processes": 256, "output_bytes": 1 << 20}
     for name, m in maxima.items():
         r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {name: m + 1}})
         expect_error(r, 400, "limit_exceeded", name, str(m + 1), str(m))
@@ -791,6 +791,35 @@ def concurrency_150_slow_requests(binary):
 
 
 @test()
+def unread_answers_hold_their_slot(binary):
+    # An answer the client does not read stays in memory until it is sent
+    # or the connection times out: it must count against the queue, or
+    # clients that never read could pile up answers without bound.
+    s = Server(binary, "--workers", "1", "--queue", "0", "--connection-timeout", "5")
+    big = json.dumps({"code": "import os\nos.write(1, b'\\x01' * (1 << 20))"}).encode()
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(big) + big)
+        time.sleep(2)           # the run is over; its ~18 MB answer waits
+        r = s.post("/run", {"code": "print(1)"})
+        expect_error(r, 503, "queue_full")
+        check(r.header("Retry-After") is not None, "Retry-After on 503")
+        c.close()               # the answer is dropped: the slot frees
+        deadline = time.time() + 5
+        while True:
+            r = s.post("/run", {"code": "print(1)"})
+            if r.status == 200 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        eq((r.status, r.json.get("output")), (200, "1\n"), "after the reader left")
+    finally:
+        c.close()
+        s.stop()
+
+
+@test()
 def idle_connections_do_not_block(binary):
     s = Server(binary, "--connection-timeout", "3")
     socks = []
@@ -965,7 +994,8 @@ def config_file_and_environment(binary):
 # --- Runner ------------------------------------------------------------------------
 
 # Tests that take their own server receive the binary; the others share one.
-OWN_SERVER = {"concurrency_150_slow_requests", "idle_connections_do_not_block",
+OWN_SERVER = {"concurrency_150_slow_requests", "unread_answers_hold_their_slot",
+              "idle_connections_do_not_block",
               "graceful_sigterm", "grace_period_expires", "config_errors_exit_2",
               "config_file_and_environment"}
 

@@ -61,7 +61,7 @@ TEST(cfg_defaults)
 	ASSERT_EQ(c.queue, 64);
 	ASSERT_EQ(c.max_body, 1 << 20);
 	ASSERT_EQ(c.grace_period, 15);
-	ASSERT_EQ(c.keep_count, 0);
+	ASSERT_EQ(c.keep_count, 100000);
 	ASSERT_EQ(c.keep_days, 0);
 	ASSERT_EQ(c.connection_timeout, 30);
 	ASSERT_EQ(c.connection_limit, 1024);
@@ -69,7 +69,7 @@ TEST(cfg_defaults)
 	ASSERT_EQ(c.max_cpu_time_ms, 15000);
 	ASSERT_EQ(c.max_memory_bytes, 512ull << 20);
 	ASSERT_EQ(c.max_processes, 256);
-	ASSERT_EQ(c.max_output_bytes, 8ull << 20);
+	ASSERT_EQ(c.max_output_bytes, 1ull << 20);
 
 	ASSERT_EQ(cfg_finish(&c, why, sizeof(why)), 0);
 	ASSERT_STREQ(c.db, "data/history.db");
