@@ -102,7 +102,8 @@ struct sbx_result {
 	int signal;		/* 0 when none */
 	struct sbx_buf out;	/* stdout */
 	struct sbx_buf err;	/* stderr */
-	struct sbx_buf output;	/* both, interleaved in the order written */
+	struct sbx_buf output;	/* both, in the order read from their pipes:
+				   the order written unless both floods */
 	bool stdout_truncated;
 	bool stderr_truncated;
 	uint64_t wall_time_ms;
