@@ -2,10 +2,12 @@
  * run.c - the supervisor of one run.
  *
  *	prepare          cgroup with its limits, pipes, stdin memfd, argv
- *	clone3           CLONE_NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS|NEWCGROUP,
- *	                 CLONE_PIDFD, and on v2 CLONE_INTO_CGROUP
+ *	clone3           CLONE_NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS,
+ *	                 CLONE_PIDFD, and on v2 CLONE_INTO_CGROUP (on v1 the
+ *	                 child moves itself; either way it then makes its own
+ *	                 cgroup namespace)
  *	write_id_maps    uid_map, setgroups, gid_map (in that order:
- *	                 CVE-2014-8989), then the cgroup on v1, then "go"
+ *	                 CVE-2014-8989), then "go"
  *	supervise        one epoll loop over the pidfd, the output pipes, a
  *	                 timerfd for the wall limit and one for the CPU limit
  *	verdict          status from the child's report and the cgroup
