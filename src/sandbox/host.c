@@ -112,7 +112,6 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 	struct sbx_host *host = calloc(1, sizeof(*host));
 	char notes[1024] = "";
 	const char *miss;
-	int r;
 
 	if (!host)
 		return -ENOMEM;
@@ -127,20 +126,13 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 		return -ENOTSUP;
 	}
 	cg_host_sweep(host);
-	r = sbx_seccomp_build(&host->filter, !host->f.cg_memory, why, whylen);
-	if (r < 0) {
-		free(host);
-		return r;
-	}
+	host->filter = &sbx_seccomp_filters[!host->f.cg_memory];
 	*out = host;
 	return 0;
 }
 
 void sbx_host_close(struct sbx_host *host)
 {
-	if (!host)
-		return;
-	free(host->filter.filter);
 	free(host);
 }
 
@@ -153,19 +145,12 @@ int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen)
 {
 	struct sbx_host *host = calloc(1, sizeof(*host));
 	const char *miss;
-	char err[256];
 
 	if (!host)
 		return -1;
 	notes[0] = '\0';
 	host_init(host, notes, noteslen);
 	host->f.userns = can_userns();
-	if (host->f.seccomp &&
-	    sbx_seccomp_build(&host->filter, !host->f.cg_memory, err, sizeof(err)) < 0) {
-		host->f.seccomp = false;
-		add_note(notes, noteslen, err);
-	}
-	free(host->filter.filter);
 	*f = host->f;
 	free(host);
 	if ((miss = missing(f))) {

@@ -4,7 +4,8 @@
  *
  *	host.c     probing the host, struct sbx_host, `safexec check`
  *	cgroup.c   one run's cgroup: v2, v1, or none
- *	seccomp.c  the syscall filter, compiled once per process
+ *	seccomp.c  the syscall filter's policy, compiled at build time
+ *	           (tools/seccomp-gen.c) into sbx_seccomp_filters
  *	child.c    everything that runs inside: the init and the program
  *	run.c      the supervisor: clone3, id maps, the event loop, the verdict
  *	limits.c   limits, statuses, request and result helpers
@@ -42,7 +43,7 @@ struct sbx_host {
 	unsigned ncpu;			/* CPUs online, at least 1 */
 	uid_t host_uid;			/* what SBX_INNER_ID maps to */
 	gid_t host_gid;
-	struct sock_fprog filter;	/* compiled seccomp filter */
+	const struct sock_fprog *filter; /* one of sbx_seccomp_filters */
 	atomic_uint running;
 	atomic_bool stopping;		/* sbx_host_kill_all() was called */
 	atomic_ulong seq;
@@ -92,8 +93,13 @@ void cg_run_destroy(struct cg_run *cg);
 
 /* Compiles the filter into *prog (prog->filter is malloc'ed).  Without a
  * memory cgroup (no_memcg), memfd_create() and shmget() are refused too:
- * nothing else would count the memory they hold. */
+ * nothing else would count the memory they hold.  Used by the build and
+ * the tests; the binary carries the result: */
 int sbx_seccomp_build(struct sock_fprog *prog, bool no_memcg, char *err, size_t errlen);
+
+/* The filters sbx_seccomp_build() made at build time: [0] with a memory
+ * cgroup, [1] without one.  Generated, see tools/seccomp-gen.c. */
+extern const struct sock_fprog sbx_seccomp_filters[2];
 
 /* ---- child.c ---- */
 

@@ -271,7 +271,7 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.code = run->req->code;
 	a.code_len = run->req->code_len;
 	a.argv = run->argv;
-	a.filter = &host->filter;
+	a.filter = host->filter;
 	child_limits(host, &run->req->limits, &a);
 
 	memset(&ca, 0, sizeof(ca));

@@ -308,3 +308,24 @@ TEST(sandbox_run_cgroup_v2_on_hybrid_host)
 	closedir(d);
 	ASSERT_EQ(left, 0);
 }
+
+/* The binary carries the filters libseccomp made at build time: they must
+ * be what the policy in seccomp.c makes now. */
+#include <linux/filter.h>
+#include "sandbox/internal.h"
+
+TEST(sandbox_carried_seccomp_filters_match_the_policy)
+{
+	for (int no_memcg = 0; no_memcg <= 1; no_memcg++) {
+		struct sock_fprog built;
+		char err[256];
+
+		ASSERT_EQ(sbx_seccomp_build(&built, no_memcg, err, sizeof(err)), 0);
+		ASSERT_EQ(built.len, sbx_seccomp_filters[no_memcg].len);
+		ASSERT(memcmp(built.filter, sbx_seccomp_filters[no_memcg].filter,
+			      built.len * sizeof(struct sock_filter)) == 0);
+		free(built.filter);
+	}
+	/* Without a memory cgroup the filter refuses more. */
+	ASSERT(sbx_seccomp_filters[1].len > sbx_seccomp_filters[0].len);
+}
