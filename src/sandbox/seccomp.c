@@ -166,6 +166,13 @@ int sbx_seccomp_build(struct sock_fprog *prog, bool no_memcg, char *err, size_t 
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
 		goto out;
+	/* A binary tree of syscall numbers rather than a list: loading the
+	 * filter makes the kernel run it for every syscall number to cache the
+	 * ones it always allows, which costs a list filter ~0.1 ms per run;
+	 * every call the program makes walks fewer instructions too. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (r < 0)
+		goto out;
 	r = add_rules(ctx, no_memcg, &what);
 	if (r < 0)
 		goto out;
