@@ -228,8 +228,6 @@ static void setup_dev(const struct child_args *a)
 {
 	char host[32], inner[48];
 
-	TRY(a, "mount /dev", mount("tmpfs", R("/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC,
-				   "mode=0755,size=64k,nr_inodes=64"));
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
 		size_t n = strlen(devices[i]);
 		memcpy(host, "/dev/", 5);
@@ -246,9 +244,6 @@ static void setup_dev(const struct child_args *a)
 	TRY(a, "mkdir /dev/shm", mkdir(R("/dev/shm"), 0755));
 	TRY(a, "mount /dev/shm", mount("tmpfs", R("/dev/shm"), "tmpfs",
 				       MS_NOSUID | MS_NODEV, a->shm_opts));
-	TRY(a, "read-only /dev", mount(NULL, R("/dev"), NULL,
-				       MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-				       "mode=0755,size=64k,nr_inodes=64"));
 }
 
 static void setup_root(const struct child_args *a)
@@ -257,7 +252,7 @@ static void setup_root(const struct child_args *a)
 
 	/* Nothing done here may reach the host's mount tree. */
 	TRY(a, "private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV,
+	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				       "mode=0755,size=1m,nr_inodes=128"));
 
 	TRY(a, "mkdir /usr", mkdir(R("/usr"), 0755));
@@ -272,6 +267,8 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
 
+	/* /dev is a directory of the root tmpfs, read-only with it; its
+	 * nodes are binds of the host's, which keep their own mount flags. */
 	TRY(a, "mkdir /dev", mkdir(R("/dev"), 0755));
 	setup_dev(a);
 
@@ -297,7 +294,8 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "detach old root", umount2(".", MNT_DETACH));
 	TRY(a, "chdir /", chdir("/"));
 	TRY(a, "read-only /", mount(NULL, "/", NULL,
-				    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL));
+				    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    NULL));
 }
 
 /* Parses the unsigned decimal number at *p, moving p past it. */

@@ -1047,7 +1047,7 @@ for p in ("/", "/usr", "/etc", "/tmp", "/box", "/dev", "/dev/shm", "/proc"):
         "nodev" if f & os.ST_NODEV else "dev")
 ''', expect=dict(status="ok", exit_code=0,
                  stdout="/ ro nosuid nodev\n/usr ro nosuid nodev\n/etc ro nosuid nodev\n"
-                 "/tmp rw nosuid nodev\n/box rw nosuid nodev\n/dev ro nosuid dev\n"
+                 "/tmp rw nosuid nodev\n/box rw nosuid nodev\n/dev ro nosuid nodev\n"
                  "/dev/shm rw nosuid nodev\n/proc rw nosuid nodev\n"))
 
 
