@@ -2,10 +2,11 @@
  * server.c - libmicrohttpd glue, the execution queue and the workers.
  *
  * Threads: one libmicrohttpd thread (epoll) runs every callback here
- * except worker_main(); N workers run sandboxes.  They share only the
- * queue (under q.lock), the atomics in struct http_server and, for a
- * queued request, its conn_ctx, which passes wholly to the worker when it
- * is queued and back to the event thread by MHD_resume_connection().
+ * except worker_main() and reader_main(); N workers run sandboxes, one
+ * reader answers history reads.  They share only the queues (each under
+ * its lock), the atomics in struct http_server and, for a queued request,
+ * its conn_ctx, which passes wholly to the worker or reader when it is
+ * queued and back to the event thread by MHD_resume_connection().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +35,8 @@
  * 503 until clients read theirs.  An answer holds each stream up to three
  * times (stdout, stderr, output), and JSON spells a control byte in six. */
 #define HTTP_PENDING_BYTES_MAX (256u << 20)
+/* History reads waiting for the reader thread; more get 503. */
+#define HTTP_READ_QUEUE 64
 /* How long http_shutdown() waits for the last answers to be written. */
 #define FLUSH_WAIT_MS 3000
 
@@ -56,6 +59,9 @@ struct conn_ctx {
 	/* Set by the worker before it resumes the connection. */
 	struct MHD_Response *resp;
 	size_t resp_bytes;		/* counted in srv->pending_bytes */
+	bool read_queued;		/* went through the reader's queue */
+	unsigned list_limit;		/* GET /api/v1/executions */
+	int64_t list_before;
 	unsigned resp_code;
 	struct conn_ctx *next;		/* in the queue */
 };
@@ -83,6 +89,12 @@ struct http_server {
 	pthread_t *workers;
 	unsigned nworkers;
 	struct job_queue q;
+	/* History reads run on their own thread: building and serializing a
+	 * large record must not hold the event thread, and a read must not
+	 * wait behind runs. */
+	struct job_queue rq;
+	pthread_t reader;
+	bool reader_started;
 	atomic_bool shutting_down;
 	atomic_bool abort_runs;
 	atomic_uint pending;		/* queued contexts not yet completed */
@@ -262,11 +274,10 @@ out:
 	MHD_resume_connection(ctx->conn);
 }
 
-static void *worker_main(void *arg)
+/* Takes jobs from q and runs them with job() until q is stopping and empty. */
+static void serve_queue(struct http_server *srv, struct job_queue *q,
+			void (*job)(struct http_server *, struct conn_ctx *))
 {
-	struct http_server *srv = arg;
-	struct job_queue *q = &srv->q;
-
 	for (;;) {
 		struct conn_ctx *ctx;
 
@@ -285,14 +296,87 @@ static void *worker_main(void *arg)
 		q->running++;
 		pthread_mutex_unlock(&q->lock);
 
-		run_job(srv, ctx);
+		job(srv, ctx);
 
 		pthread_mutex_lock(&q->lock);
 		q->running--;
 		pthread_cond_broadcast(&q->idle);
 		pthread_mutex_unlock(&q->lock);
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	serve_queue(srv, &srv->q, run_job);
 	return NULL;
+}
+
+/* A history read, on the reader thread. */
+static void read_job(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct api_error err;
+	json_t *out = NULL;
+	int r;
+
+	if (ctx->route.id == HTTP_R_EXECUTIONS)
+		r = store_list(srv->store, ctx->list_before, ctx->list_limit, &out);
+	else
+		r = store_get(srv->store, ctx->route.exec_id, &out);
+	if (r == 0) {
+		ctx->resp_code = MHD_HTTP_OK;
+		ctx->resp = json_response(out);
+	} else {
+		if (r == -ENOENT)
+			api_fail(&err, API_E_NOT_FOUND, "no execution with id %lld",
+				 (long long)ctx->route.exec_id);
+		else {
+			fprintf(stderr, "safexec: could not read the history\n");
+			api_fail(&err, API_E_INTERNAL, "could not read the history");
+		}
+		ctx->resp_code = api_error_http_status(err.code);
+		ctx->resp = error_response(&err, NULL);
+	}
+	ctx->ran = true;
+	MHD_resume_connection(ctx->conn);
+}
+
+static void *reader_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	serve_queue(srv, &srv->rq, read_job);
+	return NULL;
+}
+
+/* Hands a history read to the reader thread, or answers 503. */
+static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
+{
+	struct http_server *srv = ctx->srv;
+	struct job_queue *q = &srv->rq;
+	struct api_error err;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping || q->length >= q->capacity) {
+		pthread_mutex_unlock(&q->lock);
+		api_fail(&err, q->stopping ? API_E_SHUTTING_DOWN : API_E_QUEUE_FULL,
+			 q->stopping ? "the server is shutting down"
+				     : "too many history reads are waiting; retry later");
+		return send_error(ctx, &err, NULL);
+	}
+	MHD_suspend_connection(ctx->conn);
+	ctx->read_queued = true;
+	ctx->next = NULL;
+	if (q->tail)
+		q->tail->next = ctx;
+	else
+		q->head = ctx;
+	q->tail = ctx;
+	q->length++;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	return MHD_YES;
 }
 
 /* Queues the request for a worker, or answers 503.  Called on the event
@@ -414,38 +498,15 @@ static enum MHD_Result serve_list(struct conn_ctx *ctx)
 	const char *limit = MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *before = MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, "before");
 	struct api_error err;
-	unsigned n;
-	int64_t b;
-	json_t *out = NULL;
 
-	if (api_parse_list_query(limit, before, &n, &b, &err) < 0)
+	if (api_parse_list_query(limit, before, &ctx->list_limit, &ctx->list_before, &err) < 0)
 		return send_error(ctx, &err, NULL);
-	if (store_list(ctx->srv->store, b, n, &out) < 0) {
-		fprintf(stderr, "safexec: could not list the history\n");
-		api_fail(&err, API_E_INTERNAL, "could not read the history");
-		return send_error(ctx, &err, NULL);
-	}
-	return send_json(ctx, MHD_HTTP_OK, out);
+	return enqueue_read(ctx);
 }
 
 static enum MHD_Result serve_get(struct conn_ctx *ctx)
 {
-	struct api_error err;
-	json_t *out = NULL;
-	int r = store_get(ctx->srv->store, ctx->route.exec_id, &out);
-
-	if (r == -ENOENT) {
-		api_fail(&err, API_E_NOT_FOUND, "no execution with id %lld",
-			 (long long)ctx->route.exec_id);
-		return send_error(ctx, &err, NULL);
-	}
-	if (r < 0) {
-		fprintf(stderr, "safexec: could not read execution %lld\n",
-			(long long)ctx->route.exec_id);
-		api_fail(&err, API_E_INTERNAL, "could not read the history");
-		return send_error(ctx, &err, NULL);
-	}
-	return send_json(ctx, MHD_HTTP_OK, out);
+	return enqueue_read(ctx);
 }
 
 static enum MHD_Result serve_run(struct conn_ctx *ctx)
@@ -687,6 +748,27 @@ fail:
 	return -e;
 }
 
+static void stop_queue(struct job_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	pthread_cond_broadcast(&q->work);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Stops the workers and the reader; each first finishes what is queued. */
+static void stop_threads(struct http_server *srv)
+{
+	stop_queue(&srv->q);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->nworkers = 0;
+	stop_queue(&srv->rq);
+	if (srv->reader_started)
+		pthread_join(srv->reader, NULL);
+	srv->reader_started = false;
+}
+
 int http_start(struct http_server **out, const struct http_config *cfg,
 	       struct sbx_host *host, struct store *store, char *why, size_t whylen)
 {
@@ -712,10 +794,20 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	pthread_mutex_init(&srv->q.lock, NULL);
 	pthread_cond_init(&srv->q.work, NULL);
 	pthread_cond_init(&srv->q.idle, NULL);
+	srv->rq.capacity = HTTP_READ_QUEUE;
+	pthread_mutex_init(&srv->rq.lock, NULL);
+	pthread_cond_init(&srv->rq.work, NULL);
+	pthread_cond_init(&srv->rq.idle, NULL);
 
 	r = open_listener(srv, why, whylen);
 	if (r < 0)
 		goto fail;
+	r = -pthread_create(&srv->reader, NULL, reader_main, srv);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot start the history reader: %s", strerror(-r));
+		goto fail;
+	}
+	srv->reader_started = true;
 	srv->workers = calloc(cfg->workers, sizeof(*srv->workers));
 	if (!srv->workers) {
 		r = -ENOMEM;
@@ -749,13 +841,7 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	*out = srv;
 	return 0;
 fail:
-	pthread_mutex_lock(&srv->q.lock);
-	srv->q.stopping = true;
-	pthread_cond_broadcast(&srv->q.work);
-	pthread_mutex_unlock(&srv->q.lock);
-	for (unsigned i = 0; i < srv->nworkers; i++)
-		pthread_join(srv->workers[i], NULL);
-	srv->nworkers = 0;
+	stop_threads(srv);
 	http_free(srv);
 	return r;
 }
@@ -818,13 +904,7 @@ void http_shutdown(struct http_server *srv, unsigned grace_s)
 		}
 	}
 
-	pthread_mutex_lock(&q->lock);
-	q->stopping = true;
-	pthread_cond_broadcast(&q->work);
-	pthread_mutex_unlock(&q->lock);
-	for (unsigned i = 0; i < srv->nworkers; i++)
-		pthread_join(srv->workers[i], NULL);
-	srv->nworkers = 0;
+	stop_threads(srv);
 
 	/* Every connection has been resumed; give the last answers a moment
 	 * to be written before the daemon closes the sockets. */
@@ -849,6 +929,9 @@ void http_free(struct http_server *srv)
 	pthread_mutex_destroy(&srv->q.lock);
 	pthread_cond_destroy(&srv->q.work);
 	pthread_cond_destroy(&srv->q.idle);
+	pthread_mutex_destroy(&srv->rq.lock);
+	pthread_cond_destroy(&srv->rq.work);
+	pthread_cond_destroy(&srv->rq.idle);
 	free(srv->workers);
 	free(srv);
 }

@@ -791,6 +791,38 @@ def concurrency_150_slow_requests(binary):
 
 
 @test()
+def history_reads_do_not_hold_the_server(s, slow):
+    # A large record (binary output is six bytes a byte in JSON: ~24 MB) is
+    # built and serialized off the event thread: while several clients
+    # fetch it, the server keeps answering others.
+    j = s.run("import os\nos.write(1, b'\\x01' * (1 << 20))\nos.write(2, b'\\x02' * (1 << 20))")
+    rid = j["id"]
+    errors = []
+
+    def fetch():
+        try:
+            r = s.get(f"/api/v1/executions/{rid}", timeout=60)
+            if r.status != 200 or len(r.body) < 20_000_000:
+                errors.append(f"GET: {r.status}, {len(r.body)} bytes")
+        except Exception as e:
+            errors.append(f"GET: {e}")
+    ts = [threading.Thread(target=fetch) for _ in range(8)]
+    for t in ts:
+        t.start()
+    time.sleep(0.05)
+    worst = 0.0
+    for _ in range(10):
+        t0 = time.time()
+        eq(s.get("/healthz", timeout=10).status, 200, "healthz during the reads")
+        worst = max(worst, time.time() - t0)
+        time.sleep(0.02)
+    for t in ts:
+        t.join()
+    check(not errors, "; ".join(errors))
+    check(worst < 1.0, f"/healthz took {worst:.2f} s while the record was read")
+
+
+@test()
 def unread_answers_hold_their_slot(binary):
     # An answer the client does not read stays in memory until it is sent
     # or the connection times out: it must count against the queue, or
