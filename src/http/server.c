@@ -59,7 +59,6 @@ struct conn_ctx {
 	/* Set by the worker before it resumes the connection. */
 	struct MHD_Response *resp;
 	size_t resp_bytes;		/* counted in srv->pending_bytes */
-	bool read_queued;		/* went through the reader's queue */
 	unsigned list_limit;		/* GET /api/v1/executions */
 	int64_t list_before;
 	unsigned resp_code;
@@ -350,6 +349,22 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/* Suspends the connection and appends it to q, whose lock is held.  Suspend
+ * before the push: the thread that takes the context may resume the
+ * connection as soon as it holds it. */
+static void push_locked(struct job_queue *q, struct conn_ctx *ctx)
+{
+	MHD_suspend_connection(ctx->conn);
+	ctx->next = NULL;
+	if (q->tail)
+		q->tail->next = ctx;
+	else
+		q->head = ctx;
+	q->tail = ctx;
+	q->length++;
+	pthread_cond_signal(&q->work);
+}
+
 /* Hands a history read to the reader thread, or answers 503. */
 static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
 {
@@ -365,16 +380,7 @@ static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
 				     : "too many history reads are waiting; retry later");
 		return send_error(ctx, &err, NULL);
 	}
-	MHD_suspend_connection(ctx->conn);
-	ctx->read_queued = true;
-	ctx->next = NULL;
-	if (q->tail)
-		q->tail->next = ctx;
-	else
-		q->head = ctx;
-	q->tail = ctx;
-	q->length++;
-	pthread_cond_signal(&q->work);
+	push_locked(q, ctx);
 	pthread_mutex_unlock(&q->lock);
 	return MHD_YES;
 }
@@ -404,19 +410,9 @@ static enum MHD_Result enqueue(struct conn_ctx *ctx)
 			 "retry later", srv->nworkers, q->capacity);
 		return send_error(ctx, &err, NULL);
 	}
-	/* Suspend before the push: a worker may resume the connection as
-	 * soon as it holds the context. */
-	MHD_suspend_connection(ctx->conn);
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);
-	ctx->next = NULL;
-	if (q->tail)
-		q->tail->next = ctx;
-	else
-		q->head = ctx;
-	q->tail = ctx;
-	q->length++;
-	pthread_cond_signal(&q->work);
+	push_locked(q, ctx);
 	pthread_mutex_unlock(&q->lock);
 	return MHD_YES;
 }
