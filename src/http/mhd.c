@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "http/mhd.h"
+#include "util/util.h"
 
 struct http_mhd http_mhd;
 
@@ -35,7 +36,7 @@ static void load(void)
 		load_result = -ENOENT;
 		return;
 	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(syms); i++) {
 		*syms[i].slot = dlsym(lib, syms[i].name);
 		if (!*syms[i].slot) {
 			snprintf(load_error, sizeof(load_error), "%s lacks %s",

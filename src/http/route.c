@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "util/util.h"
 
 #define EXECUTIONS_PREFIX "/api/v1/executions/"
 
@@ -71,7 +72,7 @@ int http_route_match(const char *method, const char *path, size_t len,
 	const size_t plen = strlen(EXECUTIONS_PREFIX);
 
 	memset(r, 0, sizeof(*r));
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(routes); i++) {
 		if (path_is(path, len, routes[i].path)) {
 			r->id = routes[i].id;
 			return matched(method, routes[i].methods, r, err);
@@ -114,7 +115,7 @@ const char *http_content_type(const char *path)
 	const char *dot = strrchr(path, '.');
 
 	if (dot && !strchr(dot, '/'))
-		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		for (size_t i = 0; i < UTIL_ARRAY_SIZE(types); i++)
 			if (strcmp(dot, types[i].ext) == 0)
 				return types[i].type;
 	return "application/octet-stream";

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/util.h"
 
 /* Where the cgroup file systems are.  SAFEXEC_CGROUP_MOUNT names another
  * place: the tests point it at a hybrid host's v2 tree to exercise the v2
@@ -156,7 +157,7 @@ static int v1_mount(const char *ctrl, char *out, size_t len)
 	static const char *const suffix[] = { "", "", ",cpu" };
 	struct statfs sfs;
 
-	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(prefix); i++) {
 		snprintf(out, len, "%s/%s%s%s", cg_mount(), prefix[i], ctrl, suffix[i]);
 		if (statfs(out, &sfs) == 0 && sfs.f_type == CGROUP_SUPER_MAGIC)
 			return 0;

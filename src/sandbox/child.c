@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/util.h"
 
 /* The new root is built on a tmpfs mounted over /tmp of the child's private
  * copy of the host's mounts: /tmp exists on every host, and the mount is
@@ -228,7 +229,7 @@ static void setup_dev(const struct child_args *a)
 {
 	char host[32], inner[48];
 
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(devices); i++) {
 		size_t n = strlen(devices[i]);
 		memcpy(host, "/dev/", 5);
 		memcpy(host + 5, devices[i], n + 1);
@@ -257,7 +258,7 @@ static void setup_root(const struct child_args *a)
 
 	TRY(a, "mkdir /usr", mkdir(R("/usr"), 0755));
 	TRY(a, "bind /usr", bind_ro("/usr", R("/usr")));
-	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(top); i++)
 		setup_top_dir(a, top[i]);
 
 	/* An /etc of its own: never the host's files. */
@@ -449,7 +450,7 @@ void sbx_child_main(const struct child_args *a)
 	pid_t prog;
 
 	/* The supervisor may have other runs' fds open right now: keep none. */
-	if (keep_fds(keep, (int)(sizeof(keep) / sizeof(keep[0]))) < 0)
+	if (keep_fds(keep, (int)(UTIL_ARRAY_SIZE(keep))) < 0)
 		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(a, "pdeathsig");

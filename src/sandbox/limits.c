@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sandbox/sandbox.h"
+#include "util/util.h"
 
 void sbx_limits_default(struct sbx_limits *l)
 {
@@ -39,7 +40,7 @@ int sbx_limits_check(const struct sbx_limits *l, const char **why)
 #undef F
 	};
 
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(f); i++) {
 		const char *p = (const char *)l + f[i].off;
 		uint64_t v = f[i].is32 ? *(const uint32_t *)p : *(const uint64_t *)p;
 		if (v < f[i].min || v > f[i].max) {

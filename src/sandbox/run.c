@@ -151,7 +151,7 @@ static int make_stdin(const struct sbx_request *req)
 static char **make_argv(const struct sbx_host *host, const struct sbx_request *req)
 {
 	static const char *const head[] = { NULL, "-E", "-s", "-u", "/box/main.py" };
-	const size_t nhead = sizeof(head) / sizeof(head[0]);
+	const size_t nhead = UTIL_ARRAY_SIZE(head);
 	const size_t n = nhead + req->argc;
 	size_t bytes = (n + 1) * sizeof(char *);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/util.h"
 
 /* Refused with EPERM.  Names, not numbers: libseccomp resolves them for the
  * native architecture and skips the ones this kernel's table lacks. */
@@ -70,7 +71,7 @@ static int deny_socket_families(scmp_filter_ctx ctx, int nr)
 	static const uint64_t small[] = { 0, 3, 4, 5, 6, 7, 8, 9 };
 	int r;
 
-	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(small); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
 				     SCMP_A0(SCMP_CMP_EQ, small[i], 0));
 		if (r < 0)
@@ -100,10 +101,10 @@ static int add_rules(scmp_filter_ctx ctx, bool no_memcg, const char **what)
 {
 	int r;
 
-	r = deny_all(ctx, denied, sizeof(denied) / sizeof(denied[0]), what);
+	r = deny_all(ctx, denied, UTIL_ARRAY_SIZE(denied), what);
 	if (r == 0 && no_memcg)
 		r = deny_all(ctx, denied_without_memcg,
-			     sizeof(denied_without_memcg) / sizeof(denied_without_memcg[0]), what);
+			     UTIL_ARRAY_SIZE(denied_without_memcg), what);
 	if (r < 0)
 		return r;
 
@@ -111,7 +112,7 @@ static int add_rules(scmp_filter_ctx ctx, bool no_memcg, const char **what)
 	 * memory the filter cannot read, so it answers ENOSYS and the C
 	 * library falls back to clone(). */
 	*what = "clone";
-	for (size_t i = 0; i < sizeof(clone_ns_flags) / sizeof(clone_ns_flags[0]); i++) {
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(clone_ns_flags); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
 				     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i],
 					     clone_ns_flags[i]));
