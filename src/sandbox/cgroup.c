@@ -113,39 +113,42 @@ static int read_u64_at(int dirfd, const char *file, uint64_t *v)
 	return 0;
 }
 
-/* The cgroup path of this process in the hierarchy whose /proc/self/cgroup
- * line names ctrl ("" for the v2 line). */
-static int own_cgroup(const char *ctrl, char *out, size_t len)
+/* The cgroup path, in text (the contents of /proc/self/cgroup), of the
+ * hierarchy whose line names controller ctrl ("" for the v2 line), with
+ * "/" given as "". */
+static int own_cgroup(const char *text, const char *ctrl, char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024];
-	int r = -ENOENT;
+	size_t clen = strlen(ctrl);
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		const char *list = c1 + 1;
-		int match = 0;
-		if (!*ctrl)
-			match = !*list;
-		else
-			for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-				if (strncmp(p, ctrl, strlen(ctrl)) == 0 &&
-				    (p[strlen(ctrl)] == ',' || p[strlen(ctrl)] == '\0'))
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		const char *c1 = memchr(line, ':', n);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line)) : NULL;
+
+		if (c2) {
+			/* The controller list between the colons, comma-separated. */
+			int match = clen == 0 && c2 == c1 + 1;
+			for (const char *p = c1 + 1; clen && p < c2; p += strcspn(p, ",:") + 1)
+				if (strncmp(p, ctrl, clen) == 0 && (p[clen] == ',' || p[clen] == ':'))
 					match = 1;
-		if (match) {
-			snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-			r = 0;
-			break;
+			if (match) {
+				int plen = (int)(line + n - (c2 + 1));
+				if (plen == 1 && c2[1] == '/')
+					plen = 0;
+				snprintf(out, len, "%.*s", plen, c2 + 1);
+				return 0;
+			}
 		}
+		line += n + (line[n] == '\n');
 	}
-	fclose(f);
-	return r;
+	return -ENOENT;
+}
+
+/* Reads /proc/self/cgroup into buf; "" when it cannot be read. */
+static void read_own_cgroups(char *buf, size_t len)
+{
+	if (read_at(AT_FDCWD, "/proc/self/cgroup", buf, len) < 0)
+		buf[0] = '\0';
 }
 
 /* The v1 mount point of a controller, e.g. /sys/fs/cgroup/memory or
@@ -187,9 +190,12 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 		/* A user's own cgroup holds the user's processes, and v2 puts
 		 * no controller below a cgroup that does: a rootless service
 		 * needs a delegated, empty cgroup named in SAFEXEC_CGROUP. */
-		if (own_cgroup("", own, sizeof(own)) == 0)
+		char text[4096];
+		read_own_cgroups(text, sizeof(text));
+		if (own_cgroup(text, "", own, sizeof(own)) == 0)
 			note(notes, noteslen, "cgroup v2: not root and SAFEXEC_CGROUP not set "
-			     "(own cgroup %s is not delegated to safexec): limits are rlimits only", own);
+			     "(own cgroup %s is not delegated to safexec): limits are rlimits only",
+			     own[0] ? own : "/");
 		return;
 	}
 	if (make_parent(parent) < 0) {
@@ -230,8 +236,10 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 {
 	bool *have[CG_NCTRL] = { &host->f.cg_memory, &host->f.cg_pids, &host->f.cg_cpu };
 	const char *env = getenv("SAFEXEC_CGROUP");
+	char text[4096];
 	int any = 0;
 
+	read_own_cgroups(text, sizeof(text));
 	for (int c = 0; c < CG_NCTRL; c++) {
 		char mnt[PATH_MAX / 2], own[PATH_MAX / 4];
 
@@ -241,7 +249,7 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 		}
 		if (env && *env)
 			snprintf(host->cg_parent[c], PATH_MAX, "%s%s", mnt, env);
-		else if (own_cgroup(v1_names[c], own, sizeof(own)) == 0)
+		else if (own_cgroup(text, v1_names[c], own, sizeof(own)) == 0)
 			snprintf(host->cg_parent[c], PATH_MAX, "%s%s/safexec", mnt, own);
 		else
 			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec", mnt);
