@@ -44,7 +44,7 @@ OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/web_assets.o $(B)/seccomp_bpf.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all clean test unit asan fuzz serve
+.PHONY: all clean test unit asan fuzz serve layers
 all: $(B)/safexec
 
 # The two commands of README.md.  Each installs the Debian packages it needs
@@ -56,7 +56,7 @@ serve:
 
 test:
 	tools/install-deps.sh --test
-	$(MAKE) all unit asan
+	$(MAKE) all unit asan layers
 	tests/run
 
 $(B)/safexec: $(B)/src/main.o $(OBJ)
@@ -92,6 +92,12 @@ asan:
 	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/safexec build/asan/unit-tests
+
+# For the escape suite only: a binary that can leave one protection layer
+# out (SAFEXEC_TEST_WITHOUT=caps|seccomp, see src/sandbox/internal.h), so
+# that each remaining layer is shown to hold by itself.  Never installed.
+layers:
+	$(MAKE) B=build/layers EXTRA_CFLAGS="-DSBX_TEST_LAYERS" build/layers/safexec
 
 # libFuzzer targets (clang).
 fuzz:

@@ -13,25 +13,30 @@
  * threads that do not exist in the child.
  *
  * It runs as PID 1 of the new pid namespace, in new user, mount, network,
- * ipc, uts and cgroup namespaces.  The steps, in order:
+ * ipc, uts and cgroup namespaces.  sbx_child_main() takes these steps, in
+ * order, each a function below:
  *
  *	keep_fds         close every fd it was not given
+ *	set_death_signal SIGKILL when the supervisor dies
  *	join_cgroup      v1: move itself into the run's cgroups; then a new
  *	                 cgroup namespace rooted there
  *	wait_for_maps    block until the supervisor wrote uid_map and gid_map
  *	set_ids          become SBX_INNER_ID, drop supplementary groups
  *	setup_root       build the new root on a tmpfs and pivot into it
+ *	scrub_cmdline    hide the supervisor's command line from /proc/1
  *	setup_uts        hostname "sandbox"
- *	fork the program, then reap everything until the program exits
+ *	protect_init     not dumpable: the program cannot ptrace or read it
+ *	setup_signals    default dispositions, nothing blocked (inherited)
+ *	start_program    then reap_all until the program exits
  *
- * and in the program's own process:
+ * and exec_program(), in the program's own process:
  *
  *	setup_session    setsid(): no controlling terminal (TIOCSTI class)
- *	setup_stdio      0, 1, 2 from the supervisor; nothing else open
+ *	setup_stdio      0, 1, 2 from the supervisor; cwd /box
  *	setup_rlimits    hard = soft
  *	drop_privileges  no capabilities in any set, no_new_privs
- *	setup_signals    default dispositions, nothing blocked
- *	seccomp          the very last step before execve()
+ *	close_fds        everything above 2 closes at execve()
+ *	setup_seccomp    the very last step before execve()
  *
  * When the program exits, init reports its wait status and exits; the kernel
  * then kills every other process of the namespace (daemons, stopped ones,
@@ -360,11 +365,35 @@ static void setup_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+#ifdef SBX_TEST_LAYERS
+/* Test builds only: every capability of the user namespace stays, through
+ * execve() too (ambient), so that seccomp is the only layer left. */
+static void keep_all_caps(const struct child_args *a)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	TRY(a, "capget", (int)syscall(SYS_capget, &hdr, data));
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		data[i].inheritable = data[i].permitted;
+	TRY(a, "capset", (int)syscall(SYS_capset, &hdr, data));
+	for (int cap = 0; prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) == 0; cap++)
+		;
+	TRY(a, "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+}
+#endif
+
 static void drop_privileges(const struct child_args *a)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
+#ifdef SBX_TEST_LAYERS
+	if (a->test_without & SBX_TEST_WITHOUT_CAPS) {
+		keep_all_caps(a);
+		return;
+	}
+#endif
 	/* Nothing may ever give capabilities back: not a setuid-root file,
 	 * not a uid change, not the ambient set. */
 	TRY(a, "securebits", prctl(PR_SET_SECUREBITS,
@@ -386,13 +415,15 @@ static void drop_privileges(const struct child_args *a)
 	TRY(a, "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }
 
-static int exec_program(void *arg)
+static void setup_session(const struct child_args *a)
 {
-	const struct child_args *a = arg;
+	TRY(a, "setsid", setsid());
+}
 
+static void setup_stdio(const struct child_args *a)
+{
 	int in = a->stdin_fd;
 
-	TRY(a, "setsid", setsid());
 	if (in < 0)
 		TRY(a, "open /dev/null", in = open("/dev/null", O_RDONLY));
 	TRY(a, "stdin", dup2(in, 0));
@@ -403,17 +434,44 @@ static int exec_program(void *arg)
 		TRY(a, "stdio flags", fcntl(fd, F_SETFD, 0));
 	TRY(a, "chdir /box", chdir("/box"));
 	umask(022);
+}
 
+static void setup_rlimits(const struct child_args *a)
+{
 	for (int i = 0; i < a->nrlimits; i++) {
 		struct rlimit rl = { a->rlimits[i].soft, a->rlimits[i].hard };
 		TRY(a, "setrlimit", setrlimit(a->rlimits[i].resource, &rl));
 	}
-	drop_privileges(a);
-	/* Signals need nothing: the init reset them before the clone. */
-	/* Every fd above 2 closes at execve(); the report pipe stays open
-	 * until then so that a failed execve() can still be told. */
+}
+
+/* Every fd above 2 closes at execve(); the report pipe stays open until
+ * then so that a failed execve() can still be told. */
+static void close_fds(const struct child_args *a)
+{
 	TRY(a, "close_range", (int)syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC));
+}
+
+static void setup_seccomp(const struct child_args *a)
+{
+#ifdef SBX_TEST_LAYERS
+	if (a->test_without & SBX_TEST_WITHOUT_SECCOMP)
+		return;
+#endif
 	TRY(a, "seccomp", (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->filter));
+}
+
+/* The program's process.  Signals need nothing: the init reset them
+ * before the clone. */
+static int exec_program(void *arg)
+{
+	const struct child_args *a = arg;
+
+	setup_session(a);
+	setup_stdio(a);
+	setup_rlimits(a);
+	drop_privileges(a);
+	close_fds(a);
+	setup_seccomp(a);
 	execve(a->argv[0], a->argv, envp);
 	fail(a, "execve");
 }
@@ -427,8 +485,17 @@ static char prog_stack[256 * 1024] __attribute__((aligned(64)));
 
 static pid_t start_program(const struct child_args *a)
 {
-	return clone(exec_program, prog_stack + sizeof(prog_stack),
-		     CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+	pid_t prog = clone(exec_program, prog_stack + sizeof(prog_stack),
+			   CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+
+	if (prog < 0)
+		fail(a, "start the program");
+	return prog;
+}
+
+static void set_death_signal(const struct child_args *a)
+{
+	TRY(a, "pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
 }
 
 static void join_cgroup(const struct child_args *a)
@@ -442,24 +509,17 @@ static void join_cgroup(const struct child_args *a)
 	TRY(a, "cgroup namespace", unshare(CLONE_NEWCGROUP));
 }
 
-void sbx_child_main(const struct child_args *a)
+/* EOF instead of the byte: the supervisor is gone. */
+static void wait_for_maps(const struct child_args *a)
 {
-	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd,
-		       a->cg_tasks_fd[0], a->cg_tasks_fd[1], a->cg_tasks_fd[2] };
 	char go;
-	pid_t prog;
 
-	/* The supervisor may have other runs' fds open right now: keep none. */
-	if (keep_fds(keep, (int)(UTIL_ARRAY_SIZE(keep))) < 0)
-		_exit(127);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		fail(a, "pdeathsig");
-	/* Before anything else, so that all it does is charged. */
-	join_cgroup(a);
-	/* EOF instead of the byte: the supervisor is gone. */
 	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(127);
+}
 
+static void set_ids(const struct child_args *a)
+{
 	/* Root: drop the host's supplementary groups (root's, mapped to
 	 * nobody, would still count for access checks on host files). */
 	if (a->set_groups)
@@ -470,25 +530,27 @@ void sbx_child_main(const struct child_args *a)
 	 * uid changed): set it again, then make sure the supervisor did not
 	 * die in between.  It holds the sync pipe's write end until the run
 	 * ends, so a hang-up means it is gone. */
-	TRY(a, "pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+	set_death_signal(a);
 	struct pollfd pfd = { .fd = a->sync_fd, .events = POLLIN };
 	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR)))
 		_exit(127);
 	close(a->sync_fd);
+}
 
-	setup_root(a);
-	scrub_cmdline(a);
+static void setup_uts(const struct child_args *a)
+{
 	TRY(a, "sethostname", sethostname("sandbox", 7));
-	/* The program runs with our uid: make /proc/1 and ptrace refuse it. */
+}
+
+/* The program runs with our uid: make /proc/1 and ptrace refuse it. */
+static void protect_init(const struct child_args *a)
+{
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
-	/* Default dispositions, nothing blocked: inherited by the program. */
-	setup_signals();
+}
 
-	prog = start_program(a);
-	if (prog < 0)
-		fail(a, "start the program");
-
-	/* PID 1: reap everything; the run ends when the program does. */
+/* PID 1: reap everything; the run ends when the program does. */
+__attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t prog)
+{
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, __WALL);
@@ -499,4 +561,24 @@ void sbx_child_main(const struct child_args *a)
 		if (p < 0 && errno != EINTR)
 			fail(a, "waitpid");
 	}
+}
+
+void sbx_child_main(const struct child_args *a)
+{
+	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd,
+		       a->cg_tasks_fd[0], a->cg_tasks_fd[1], a->cg_tasks_fd[2] };
+
+	/* The supervisor may have other runs' fds open right now: keep none. */
+	if (keep_fds(keep, (int)(UTIL_ARRAY_SIZE(keep))) < 0)
+		_exit(127);
+	set_death_signal(a);
+	join_cgroup(a);		/* before anything else: all it does is charged */
+	wait_for_maps(a);
+	set_ids(a);
+	setup_root(a);
+	scrub_cmdline(a);
+	setup_uts(a);
+	protect_init(a);
+	setup_signals();
+	reap_all(a, start_program(a));
 }

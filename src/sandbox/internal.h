@@ -126,7 +126,18 @@ struct child_args {
 	char box_opts[96];	/* ... for /box */
 	char shm_opts[96];	/* ... for /dev/shm */
 	const struct sock_fprog *filter;
+	unsigned test_without;	/* SBX_TEST_WITHOUT_*: 0 outside test builds */
 };
+
+/*
+ * A build made with -DSBX_TEST_LAYERS (`make layers`, for the escape suite
+ * only) reads SAFEXEC_TEST_WITHOUT=caps|seccomp and leaves that one layer
+ * out, so that the suite can show each remaining layer holding by itself.
+ * Other builds contain no trace of it.
+ */
+#define SBX_TEST_WITHOUT_CAPS	 1u	/* keep every capability of the user
+					   namespace, ambient across execve */
+#define SBX_TEST_WITHOUT_SECCOMP 2u	/* load no seccomp filter */
 
 enum child_report_kind {
 	REPORT_EXITED = 1,	/* wstatus holds the program's wait status */

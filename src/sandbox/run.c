@@ -273,6 +273,13 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.argv = run->argv;
 	a.filter = host->filter;
 	child_limits(host, &run->req->limits, &a);
+#ifdef SBX_TEST_LAYERS
+	const char *without = getenv("SAFEXEC_TEST_WITHOUT");
+	if (without && strcmp(without, "caps") == 0)
+		a.test_without = SBX_TEST_WITHOUT_CAPS;
+	else if (without && strcmp(without, "seccomp") == 0)
+		a.test_without = SBX_TEST_WITHOUT_SECCOMP;
+#endif
 
 	memset(&ca, 0, sizeof(ca));
 	/* No CLONE_NEWCGROUP: the child makes its cgroup namespace once it
