@@ -1,15 +1,29 @@
 #!/bin/sh
-# Installs the Debian packages safexec needs: to build and run it, and with
-# --test, to run the whole test suite too.  Quick when all are present.
+# Installs the Debian packages safexec needs: to build and run it (and curl,
+# for README.md's example), and with --test, to run the whole test suite too.
+# Quick when all are present.  Debian 12's own archive only: no npm, no other
+# registry.  `--list` prints the packages instead (.ci/run installs those).
+#
+#     tools/install-deps.sh [--test] [--list]
 set -eu
-PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev python3"
-if [ "${1:-}" = "--test" ]; then
-	PKGS="$PKGS clang libclang-rt-14-dev chromium util-linux procps"
-	# Node.js from elsewhere (NodeSource's package ships npm and conflicts
-	# with Debian's npm) will do: only a machine without one gets Debian's.
-	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		PKGS="$PKGS nodejs npm"
-	fi
+test=0 list=0
+for a in "$@"; do
+	case $a in
+	--test) test=1 ;;
+	--list) list=1 ;;
+	*) echo "install-deps: unknown option $a" >&2; exit 2 ;;
+	esac
+done
+PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev python3 curl"
+if [ "$test" = 1 ]; then
+	# clang and its runtime: the fuzzers; util-linux and procps: the escape
+	# suite; chromium, chromium-driver, python3-selenium and python3-pil:
+	# the browser suite (tests/browser/run).
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil"
+fi
+if [ "$list" = 1 ]; then
+	echo "$PKGS"
+	exit 0
 fi
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,722 @@
+#!/usr/bin/python3
+"""The safexec web page in real headless Chromium against the real server.
+
+Starts `safexec serve` on a free loopback port with a fresh data directory,
+drives the page the way a user would through Debian's chromium-driver
+(WebDriver, with the DevTools protocol where WebDriver has no word for it),
+prints one line per test and ends with "N passed, N failed".  Screenshots go
+to build/browser/ and are checked: a valid PNG of the page's size, in more
+than one colour, with the page's background and the output's text drawn in
+their own colours.
+
+Debian 12 packages only: chromium, chromium-driver, python3-selenium,
+python3-pil.
+"""
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
+BIN = os.environ.get('SAFEXEC_BIN', 'build/safexec')
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+CHROMEDRIVER = os.environ.get('CHROMEDRIVER', '/usr/bin/chromedriver')
+OUT_DIR = 'build/browser'
+CHROMIUM_ARGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+]
+WIDTH, HEIGHT = 1280, 900
+
+passed = 0
+failed = 0
+
+
+def log(line):
+    sys.stdout.write(line + '\n')
+    sys.stdout.flush()
+
+
+class TimedOut(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TimedOut('timed out')
+
+
+def test(name, fn, timeout_s=30):
+    global passed, failed
+    started = time.monotonic()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        fn()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        passed += 1
+        log(f'ok   {name} ({round((time.monotonic() - started) * 1000)} ms)')
+    except Exception as e:  # noqa: BLE001 - every failure is reported the same way
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        failed += 1
+        if isinstance(e, TimedOut):
+            msg = f'timed out after {timeout_s * 1000} ms'
+        elif isinstance(e, WebDriverException) and e.msg:
+            msg = e.msg  # without chromedriver's stack trace
+        else:
+            msg = str(e) or type(e).__name__
+        msg = '\n       '.join(msg.split('\n')[:6])
+        log(f'FAIL {name}: {msg}')
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise AssertionError(f'{what}: expected {json.dumps(expected)}, got {json.dumps(actual)}')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+# ---- The server ---------------------------------------------------------------
+
+class Server:
+    def __init__(self, tmp):
+        port = free_port()
+        data_dir = os.path.join(tmp, 'data')
+        os.mkdir(data_dir)
+        self.log_file = os.path.join(tmp, 'server.out')
+        with open(self.log_file, 'w') as out:
+            self.proc = subprocess.Popen(
+                [BIN, 'serve', '--listen', f'127.0.0.1:{port}', '--data-dir', data_dir,
+                 '--log', os.path.join(tmp, 'executions.log')],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self.base = f'http://127.0.0.1:{port}'
+        deadline = time.monotonic() + 15
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                how = f'signal {-rc}' if rc < 0 else f'exit {rc}'
+                raise RuntimeError(f'server ended early ({how}): {tail(self.log_file)}')
+            try:
+                with urllib.request.urlopen(self.base + '/healthz', timeout=2) as res:
+                    if res.status == 200:
+                        break
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise RuntimeError('no answer on /healthz within 15 s: ' + tail(self.log_file))
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def tail(path):
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            return '\n'.join(f.read().split('\n')[-8:])
+    except OSError:
+        return '(no server output)'
+
+
+# ---- The browser --------------------------------------------------------------
+
+class Browser:
+    """One Chromium tab through chromedriver.
+
+    Everything that goes wrong in the tab (console errors and warnings,
+    uncaught exceptions, failed requests, HTTP errors, requests that leave
+    the server) is gathered in `problems` from chromedriver's browser and
+    performance (DevTools network) logs.
+    """
+
+    def __init__(self, tmp, base):
+        self.base = base
+        self.problems = []
+        self.responses = []  # (url, status, headers, resource type), in order
+        self._urls = {}
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for a in CHROMIUM_ARGS:
+            opts.add_argument(a)
+        opts.add_argument('--user-data-dir=' + os.path.join(tmp, 'profile'))
+        opts.add_argument(f'--window-size={WIDTH},{HEIGHT}')
+        opts.set_capability('goog:loggingPrefs', {'browser': 'ALL', 'performance': 'ALL'})
+        opts.add_experimental_option('perfLoggingPrefs', {'enableNetwork': True, 'enablePage': False})
+        service = Service(executable_path=CHROMEDRIVER, log_path=os.path.join(tmp, 'chromedriver.log'))
+        self.driver = webdriver.Chrome(service=service, options=opts)
+        self.driver.set_page_load_timeout(30)
+        self.driver.set_script_timeout(30)
+        self.set_viewport(WIDTH, HEIGHT)
+        self.color_scheme('light')
+
+    def quit(self):
+        self.driver.quit()
+
+    # -- DevTools and scripts
+
+    def cdp(self, cmd, **params):
+        return self.driver.execute_cdp_cmd(cmd, params)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def set_viewport(self, width, height):
+        self.cdp('Emulation.setDeviceMetricsOverride', width=width, height=height,
+                 deviceScaleFactor=1, mobile=False)
+        self.next_frame()
+
+    def color_scheme(self, scheme):
+        self.cdp('Emulation.setEmulatedMedia', media='',
+                 features=[{'name': 'prefers-color-scheme', 'value': scheme}])
+        self.next_frame()
+
+    def next_frame(self):
+        self.driver.execute_async_script(
+            'const done = arguments[arguments.length - 1];'
+            'requestAnimationFrame(() => requestAnimationFrame(() => done(true)));')
+
+    # -- what went wrong
+
+    def collect(self):
+        """Moves chromedriver's log entries into problems and responses."""
+        for e in self.driver.get_log('browser'):
+            level, source, text = e.get('level'), e.get('source'), e.get('message', '')
+            if level not in ('SEVERE', 'WARNING'):
+                continue
+            if source == 'javascript':
+                self.problems.append('page error: ' + text)
+            else:
+                kind = 'error' if level == 'SEVERE' else 'warning'
+                self.problems.append(f'console {kind} ({source}): {text}')
+        for e in self.driver.get_log('performance'):
+            m = json.loads(e['message'])['message']
+            method, p = m.get('method'), m.get('params', {})
+            if method == 'Network.requestWillBeSent':
+                url = p['request']['url']
+                self._urls[p['requestId']] = url
+                if not url.startswith(self.base + '/'):
+                    self.problems.append('external request: ' + url)
+            elif method == 'Network.responseReceived':
+                r = p['response']
+                status = int(r.get('status', 0))
+                headers = {k.lower(): v for k, v in r.get('headers', {}).items()}
+                self.responses.append((r['url'], status, headers, p.get('type')))
+                if status >= 400:
+                    self.problems.append(f'HTTP {status}: {r["url"]}')
+            elif method == 'Network.loadingFailed':
+                url = self._urls.get(p['requestId'], '?')
+                self.problems.append(f'failed request: {url} ({p.get("errorText")})')
+
+    # -- the page, by CSS selector
+
+    def el(self, sel):
+        e = self.js('return document.querySelector(arguments[0]);', sel)  # None if absent
+        if e is None:
+            raise AssertionError('no element ' + sel)
+        return e
+
+    def count(self, sel):
+        return self.js('return document.querySelectorAll(arguments[0]).length;', sel)
+
+    def text(self, sel):
+        """The DOM textContent, as Playwright's textContent()."""
+        return self.js('const e = document.querySelector(arguments[0]);'
+                       'if (!e) throw new Error("no element " + arguments[0]);'
+                       'return e.textContent;', sel)
+
+    def value(self, sel):
+        return self.js('return document.querySelector(arguments[0]).value;', sel)
+
+    def visible(self, sel):
+        return self.el(sel).is_displayed()
+
+    def enabled(self, sel):
+        return self.el(sel).is_enabled()
+
+    def click(self, sel_or_el):
+        e = self.el(sel_or_el) if isinstance(sel_or_el, str) else sel_or_el
+        e.click()
+
+    def fill(self, sel, text):
+        """As Playwright's fill(): focus, select all, insert the text as typed."""
+        e = self.el(sel)
+        check(e.is_displayed() and e.is_enabled() and not e.get_property('readOnly'),
+              f'fill {sel}: not visible and editable')
+        self.js('arguments[0].focus(); arguments[0].select();', e)
+        if text:
+            self.cdp('Input.insertText', text=text)
+        else:
+            self.press(Keys.DELETE)
+        got = self.value(sel)
+        if got != text:
+            raise AssertionError(f'fill {sel}: value is {json.dumps(got[:80])}')
+
+    def press(self, key, *mods):
+        a = ActionChains(self.driver)
+        for m in mods:
+            a.key_down(m)
+        a.send_keys(key)
+        for m in reversed(mods):
+            a.key_up(m)
+        a.perform()
+
+    def type(self, text):
+        ActionChains(self.driver).send_keys(text).perform()
+
+    def wait_for(self, script, what, timeout=15, *args):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.js(script, *args):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f'waited {timeout} s for {what}')
+            time.sleep(0.05)
+
+    def status_text(self):
+        return self.text('#status').strip()
+
+    def wait_status(self, want, timeout=20):
+        """Waits until the status line reads `want` (a prefix or a compiled regexp)."""
+        deadline = time.monotonic() + timeout
+        last = ''
+        while time.monotonic() < deadline:
+            last = self.status_text()
+            busy = not self.enabled('#run')
+            ok = want.search(last) if isinstance(want, re.Pattern) else last.startswith(want)
+            if not busy and ok:
+                return last
+            time.sleep(0.05)
+        err = self.text('#error')
+        want_s = want.pattern if isinstance(want, re.Pattern) else want
+        raise AssertionError(f'status {json.dumps(last)}, wanted {want_s}' + (f'; error: {err}' if err else ''))
+
+    def open_fold(self, fold_id):
+        if not self.js('return document.getElementById(arguments[0]).open;', fold_id):
+            self.click(f'#{fold_id} > summary')
+
+    def active_is(self, sel):
+        return self.js('return document.activeElement === document.querySelector(arguments[0]);', sel)
+
+    # -- screenshots
+
+    def full_page_png(self, width, height):
+        """The whole page at `width` CSS pixels, as PNG bytes, and where the
+        output blocks are drawn in it.
+
+        The viewport is made as tall as the page, so that the page is laid
+        out once for the picture and the boxes measured are the ones drawn."""
+        self.js('window.scrollTo(0, 0);')
+        full = height
+        for _ in range(5):
+            self.set_viewport(width, full)
+            h = self.js('return Math.ceil(document.documentElement.getBoundingClientRect().height);')
+            if h <= full:
+                break
+            full = h
+        boxes = self.js('''
+            const out = {};
+            for (const id of ['stdout', 'stderr']) {
+                const e = document.getElementById(id);
+                if (!e) continue;
+                const r = e.getBoundingClientRect();
+                const s = getComputedStyle(e);
+                let bg = 'rgba(0, 0, 0, 0)';
+                for (let p = e; p && /^rgba\(.*, 0\)$|^transparent$/.test(bg); p = p.parentElement)
+                    bg = getComputedStyle(p).backgroundColor;
+                out[id] = {x: r.x, y: r.y, w: r.width, h: r.height, color: s.color, bg};
+            }
+            out.body = getComputedStyle(document.body).backgroundColor;
+            out.width = document.documentElement.scrollWidth;
+            return out;''')
+        shot = self.cdp('Page.captureScreenshot', format='png', captureBeyondViewport=False)
+        self.set_viewport(WIDTH, HEIGHT)
+        return base64.b64decode(shot['data']), full, boxes
+
+
+# ---- Checking a screenshot ----------------------------------------------------
+
+def parse_rgb(css):
+    m = re.match(r'rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)$', css)
+    if not m:
+        raise AssertionError('cannot read colour ' + css)
+    return tuple(int(m.group(i)) for i in (1, 2, 3))
+
+
+def near(a, b, tol):
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def check_png(path, data, width, height, boxes, what):
+    """The file is a PNG of width x height, as the page was laid out, in
+    more than a few colours, with the page's background colour on a good part
+    of it, and inside the stdout and stderr boxes their background and their
+    text drawn in their own colours.  Returns the page's background colour."""
+    with open(path, 'wb') as f:
+        f.write(data)
+    with open(path, 'rb') as f:
+        raw = f.read()
+    check(raw[:8] == b'\x89PNG\r\n\x1a\n', f'{what}: {path} is not a PNG')
+    check(raw[12:16] == b'IHDR', f'{what}: no IHDR chunk')
+    w, h = struct.unpack('>II', raw[16:24])
+    check_eq([w, h], [width, height], f'{what}: size of {path}')
+    check_eq(boxes['width'], width, f'{what}: page width (horizontal overflow)')
+    Image.open(io.BytesIO(raw)).verify()  # chunk CRCs and structure
+    img = Image.open(io.BytesIO(raw)).convert('RGB')
+    colors = img.getcolors(w * h)
+    colors.sort(reverse=True)
+    check(len(colors) >= 16, f'{what}: only {len(colors)} colours in the picture')
+    top_count, top = colors[0]
+    check(top_count < 0.9 * w * h, f'{what}: {top} covers {top_count * 100 // (w * h)}% of the picture')
+    body = parse_rgb(boxes['body'])
+    share = sum(n for n, c in colors if near(c, body, 2)) / (w * h)
+    check(share >= 0.03, f'{what}: page background {body} on {share:.1%} of the picture')
+    for stream in ('stdout', 'stderr'):
+        b = boxes.get(stream)
+        check(b, f'{what}: no #{stream} on the page')
+        check(b['w'] > 20 and b['h'] > 10, f'{what}: {stream} box {b}')
+        box = (max(0, round(b['x'])), max(0, round(b['y'])),
+               min(w, round(b['x'] + b['w'])), min(h, round(b['y'] + b['h'])))
+        region = img.crop(box)
+        area = region.width * region.height
+        rcolors = region.getcolors(area)
+        bg, fg = parse_rgb(b['bg']), parse_rgb(b['color'])
+        on_bg = sum(n for n, c in rcolors if near(c, bg, 2))
+        check(on_bg >= 0.5 * area, f'{what}: {stream} background {bg} on {on_bg} of {area} pixels of {box}')
+        inked = sum(n for n, c in rcolors if near(c, fg, 24))
+        check(inked >= 30, f'{what}: {stream} text colour {fg} on {inked} pixels of {box}')
+    return body
+
+
+def luminance(rgb):
+    r, g, b = rgb
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# ---- The tests -----------------------------------------------------------------
+
+def run_tests(b):
+    base = b.base
+    root = {}
+
+    def page_loads():
+        # Chromium starts on its own start page: what that loads is not the
+        # page's doing, so leave it and forget its log first.
+        b.driver.get('about:blank')
+        b.collect()
+        b.problems.clear()
+        b.responses.clear()
+        b.driver.get(base + '/')
+        b.collect()
+        docs = [r for r in b.responses if r[0] == base + '/' and r[3] == 'Document']
+        check(docs, 'no response seen for GET /')
+        root['status'], root['headers'] = docs[-1][1], docs[-1][2]
+        check_eq(root['status'], 200, 'status of GET /')
+        check_eq(b.driver.title, 'safexec', 'title')
+        check_eq(b.value('#code'), "print('Hello World')", 'initial code')
+        check_eq(b.text('#gutter').strip(), '1', 'line numbers')
+        check(b.enabled('#run'), 'Run button is disabled')
+        # The form control labelled so, by <label>, aria-label or
+        # aria-labelledby (Playwright's getByLabel), is exactly one: #stdin.
+        labelled = b.js('''
+            const want = arguments[0].toLowerCase();
+            const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
+            const found = [];
+            for (const e of document.querySelectorAll('input, textarea, select, button, [aria-label], [aria-labelledby]')) {
+                const names = [e.getAttribute('aria-label')];
+                for (const l of e.labels || []) names.push(l.textContent);
+                for (const id of (e.getAttribute('aria-labelledby') || '').split(/\\s+/)) {
+                    const l = id && document.getElementById(id);
+                    if (l) names.push(l.textContent);
+                }
+                if (names.some((n) => norm(n).includes(want))) found.push(e.id);
+            }
+            return found;''', 'Standard input given to the program')
+        check(labelled == ['stdin'], 'stdin box has no label: labelled ' + json.dumps(labelled))
+        # The first history request has been answered one way or another.
+        b.wait_for("return document.getElementById('history-note').textContent !== 'Loading…';",
+                   'the history to load')
+        note = b.text('#history-note')
+        check(not re.search('unavailable', note), 'history: ' + note)
+        b.collect()
+        check(not b.problems, '; '.join(b.problems))
+
+    def csp():
+        c = root.get('headers', {}).get('content-security-policy')
+        check(c and re.search(r"default-src 'self'", c), "GET / has no CSP default-src 'self': " + str(c))
+        inline = b.js('''
+            const bad = [];
+            for (const e of document.querySelectorAll('script:not([src]), style, [style]')) bad.push(e.outerHTML.slice(0, 60));
+            for (const e of document.querySelectorAll('*')) {
+                for (const a of e.attributes) if (/^on/i.test(a.name)) bad.push(e.tagName + ' ' + a.name);
+            }
+            return bad;''')
+        check(len(inline) == 0, 'inline: ' + ', '.join(inline))
+
+    def run_streams():
+        b.fill('#code', '\n'.join([
+            'import sys, time',
+            "print('to stdout')",
+            "print('to stderr', file=sys.stderr)",
+            'time.sleep(0.6)',
+            "print('more stdout')",
+        ]))
+        b.click('#run')
+        # While the run is in flight the button says so and takes no clicks.
+        b.wait_for("return document.getElementById('run').disabled;", 'the Run button to be disabled')
+        check_eq(b.text('#run').strip(), 'Running…', 'button while running')
+        b.wait_status('Finished (exit 0)')
+        check_eq(b.text('#stdout'), 'to stdout\nmore stdout\n', 'stdout')
+        check_eq(b.text('#stderr'), 'to stderr\n', 'stderr')
+        check(b.visible('#stdout-block') and b.visible('#stderr-block'), 'stream blocks not both visible')
+        colors = b.js("return [getComputedStyle(document.getElementById('stdout')).color,"
+                      "getComputedStyle(document.getElementById('stderr')).color];")
+        check(colors[0] != colors[1], 'stdout and stderr have the same colour ' + colors[0])
+        check(b.visible('#metrics'), 'no time/memory shown')
+        check(re.search(r'\d+(\.\d+)? (ms|s)$', b.text('#m-wall')), 'wall time format')
+        check(re.search(r'\d+(\.\d+)? (bytes|KiB|MiB|GiB)$', b.text('#m-mem')), 'memory format')
+        check(b.enabled('#run'), 'Run button still disabled')
+
+    def ctrl_enter():
+        b.click('#code')
+        b.press('a', Keys.CONTROL)
+        b.type('print(6 * 7)')
+        b.press(Keys.ENTER)
+        b.type('raise SystemExit(3)')
+        check_eq(b.value('#code'), 'print(6 * 7)\nraise SystemExit(3)', 'code')
+        check_eq(b.text('#gutter'), '1\n2', 'line numbers')
+        b.press(Keys.ENTER, Keys.CONTROL)
+        b.wait_status('Exited with code 3')
+        check_eq(b.text('#stdout'), '42\n', 'stdout')
+        check(not b.visible('#stderr-block'), 'empty stderr shown')
+
+    def indentation():
+        b.click('#code')
+        b.press('a', Keys.CONTROL)
+        b.press(Keys.DELETE)
+        b.press(Keys.TAB)
+        check_eq(b.value('#code'), '    ', 'after Tab')
+        check(b.active_is('#code'), 'Tab left the editor')
+        b.press(Keys.TAB, Keys.SHIFT)
+        check_eq(b.value('#code'), '', 'after Shift+Tab')
+        b.type('for i in range(2):')
+        b.press(Keys.ENTER)
+        b.type('print(i)')
+        b.press(Keys.ENTER)
+        check_eq(b.value('#code'), 'for i in range(2):\n    print(i)\n    ', 'Enter keeps the indentation')
+        b.press(Keys.TAB, Keys.SHIFT)
+        b.type("print('done')")
+        program = "for i in range(2):\n    print(i)\nprint('done')"
+        check_eq(b.value('#code'), program, 'code')
+        check_eq(b.text('#gutter'), '1\n2\n3', 'line numbers')
+        # A selected block indents and dedents as a whole.
+        b.press('a', Keys.CONTROL)
+        b.press(Keys.TAB)
+        check_eq(b.value('#code'), '\n'.join('    ' + line for line in program.split('\n')), 'block Tab')
+        b.press(Keys.TAB, Keys.SHIFT)
+        check_eq(b.value('#code'), program, 'block Shift+Tab')
+        # Esc, then Tab moves the focus on instead of indenting.
+        b.press(Keys.ESCAPE)
+        b.press(Keys.TAB)
+        check_eq(b.value('#code'), program, 'Esc, Tab changed the code')
+        check(not b.active_is('#code'), 'Esc, Tab kept the focus')
+        b.js("document.getElementById('code').focus();")
+        b.press(Keys.ENTER, Keys.CONTROL)
+        b.wait_status('Finished (exit 0)')
+        check_eq(b.text('#stdout'), '0\n1\ndone\n', 'stdout')
+
+    def gutter_scroll():
+        long = '\n'.join(('x = "' + 'y' * 400 + '"') if i == 60 else f'print({i + 1})' for i in range(120))
+        b.fill('#code', long)
+        lines = b.text('#gutter').split('\n')
+        check_eq(len(lines), 120, 'gutter lines')
+        check_eq(lines[119], '120', 'last line number')
+        pos = b.driver.execute_async_script('''
+            const done = arguments[arguments.length - 1];
+            const t = document.getElementById('code');
+            t.scrollTop = 1e9;
+            requestAnimationFrame(() => requestAnimationFrame(() =>
+                done([t.scrollTop, document.getElementById('gutter').scrollTop])));''')
+        check(pos[0] > 0, 'editor did not scroll')
+        check_eq(pos[1], pos[0], 'gutter scrollTop')
+
+    def stdin():
+        b.open_fold('stdin-fold')
+        b.fill('#stdin', 'hello from stdin\n')
+        b.fill('#code', 'print(input().upper())')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)')
+        check_eq(b.text('#stdout'), 'HELLO FROM STDIN\n', 'stdout')
+
+    def endless_loop():
+        has_limit = b.count('#limit-wall') > 0
+        if has_limit:
+            b.open_fold('limits-fold')
+            b.fill('#limit-wall', '1')
+        b.fill('#stdin', '')
+        b.fill('#code', 'while True: pass')
+        t0 = time.monotonic()
+        b.click('#run')
+        s = b.wait_status('Time limit exceeded', 30)
+        check_eq(s, 'Time limit exceeded (1 s)' if has_limit else 'Time limit exceeded (10 s)', 'status')
+        if has_limit:
+            took = round((time.monotonic() - t0) * 1000)
+            check(took < 8000, f'took {took} ms with a 1 s limit')
+            b.fill('#limit-wall', '')
+
+    def history():
+        # Newest first: the endless loop, then the stdin run.
+        b.wait_for("return document.querySelectorAll('#history-list .history-item').length >= 5;",
+                   'five history items')
+        first = b.js('''
+            const e = document.querySelector('#history-list .history-item');
+            const part = (sel) => { const p = e.querySelectorAll(sel); return p.length === 1 ? p[0].textContent : null; };
+            return [part('.history-preview'), part('.badge')];''')
+        check(first[0] is not None and 'while True' in first[0], 'newest item is not the last run')
+        check_eq((first[1] or '').strip(), 'Time limit', 'badge of the newest item')
+        b.fill('#code', '# something else')
+        b.fill('#stdin', '')
+        find_item = '''
+            for (const e of document.querySelectorAll('#history-list .history-item'))
+                if (e.textContent.includes(arguments[0])) return e;
+            return null;'''
+        item = b.js(find_item, 'print(input().upper())')
+        check(item is not None, 'no history item for print(input().upper())')
+        b.click(item)
+        b.wait_for("return document.getElementById('code').value === 'print(input().upper())';",
+                   'the run to load into the editor')
+        check_eq(b.value('#stdin'), 'hello from stdin\n', 'stdin loaded')
+        b.wait_status('Finished (exit 0)')
+        check_eq(b.text('#stdout'), 'HELLO FROM STDIN\n', 'output loaded')
+        current = b.js(find_item.replace('return e;', "return e.getAttribute('aria-current');"),
+                       'print(input().upper())')
+        check_eq(current, 'true', 'selected item marked')
+        check_eq(b.text('#gutter'), '1', 'line numbers')
+
+    def limits():
+        b.fill('#code', 'x = "a" * 1000000000')
+        b.click('#run')
+        b.wait_status('Memory limit exceeded (128 MiB)')
+        b.fill('#code', 'import sys\nsys.stdout.write("x" * 3000000)')
+        b.click('#run')
+        b.wait_status('Output limit exceeded (1 MiB)')
+        check_eq(b.text('#stdout-trunc'), 'stdout was cut off at 1 MiB.', 'truncation note')
+        check_eq(b.js("return document.getElementById('stdout').textContent.length;"), 1048576, 'stdout length')
+
+    def traceback_():
+        b.fill('#stdin', '')
+        for fold in ('stdin-fold', 'limits-fold'):
+            b.click(f'#{fold} > summary')
+        b.fill('#code', "print('before the error')\n1 / 0")
+        b.click('#run')
+        b.wait_status('Exited with code 1')
+        check_eq(b.text('#stdout'), 'before the error\n', 'stdout')
+        err = b.text('#stderr')
+        check(re.search(r'Traceback[\s\S]*ZeroDivisionError: division by zero', err), 'stderr: ' + err)
+        check('Traceback' not in b.text('#stdout'), 'traceback in stdout')
+
+    def screenshots():
+        # The Run button focused, as a keyboard user sees it (an empty page
+        # has none: what it looks like is for the pictures' checks to say).
+        b.js("const r = document.getElementById('run'); if (r) r.focus();")
+        shots = {}
+        for name, scheme, width in (('screenshot.png', 'light', WIDTH),
+                                    ('screenshot-dark.png', 'dark', WIDTH),
+                                    ('screenshot-narrow.png', 'light', 390)):
+            b.color_scheme(scheme)
+            data, height, boxes = b.full_page_png(width, HEIGHT)
+            check(height >= HEIGHT, f'{name}: page height {height}')
+            shots[name] = check_png(os.path.join(OUT_DIR, name), data, width, height, boxes, name)
+        b.color_scheme('light')
+        light, dark = shots['screenshot.png'], shots['screenshot-dark.png']
+        check(luminance(dark) + 100 < luminance(light),
+              f'dark background {dark} is not darker than the light one {light}')
+
+    def no_problems():
+        b.collect()
+        check(not b.problems, '; '.join(b.problems))
+
+    test('page loads with the editor, the Run button and the history', page_loads)
+    test("page follows the Content-Security-Policy (no inline script, style or handler)", csp)
+    test('Run shows stdout and stderr apart, with the status and usage', run_streams)
+    test('edit the code and run again with Ctrl+Enter', ctrl_enter)
+    test('Tab, Shift+Tab and Enter keep Python indentation', indentation)
+    test('line numbers follow the editor as it scrolls', gutter_scroll)
+    test('the stdin box reaches the program', stdin)
+    test('an endless loop ends with "Time limit exceeded"', endless_loop, 45)
+    test('the history lists the runs and a click loads one', history)
+    test('a memory bomb and an output flood show their limits', limits)
+    test('a traceback goes to stderr and the exit code shows', traceback_)
+    test('screenshots saved in ' + OUT_DIR + ' show the page', screenshots)
+    test('no console error, failed, refused or external request', no_problems)
+
+
+def main():
+    global failed
+    tmp = tempfile.mkdtemp(prefix='safexec-browser-')
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for f in os.listdir(OUT_DIR):
+        if f.endswith('.png'):
+            os.unlink(os.path.join(OUT_DIR, f))
+    server = None
+    browser = None
+    try:
+        try:
+            server = Server(tmp)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            log(f'FAIL start {BIN} serve: {e}')
+            return
+        browser = Browser(tmp, server.base)
+        run_tests(browser)
+    except Exception:  # noqa: BLE001
+        failed += 1
+        log('FAIL unexpected: ' + traceback.format_exc().rstrip())
+    finally:
+        if browser:
+            try:
+                browser.quit()
+            except Exception:  # noqa: BLE001
+                pass
+        if server:
+            server.stop()
+            if failed:
+                log('server output (tail):\n' + tail(server.log_file))
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f'{passed} passed, {failed} failed')
+
+
+if __name__ == '__main__':
+    main()
+    sys.exit(1 if failed else 0)
