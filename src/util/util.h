@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "util/banned.h"
+
 /* Parses a decimal integer with no sign, no spaces and no trailing bytes
  * into *out, refusing values above max.  Returns 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out);
