@@ -7,6 +7,16 @@
 
 #define S(lit) lit, sizeof(lit) - 1
 
+/* obj[key] is a JSON integer equal to want: json_integer_value() gives 0 for
+ * a missing key, a null or a string, so the type is checked first. */
+#define ASSERT_JSON_INT(obj, key, want) do {				\
+		json_t *v_ = json_object_get((obj), (key));		\
+		if (!json_is_integer(v_))				\
+			TEST_FAIL_("%s is not an integer (type %d)", (key), \
+				   v_ ? (int)json_typeof(v_) : -1);	\
+		ASSERT_EQ(json_integer_value(v_), (want));		\
+	} while (0)
+
 TEST(codec_utf8_valid_accepts_and_rejects)
 {
 	ASSERT(codec_utf8_valid(S("")));
@@ -68,24 +78,44 @@ TEST(codec_result_json_has_every_field)
 	ASSERT(j != NULL);
 	ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "signaled");
 	ASSERT(json_is_null(json_object_get(j, "exit_code")));
-	ASSERT_EQ(json_integer_value(json_object_get(j, "signal")), 11);
+	ASSERT_JSON_INT(j, "signal", 11);
 	ASSERT_STREQ(json_string_value(json_object_get(j, "stdout")), "out");
 	ASSERT_STREQ(json_string_value(json_object_get(j, "stderr")), "err\xef\xbf\xbd");
 	ASSERT_STREQ(json_string_value(json_object_get(j, "output")), "outerr\xef\xbf\xbd");
 	ASSERT(json_is_false(json_object_get(j, "stdout_truncated")));
 	ASSERT(json_is_true(json_object_get(j, "stderr_truncated")));
-	ASSERT_EQ(json_integer_value(json_object_get(j, "wall_time_ms")), 12);
-	ASSERT_EQ(json_integer_value(json_object_get(j, "cpu_time_ms")), 7);
-	ASSERT_EQ(json_integer_value(json_object_get(j, "memory_bytes")), 4096);
+	ASSERT_JSON_INT(j, "wall_time_ms", 12);
+	ASSERT_JSON_INT(j, "cpu_time_ms", 7);
+	ASSERT_JSON_INT(j, "memory_bytes", 4096);
 	ASSERT_EQ(json_object_size(j), 11);
 	json_decref(j);
 
+	/* An exit code of 0 is a number, not null; a signal of 0 is null. */
 	res.status = SBX_OK;
 	res.signal = 0;
 	res.has_exit_code = true;
 	res.exit_code = 0;
 	j = codec_result_json(&res);
-	ASSERT_EQ(json_integer_value(json_object_get(j, "exit_code")), 0);
+	ASSERT(j != NULL);
+	ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "ok");
+	ASSERT_JSON_INT(j, "exit_code", 0);
 	ASSERT(json_is_null(json_object_get(j, "signal")));
+	ASSERT_EQ(json_object_size(j), 11);
+	json_decref(j);
+
+	/* An empty result: every number is 0, not null, every string "". */
+	struct sbx_result none = { 0 };
+	none.status = SBX_RUNTIME_ERROR;
+	none.has_exit_code = true;
+	none.exit_code = 1;
+	j = codec_result_json(&none);
+	ASSERT(j != NULL);
+	ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "runtime_error");
+	ASSERT_JSON_INT(j, "exit_code", 1);
+	ASSERT_STREQ(json_string_value(json_object_get(j, "stdout")), "");
+	ASSERT_STREQ(json_string_value(json_object_get(j, "output")), "");
+	ASSERT_JSON_INT(j, "wall_time_ms", 0);
+	ASSERT_JSON_INT(j, "cpu_time_ms", 0);
+	ASSERT_JSON_INT(j, "memory_bytes", 0);
 	json_decref(j);
 }
