@@ -1,18 +1,30 @@
 /* libFuzzer target: request bodies of POST /run and POST /api/v1/execute,
- * through parsing, validation and, when valid, the answer's JSON. */
+ * through parsing, validation and, when valid, the answer's JSON.  Every
+ * request the parser accepts must also pass the sandbox's own check: the
+ * maxima here are the widest a configuration may set, the sandbox's. */
 #include <stdint.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "util/util.h"
 
-static const struct api_maxima maxima = { 20000, 15000, 512ull << 20, 256, 8ull << 20 };
+static uint64_t widest(enum sbx_limit_id id)
+{
+	return sbx_limit_info(id)->max;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct api_maxima maxima = {
+		widest(SBX_LIMIT_WALL_MS), widest(SBX_LIMIT_CPU_MS), widest(SBX_LIMIT_MEMORY),
+		widest(SBX_LIMIT_PROCESSES), widest(SBX_LIMIT_OUTPUT),
+	};
 	struct api_request req;
 	struct api_error err;
+	struct sbx_request sreq;
 	struct sbx_result res;
+	char why[256];
 
 	for (int ep = API_RUN; ep <= API_EXECUTE; ep++) {
 		if (api_parse_request((enum api_endpoint)ep, (const char *)data, size,
@@ -23,6 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_decref(api_error_json(&err));
 			continue;
 		}
+		api_request_sbx(&req, &sreq);
+		if (sbx_request_check(&sreq, why, sizeof(why)) < 0)
+			__builtin_trap();
 		memset(&res, 0, sizeof(res));
 		res.out.data = res.err.data = res.output.data = (char *)req.code;
 		res.out.len = res.err.len = res.output.len = req.code_len;

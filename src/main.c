@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/util.h"
 
 static void usage(FILE *f)
 {

@@ -16,7 +16,6 @@
 #include "sandbox/sandbox.h"
 
 #define API_MAX_DEPTH	 32	/* deepest nesting of arrays and objects */
-#define API_MAX_ARGS	 256	/* SBX_MAX_ARGS */
 #define API_LIST_DEFAULT 20
 #define API_LIST_MAX	 100
 #define API_MESSAGE_MAX	 256
@@ -31,7 +30,8 @@ enum api_error_code {
 	API_E_INVALID_REQUEST,		/* 400: wrong type, unknown field, bad query */
 	API_E_MISSING_FIELD,		/* 400 */
 	API_E_UNKNOWN_LANGUAGE,		/* 400 */
-	API_E_INVALID_LIMIT,		/* 400: not a positive integer */
+	API_E_INVALID_LIMIT,		/* 400: not an integer, or below the
+					   sandbox's minimum */
 	API_E_LIMIT_EXCEEDED,		/* 400: above the server's maximum */
 	API_E_PAYLOAD_TOO_LARGE,	/* 413 */
 	API_E_UNSUPPORTED_MEDIA_TYPE,	/* 415 */
@@ -96,7 +96,9 @@ struct api_request {
 
 /*
  * Parses and checks a body of len bytes for the endpoint.  On success fills
- * *req (release with api_request_release()) and returns 0; otherwise
+ * *req (release with api_request_release()) and returns 0, and *req passes
+ * sbx_request_check() with the default language (fuzz_request.c holds the
+ * parser to that); otherwise
  * returns -EINVAL with *err filled (a 4xx code), or -ENOMEM with
  * API_E_INTERNAL.  POST /run ignores fields other than code, as the
  * original service did; /api/v1/execute refuses unknown fields so that a
@@ -131,13 +133,6 @@ int api_check_origin(const char *sec_fetch_site, const char *origin, const char 
  * without Host (HTTP/1.0) passes.  Else fills *err with API_E_UNKNOWN_HOST. */
 int api_check_host(const char *host, const char *allowed, struct api_error *err);
 
-/* The status in words: "" for ok, "Exited with code 1", "Killed by signal
- * 11 (SIGSEGV)", "Time limit exceeded (10 s)", "CPU time limit exceeded
- * (2 s)", "Memory limit exceeded (128 MiB)", "Output limit exceeded
- * (1 MiB)", "Internal error".  Returns buf. */
-char *api_status_message(const struct sbx_result *res, const struct sbx_limits *l,
-			 char *buf, size_t len);
-
 /* {"wall_time_ms", "cpu_time_ms", "memory_bytes", "max_processes",
  * "output_bytes"}. */
 json_t *api_limits_json(const struct sbx_limits *l);
@@ -148,6 +143,10 @@ json_t *api_limits_json(const struct sbx_limits *l);
 json_t *api_response_json(enum api_endpoint ep, int64_t id,
 			  const struct api_request *req,
 			  const struct sbx_result *res);
+
+/* The most memory api_response_json() and its text can take for res,
+ * counted from when the result exists until the text is sent. */
+size_t api_answer_max_bytes(const struct sbx_result *res);
 
 /* GET /api/v1/languages. */
 json_t *api_languages_json(const char *python_version);

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "codec/codec.h"
+#include "util/util.h"
 
 static const struct {
 	const char *name;

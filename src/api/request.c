@@ -183,7 +183,7 @@ static int parse_language(json_t *root, struct api_request *req, struct api_erro
 static int parse_args(json_t *root, struct api_request *req, struct api_error *err)
 {
 	json_t *v = json_object_get(root, "args"), *item;
-	size_t i;
+	size_t i, total = 0;
 
 	if (!v || json_is_null(v))
 		return 0;
@@ -191,10 +191,10 @@ static int parse_args(json_t *root, struct api_request *req, struct api_error *e
 		return api_fail(err, API_E_INVALID_REQUEST,
 				"the field 'args' must be an array of strings, not %s",
 				type_name(v));
-	if (json_array_size(v) > API_MAX_ARGS)
+	if (json_array_size(v) > SBX_MAX_ARGS)
 		return api_fail(err, API_E_INVALID_REQUEST,
-				"the field 'args' has %zu items; at most %d are allowed",
-				json_array_size(v), API_MAX_ARGS);
+				"the field 'args' has %zu items; at most %u are allowed",
+				json_array_size(v), SBX_MAX_ARGS);
 	if (json_array_size(v) == 0)
 		return 0;
 	req->argv = calloc(json_array_size(v), sizeof(*req->argv));
@@ -208,36 +208,41 @@ static int parse_args(json_t *root, struct api_request *req, struct api_error *e
 		if (strlen(json_string_value(item)) != json_string_length(item))
 			return api_fail(err, API_E_INVALID_REQUEST,
 					"args[%zu] must not contain NUL characters", i);
+		if (json_string_length(item) > SBX_MAX_ARG_LEN)
+			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+					"args[%zu] is %zu bytes; at most %u are allowed", i,
+					json_string_length(item), SBX_MAX_ARG_LEN);
+		total += json_string_length(item) + 1;
+		if (total > SBX_MAX_ARGS_BYTES)
+			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+					"the args take more than %u bytes in all (with one "
+					"byte more for each)", SBX_MAX_ARGS_BYTES);
 		req->argv[i] = json_string_value(item);
 	}
 	req->argc = json_array_size(v);
 	return 0;
 }
 
+/* The request's limits: its name for each, and the server's maximum. */
 struct limit_field {
 	const char *name;
 	size_t max_off;		/* in struct api_maxima */
+	enum sbx_limit_id id;
 };
 
 static const struct limit_field limit_fields[] = {
-	{ "wall_time_ms", offsetof(struct api_maxima, wall_time_ms) },
-	{ "cpu_time_ms", offsetof(struct api_maxima, cpu_time_ms) },
-	{ "memory_bytes", offsetof(struct api_maxima, memory_bytes) },
-	{ "max_processes", offsetof(struct api_maxima, max_processes) },
-	{ "output_bytes", offsetof(struct api_maxima, output_bytes) },
+	{ "wall_time_ms", offsetof(struct api_maxima, wall_time_ms), SBX_LIMIT_WALL_MS },
+	{ "cpu_time_ms", offsetof(struct api_maxima, cpu_time_ms), SBX_LIMIT_CPU_MS },
+	{ "memory_bytes", offsetof(struct api_maxima, memory_bytes), SBX_LIMIT_MEMORY },
+	{ "max_processes", offsetof(struct api_maxima, max_processes), SBX_LIMIT_PROCESSES },
+	{ "output_bytes", offsetof(struct api_maxima, output_bytes), SBX_LIMIT_OUTPUT },
 };
 
-static void set_limit(struct sbx_limits *l, size_t idx, uint64_t v)
-{
-	switch (idx) {
-	case 0: l->wall_ms = v; break;
-	case 1: l->cpu_ms = v; break;
-	case 2: l->memory_bytes = v; break;
-	case 3: l->processes = (uint32_t)v; break;
-	default: l->output_bytes = v; break;
-	}
-}
-
+/*
+ * A limit must lie between the sandbox's minimum and the lower of the
+ * sandbox's maximum and this server's: the message gives the range, so
+ * that a client can correct the request without guessing.
+ */
 static int parse_limits(json_t *root, const struct api_maxima *max,
 			struct api_request *req, struct api_error *err)
 {
@@ -251,7 +256,6 @@ static int parse_limits(json_t *root, const struct api_maxima *max,
 				"the field 'limits' must be an object, not %s", type_name(obj));
 	json_object_foreach(obj, key, v) {
 		size_t i;
-		uint64_t m;
 		json_int_t n;
 
 		for (i = 0; i < UTIL_ARRAY_SIZE(limit_fields); i++)
@@ -264,17 +268,41 @@ static int parse_limits(json_t *root, const struct api_maxima *max,
 					key);
 		if (json_is_null(v))
 			continue;
-		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+
+		const struct sbx_limit_info *li = sbx_limit_info(limit_fields[i].id);
+		uint64_t server_max = *(const uint64_t *)((const char *)max + limit_fields[i].max_off);
+		uint64_t hi = server_max < li->max ? server_max : li->max;
+
+		if (!json_is_integer(v) || (n = json_integer_value(v)) <= 0)
 			return api_fail(err, API_E_INVALID_LIMIT,
-					"limits.%s must be a positive integer", key);
-		n = json_integer_value(v);
-		m = *(const uint64_t *)((const char *)max + limit_fields[i].max_off);
-		if ((uint64_t)n > m)
+					"limits.%s must be an integer from %llu to %llu", key,
+					(unsigned long long)li->min, (unsigned long long)hi);
+		if ((uint64_t)n < li->min)
+			return api_fail(err, API_E_INVALID_LIMIT,
+					"limits.%s is %lld, below the sandbox's minimum; it must "
+					"be from %llu to %llu", key, (long long)n,
+					(unsigned long long)li->min, (unsigned long long)hi);
+		if ((uint64_t)n > hi)
 			return api_fail(err, API_E_LIMIT_EXCEEDED,
-					"limits.%s is %lld, above this server's maximum of %llu",
-					key, (long long)n, (unsigned long long)m);
-		set_limit(&req->limits, i, (uint64_t)n);
+					"limits.%s is %lld, above this server's maximum; it must "
+					"be from %llu to %llu", key, (long long)n,
+					(unsigned long long)li->min, (unsigned long long)hi);
+		sbx_limit_set(&req->limits, limit_fields[i].id, (uint64_t)n);
 	}
+	return 0;
+}
+
+/* The sizes the sandbox takes: bodies can be raised past them (max_body). */
+static int check_sizes(const struct api_request *req, struct api_error *err)
+{
+	if (req->code_len > SBX_MAX_CODE)
+		return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+				"the code is %zu bytes; at most %u are allowed",
+				req->code_len, SBX_MAX_CODE);
+	if (req->stdin_len > SBX_MAX_STDIN)
+		return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+				"stdin is %zu bytes; at most %u are allowed",
+				req->stdin_len, SBX_MAX_STDIN);
 	return 0;
 }
 
@@ -314,14 +342,16 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 	if (r < 0)
 		goto out;
 	r = get_string(req->root, "code", 1, &req->code, &req->code_len, err);
-	if (r < 0 || ep == API_RUN)
+	if (r < 0)
 		goto out;
-	if ((r = check_fields(req->root, err)) < 0 ||
-	    (r = parse_language(req->root, req, err)) < 0 ||
-	    (r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
-	    (r = parse_args(req->root, req, err)) < 0 ||
-	    (r = parse_limits(req->root, max, req, err)) < 0)
+	if (ep == API_EXECUTE &&
+	    ((r = check_fields(req->root, err)) < 0 ||
+	     (r = parse_language(req->root, req, err)) < 0 ||
+	     (r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
+	     (r = parse_args(req->root, req, err)) < 0 ||
+	     (r = parse_limits(req->root, max, req, err)) < 0))
 		goto out;
+	r = check_sizes(req, err);
 out:
 	if (r < 0)
 		api_request_release(req);

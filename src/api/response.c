@@ -11,69 +11,13 @@
 #include "codec/codec.h"
 #include "util/util.h"
 
-/* 10000 -> "10 s", 1500 -> "1.5 s", 250 -> "250 ms". */
-static void format_ms(uint64_t ms, char *buf, size_t len)
+size_t api_answer_max_bytes(const struct sbx_result *res)
 {
-	if (ms < 1000) {
-		snprintf(buf, len, "%" PRIu64 " ms", ms);
-	} else if (ms % 1000 == 0) {
-		snprintf(buf, len, "%" PRIu64 " s", ms / 1000);
-	} else {
-		unsigned frac = (unsigned)(ms % 1000);
-		int digits = 3;
+	size_t raw = res->out.len + res->err.len + res->output.len;
 
-		while (frac % 10 == 0) {
-			frac /= 10;
-			digits--;
-		}
-		snprintf(buf, len, "%" PRIu64 ".%0*u s", ms / 1000, digits, frac);
-	}
-}
-
-char *api_status_message(const struct sbx_result *res, const struct sbx_limits *l,
-			 char *buf, size_t len)
-{
-	char v[48];
-	const char *abbrev;
-
-	switch (res->status) {
-	case SBX_OK:
-		snprintf(buf, len, "%s", "");
-		break;
-	case SBX_RUNTIME_ERROR:
-		snprintf(buf, len, "Exited with code %d", res->exit_code);
-		break;
-	case SBX_SIGNALED:
-		abbrev = sigabbrev_np(res->signal);
-		if (abbrev)
-			snprintf(buf, len, "Killed by signal %d (SIG%s)", res->signal, abbrev);
-		else
-			snprintf(buf, len, "Killed by signal %d", res->signal);
-		break;
-	case SBX_TIMEOUT:
-		/* Name the CPU limit only when it is the tighter one and was
-		 * reached; with equal limits "time" is what people expect. */
-		if (l->cpu_ms < l->wall_ms && res->cpu_time_ms >= l->cpu_ms) {
-			format_ms(l->cpu_ms, v, sizeof(v));
-			snprintf(buf, len, "CPU time limit exceeded (%s)", v);
-		} else {
-			format_ms(l->wall_ms, v, sizeof(v));
-			snprintf(buf, len, "Time limit exceeded (%s)", v);
-		}
-		break;
-	case SBX_MEMORY_LIMIT:
-		snprintf(buf, len, "Memory limit exceeded (%s)",
-			 util_format_size(l->memory_bytes, v, sizeof(v)));
-		break;
-	case SBX_OUTPUT_LIMIT:
-		snprintf(buf, len, "Output limit exceeded (%s)",
-			 util_format_size(l->output_bytes, v, sizeof(v)));
-		break;
-	default:
-		snprintf(buf, len, "%s", "Internal error");
-		break;
-	}
-	return buf;
+	/* The tree's copies of the streams, then the text, where a control
+	 * byte takes six ("\u0001"); the rest of the fields are small. */
+	return raw + 6 * raw + (16u << 10);
 }
 
 json_t *api_limits_json(const struct sbx_limits *l)
@@ -109,7 +53,7 @@ json_t *api_response_json(enum api_endpoint ep, int64_t id,
 	}
 	if (codec_result_add(obj, res) < 0)
 		goto fail;
-	api_status_message(res, &req->limits, msg, sizeof(msg));
+	codec_status_message(res, &req->limits, msg, sizeof(msg));
 	if (json_object_set_new(obj, "message", json_string(msg)) < 0)
 		goto fail;
 	if (ep == API_RUN) {

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "sandbox/sandbox.h"
+#include "util/util.h"
 
 static const char *mode_name(enum sbx_cgroup_mode m)
 {

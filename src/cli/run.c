@@ -32,8 +32,11 @@ static void usage(FILE *f)
 	      "  --file-size SIZE   largest file the program may write (default 16M)\n"
 	      "  --open-files N     open files per process (default 256)\n"
 	      "  --stdin FILE       the program's standard input (default: empty)\n\n"
-	      "Exit status: the program's, 128+N when signal N ended it (limits end it\n"
-	      "with SIGKILL), 125 when the sandbox itself failed, 2 on a usage error.\n", f);
+	      "Exit status: the program's, 128+N when signal N ended it (a limit ends it\n"
+	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24), 125\n"
+	      "when safexec itself failed (the sandbox, or reading FILE or --stdin), 2 on\n"
+	      "a usage error (a bad option, or a program, input or arguments too large\n"
+	      "for the sandbox).  Only --json tells these apart from the program's own.\n", f);
 }
 
 /* Reads all of fd, refusing more than max bytes. */
@@ -122,39 +125,56 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The limit each option sets, in the sandbox's terms. */
+static const struct {
+	int opt;
+	enum sbx_limit_id id;
+} limit_opts[] = {
+	{ OPT_WALL, SBX_LIMIT_WALL_MS },    { OPT_CPU, SBX_LIMIT_CPU_MS },
+	{ OPT_MEMORY, SBX_LIMIT_MEMORY },   { OPT_OUTPUT, SBX_LIMIT_OUTPUT },
+	{ OPT_FSIZE, SBX_LIMIT_FILE_SIZE }, { OPT_PROCS, SBX_LIMIT_PROCESSES },
+	{ OPT_NOFILE, SBX_LIMIT_OPEN_FILES },
+};
+
+static const char *opt_name(int opt)
+{
+	for (const struct option *o = options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "";
+}
+
+/* A limit's value as its option takes it: "4M" for a size, else a number. */
+static const char *limit_text(const struct sbx_limit_info *li, uint64_t v, char *buf, size_t len)
+{
+	if (li->is_size)
+		return util_format_size(v, buf, len);
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
 /* Applies one limit option; returns 0 or -1 after printing why. */
 static int set_limit(struct sbx_limits *l, int opt, const char *arg)
 {
-	uint64_t v;
-	int r;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(limit_opts); i++) {
+		if (limit_opts[i].opt != opt)
+			continue;
+		const struct sbx_limit_info *li = sbx_limit_info(limit_opts[i].id);
+		char lo[32], hi[32];
+		uint64_t v;
+		int r = li->is_size ? util_parse_size(arg, UINT64_MAX, &v)
+				    : util_parse_u64(arg, UINT64_MAX, &v);
 
-	switch (opt) {
-	case OPT_WALL: r = util_parse_u64(arg, SBX_MAX_WALL_MS, &l->wall_ms); break;
-	case OPT_CPU: r = util_parse_u64(arg, SBX_MAX_WALL_MS, &l->cpu_ms); break;
-	case OPT_MEMORY: r = util_parse_size(arg, SBX_MAX_MEMORY, &l->memory_bytes); break;
-	case OPT_OUTPUT: r = util_parse_size(arg, SBX_MAX_OUTPUT, &l->output_bytes); break;
-	case OPT_FSIZE: r = util_parse_size(arg, SBX_MAX_MEMORY, &l->file_size_bytes); break;
-	case OPT_PROCS:
-		r = util_parse_u64(arg, SBX_MAX_PROCESSES, &v);
-		l->processes = (uint32_t)v;
-		break;
-	case OPT_NOFILE:
-		r = util_parse_u64(arg, 65536, &v);
-		l->open_files = (uint32_t)v;
-		break;
-	default:
+		if (r == 0 && sbx_limit_ok(limit_opts[i].id, v)) {
+			sbx_limit_set(l, limit_opts[i].id, v);
+			return 0;
+		}
+		fprintf(stderr, "safexec run: --%s %s: %s from %s to %s\n", opt_name(opt), arg,
+			r == 0 || r == -ERANGE ? "out of range: it must be" : "not a valid value: give a number",
+			limit_text(li, li->min, lo, sizeof(lo)), limit_text(li, li->max, hi, sizeof(hi)));
 		return -1;
 	}
-	if (r < 0) {
-		const char *name = "";
-		for (const struct option *o = options; o->name; o++)
-			if (o->val == opt)
-				name = o->name;
-		fprintf(stderr, "safexec run: --%s: %s: %s\n", name, arg,
-			r == -ERANGE ? "too large" : "not a valid number");
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 /* One line on stderr when a limit, not the program, ended the run. */
@@ -219,22 +239,22 @@ int cli_run(int argc, char **argv)
 	int opt, r, rc = EXIT_USAGE;
 
 	sbx_request_init(&req);
+	opterr = 0;	/* our own message, with our own name */
 	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': inline_code = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_JSON: json = true; break;
 		case OPT_STDIN: stdin_path = optarg; break;
-		case '?': usage(stderr); return EXIT_USAGE;
+		case '?':
+			fprintf(stderr, "safexec run: %s: unknown option, or its value is missing\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
 		default:
 			if (set_limit(&req.limits, opt, optarg) < 0)
 				return EXIT_USAGE;
 		}
-	}
-	const char *bad;
-	if (sbx_limits_check(&req.limits, &bad) < 0) {
-		fprintf(stderr, "safexec run: limit %s is out of range\n", bad);
-		return EXIT_USAGE;
 	}
 	if (!inline_code) {
 		if (optind >= argc) {
@@ -245,6 +265,7 @@ int cli_run(int argc, char **argv)
 		if ((r = read_path(path, SBX_MAX_CODE, &code, &code_len)) < 0) {
 			fprintf(stderr, "safexec run: %s: %s\n", path,
 				r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
 			goto out;
 		}
 		req.code = code;
@@ -257,18 +278,19 @@ int cli_run(int argc, char **argv)
 		optind++;
 	req.argv = (const char *const *)argv + optind;
 	req.argc = (size_t)(argc - optind);
-	if (req.argc > SBX_MAX_ARGS) {
-		fprintf(stderr, "safexec run: more than %u arguments\n", SBX_MAX_ARGS);
-		goto out;
-	}
 	if (stdin_path) {
 		if ((r = read_path(stdin_path, SBX_MAX_STDIN, &input, &input_len)) < 0) {
 			fprintf(stderr, "safexec run: --stdin %s: %s\n", stdin_path,
 				r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
+			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
 			goto out;
 		}
 		req.stdin_data = input;
 		req.stdin_len = input_len;
+	}
+	if ((r = sbx_request_check(&req, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec run: %s\n", why);
+		goto out;
 	}
 
 	if (sbx_host_open(&host, why, sizeof(why)) < 0) {
@@ -278,7 +300,7 @@ int cli_run(int argc, char **argv)
 	}
 	/* A closed reader of our output must not kill us mid-run. */
 	signal(SIGPIPE, SIG_IGN);
-	sbx_run(host, &req, &res);
+	r = sbx_run(host, &req, &res);
 	if (json) {
 		if (print_json(&res) < 0)
 			fprintf(stderr, "safexec run: cannot write the result\n");
@@ -287,7 +309,9 @@ int cli_run(int argc, char **argv)
 		write_all(2, res.err.data, res.err.len);
 		explain(&res, &req.limits);
 	}
-	rc = exit_status(&res);
+	/* The kernel refused the arguments, or the code did not fit: the
+	 * caller's error, not the sandbox's. */
+	rc = r == -E2BIG ? EXIT_USAGE : exit_status(&res);
 	sbx_result_release(&res);
 out:
 	sbx_host_close(host);

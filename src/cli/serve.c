@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
+#include "util/util.h"
 
 static int stop_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stop_signal;
@@ -64,17 +65,47 @@ static void wait_for_stop(void)
 }
 
 /* Every connection is a descriptor; the default soft limit of 1024 would
- * cap the connection limit below its default. */
-static void raise_nofile(uint64_t want)
+ * cap the connection limit below its default.  Returns 0, or -1 after
+ * saying why the configured connection_limit cannot be had. */
+static int raise_nofile(uint64_t connections, uint64_t want)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
+		return 0;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		fprintf(stderr, "safexec serve: cannot raise the open-file limit: %s\n",
-			strerror(errno));
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want)
+		return 0;
+	fprintf(stderr, "safexec serve: connection_limit: %llu connections need %llu open files, "
+		"but the limit is %llu (raise it: ulimit -n, or LimitNOFILE= in a systemd unit)\n",
+		(unsigned long long)connections, (unsigned long long)want,
+		(unsigned long long)rl.rlim_cur);
+	return -1;
+}
+
+/* The sandbox must work before the service says it listens: a host where
+ * no run can succeed is told at once, with the likely cause. */
+static int open_sandbox(struct sbx_host **host)
+{
+	char why[512], notes[2048] = "";
+
+	if (sbx_host_open(host, why, sizeof(why)) == 0) {
+		if (sbx_host_selftest(*host, why, sizeof(why)) == 0)
+			return 0;
+		sbx_host_close(*host);
+		*host = NULL;
+	}
+	sbx_diagnose(notes, sizeof(notes));
+	fprintf(stderr, "safexec serve: no sandbox can run here: %s\n", why);
+	for (char *p = notes, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		fprintf(stderr, "safexec serve: %.*s\n", (int)(nl - p), p);
+	}
+	if (!notes[0])
+		fprintf(stderr, "safexec serve: `safexec check` says more\n");
+	return -1;
 }
 
 int cli_serve(int argc, char **argv)
@@ -97,17 +128,23 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "safexec serve: %s\n", why);
 		return 2;
 	}
-	raise_nofile(c.connection_limit + 64 * c.workers + 256);
+	if (raise_nofile(c.connection_limit, c.connection_limit + 64 * c.workers + 256) < 0)
+		return 2;
 	if ((r = install_signals()) < 0) {
 		fprintf(stderr, "safexec serve: signals: %s\n", strerror(-r));
 		return 1;
 	}
 
-	why[0] = '\0';
-	if ((r = sbx_host_open(&host, why, sizeof(why))) < 0) {
-		fprintf(stderr, "safexec serve: the sandbox cannot run here: %s\n", why);
+	/* The port first: a start that fails leaves nothing behind. */
+	memset(&hc, 0, sizeof(hc));
+	cfg_split_listen(c.listen, bind_host, sizeof(bind_host), &hc.port);
+	hc.listen_fd = -1;
+	if ((r = http_listen(bind_host, hc.port, &hc.listen_fd, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec serve: listen: %s\n", why);
 		goto out;
 	}
+	if (open_sandbox(&host) < 0)
+		goto out;
 	why[0] = '\0';
 	struct store_config sc = {
 		.db_path = c.db,
@@ -120,8 +157,6 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 
-	memset(&hc, 0, sizeof(hc));
-	cfg_split_listen(c.listen, bind_host, sizeof(bind_host), &hc.port);
 	hc.host = bind_host;
 	hc.workers = (unsigned)c.workers;
 	hc.queue = (unsigned)c.queue;
@@ -137,15 +172,18 @@ int cli_serve(int argc, char **argv)
 		.output_bytes = c.max_output_bytes,
 	};
 	why[0] = '\0';
-	if ((r = http_start(&srv, &hc, host, st, why, sizeof(why))) < 0) {
+	r = http_start(&srv, &hc, host, st, why, sizeof(why));
+	hc.listen_fd = -1;	/* the server's now, whatever happened */
+	if (r < 0) {
 		fprintf(stderr, "safexec serve: %s\n", why);
 		goto out;
 	}
 	f = sbx_host_features(host);
-	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u workers, queue %u, "
+	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u worker%s, queue %u, "
 		"cgroup %s, history %s)\n",
 		strchr(bind_host, ':') ? "[" : "", bind_host,
-		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers, hc.queue,
+		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers,
+		hc.workers == 1 ? "" : "s", hc.queue,
 		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
 		c.db);
 
@@ -155,6 +193,8 @@ int cli_serve(int argc, char **argv)
 	http_shutdown(srv, (unsigned)c.grace_period);
 	status = 0;
 out:
+	if (hc.listen_fd >= 0)
+		close(hc.listen_fd);
 	http_free(srv);
 	if (st)
 		store_close(st);

@@ -1,9 +1,12 @@
 /* codec.c - the run result as JSON, with UTF-8 made safe. */
 #include <errno.h>
 #include <stdlib.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "codec/codec.h"
+#include "util/util.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
  * bytes there do not start one.  Rejects overlongs, surrogates and code
@@ -137,4 +140,70 @@ json_t *codec_result_json(const struct sbx_result *res)
 		return NULL;
 	}
 	return obj;
+}
+
+/* 10000 -> "10 s", 1500 -> "1.5 s", 250 -> "250 ms". */
+static void format_ms(uint64_t ms, char *buf, size_t len)
+{
+	if (ms < 1000) {
+		snprintf(buf, len, "%" PRIu64 " ms", ms);
+	} else if (ms % 1000 == 0) {
+		snprintf(buf, len, "%" PRIu64 " s", ms / 1000);
+	} else {
+		unsigned frac = (unsigned)(ms % 1000);
+		int digits = 3;
+
+		while (frac % 10 == 0) {
+			frac /= 10;
+			digits--;
+		}
+		snprintf(buf, len, "%" PRIu64 ".%0*u s", ms / 1000, digits, frac);
+	}
+}
+
+char *codec_status_message(const struct sbx_result *res, const struct sbx_limits *l,
+			 char *buf, size_t len)
+{
+	char v[48];
+	const char *abbrev;
+
+	switch (res->status) {
+	case SBX_OK:
+		snprintf(buf, len, "%s", "");
+		break;
+	case SBX_RUNTIME_ERROR:
+		snprintf(buf, len, "Exited with code %d", res->exit_code);
+		break;
+	case SBX_SIGNALED:
+		abbrev = sigabbrev_np(res->signal);
+		if (abbrev)
+			snprintf(buf, len, "Killed by signal %d (SIG%s)%s", res->signal, abbrev,
+				 res->stopped ? ": the service stopped before the run ended" : "");
+		else
+			snprintf(buf, len, "Killed by signal %d", res->signal);
+		break;
+	case SBX_TIMEOUT:
+		/* Name the CPU limit only when it is the tighter one and was
+		 * reached; with equal limits "time" is what people expect. */
+		if (l->cpu_ms < l->wall_ms && res->cpu_time_ms >= l->cpu_ms) {
+			format_ms(l->cpu_ms, v, sizeof(v));
+			snprintf(buf, len, "CPU time limit exceeded (%s)", v);
+		} else {
+			format_ms(l->wall_ms, v, sizeof(v));
+			snprintf(buf, len, "Time limit exceeded (%s)", v);
+		}
+		break;
+	case SBX_MEMORY_LIMIT:
+		snprintf(buf, len, "Memory limit exceeded (%s)",
+			 util_format_size(l->memory_bytes, v, sizeof(v)));
+		break;
+	case SBX_OUTPUT_LIMIT:
+		snprintf(buf, len, "Output limit exceeded (%s)",
+			 util_format_size(l->output_bytes, v, sizeof(v)));
+		break;
+	default:
+		snprintf(buf, len, "%s", "Internal error");
+		break;
+	}
+	return buf;
 }

@@ -29,6 +29,13 @@ json_t *codec_string(const char *data, size_t len);
  * replaced as above; *outlen gets its length.  NULL when out of memory. */
 char *codec_utf8_sanitize(const char *data, size_t len, size_t *outlen);
 
+/* The status in words, for people: "" for ok, "Exited with code 1",
+ * "Killed by signal 11 (SIGSEGV)", "Time limit exceeded (10 s)", "CPU time
+ * limit exceeded (2 s)", "Memory limit exceeded (128 MiB)", "Output limit
+ * exceeded (1 MiB)", "Internal error".  Returns buf. */
+char *codec_status_message(const struct sbx_result *res, const struct sbx_limits *l,
+			   char *buf, size_t len);
+
 /* True when data is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int codec_utf8_valid(const char *data, size_t len);
 

@@ -21,15 +21,23 @@
 #define CFG_FILE_MAX (1u << 20)
 #define CFG_LINE_MAX 4096
 
+static int check_listen(const char *value, char *why, size_t whylen);
+
 #define STR(field, def, env, help)                                            \
 	{ #field, CFG_STRING, offsetof(struct cfg, field),                    \
-	  sizeof(((struct cfg *)0)->field), def, 0, 0, env, help }
+	  sizeof(((struct cfg *)0)->field), def, 0, 0, 0, NULL, env, help }
+#define STR_CHECKED(field, def, env, check, help)                             \
+	{ #field, CFG_STRING, offsetof(struct cfg, field),                    \
+	  sizeof(((struct cfg *)0)->field), def, 0, 0, 0, check, env, help }
 #define NUM(field, type, def, min, max, env, help)                            \
-	{ #field, type, offsetof(struct cfg, field), 0, def, min, max, env, help }
+	{ #field, type, offsetof(struct cfg, field), 0, def, min, max, 0, NULL, env, help }
+/* The most a request may ask for of a limit: within the sandbox's bounds. */
+#define LIMIT(field, type, def, id, help)                                     \
+	{ #field, type, offsetof(struct cfg, field), 0, def, 0, 0, (id) + 1, NULL, NULL, help }
 
 const struct cfg_entry cfg_table[] = {
-	STR(listen, "127.0.0.1:8080", "SAFEXEC_LISTEN",
-	    "address and port to listen on, HOST:PORT or [IPV6]:PORT"),
+	STR_CHECKED(listen, "127.0.0.1:8080", "SAFEXEC_LISTEN", check_listen,
+		    "address and port to listen on, HOST:PORT or [IPV6]:PORT"),
 	STR(allowed_hosts, "", NULL,
 	    "host names clients may use besides IP addresses and localhost, "
 	    "comma-separated; * = any (refusing others stops DNS rebinding)"),
@@ -55,16 +63,16 @@ const struct cfg_entry cfg_table[] = {
 	    "close a connection idle for this many seconds"),
 	NUM(connection_limit, CFG_UINT, "1024", 1, 65536, NULL,
 	    "most simultaneous client connections"),
-	NUM(max_wall_time_ms, CFG_UINT, "20000", 1, SBX_MAX_WALL_MS, NULL,
-	    "largest limits.wall_time_ms a request may ask for"),
-	NUM(max_cpu_time_ms, CFG_UINT, "15000", 1, SBX_MAX_WALL_MS, NULL,
-	    "largest limits.cpu_time_ms a request may ask for"),
-	NUM(max_memory_bytes, CFG_SIZE, "512M", 1ull << 20, SBX_MAX_MEMORY, NULL,
-	    "largest limits.memory_bytes a request may ask for"),
-	NUM(max_processes, CFG_UINT, "256", 1, SBX_MAX_PROCESSES, NULL,
-	    "largest limits.max_processes a request may ask for"),
-	NUM(max_output_bytes, CFG_SIZE, "1M", 1, SBX_MAX_OUTPUT, NULL,
-	    "largest limits.output_bytes a request may ask for"),
+	LIMIT(max_wall_time_ms, CFG_UINT, "20000", SBX_LIMIT_WALL_MS,
+	      "largest limits.wall_time_ms a request may ask for"),
+	LIMIT(max_cpu_time_ms, CFG_UINT, "15000", SBX_LIMIT_CPU_MS,
+	      "largest limits.cpu_time_ms a request may ask for"),
+	LIMIT(max_memory_bytes, CFG_SIZE, "512M", SBX_LIMIT_MEMORY,
+	      "largest limits.memory_bytes a request may ask for"),
+	LIMIT(max_processes, CFG_UINT, "256", SBX_LIMIT_PROCESSES,
+	      "largest limits.max_processes a request may ask for"),
+	LIMIT(max_output_bytes, CFG_SIZE, "1M", SBX_LIMIT_OUTPUT,
+	      "largest limits.output_bytes a request may ask for"),
 };
 const size_t cfg_table_count = UTIL_ARRAY_SIZE(cfg_table);
 
@@ -124,7 +132,7 @@ int cfg_set(struct cfg *c, const char *name, const char *value,
 {
 	const struct cfg_entry *e = find_entry(name);
 	char sb[64];
-	uint64_t v = 0;
+	uint64_t v = 0, min, max;
 	int r;
 
 	if (!e) {
@@ -141,10 +149,14 @@ int cfg_set(struct cfg *c, const char *name, const char *value,
 			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
 				return fail(why, whylen, "%s: value contains a control character",
 					    e->name);
+		if (e->check && e->check(value, why, whylen) < 0)
+			return -EINVAL;
 		memcpy((char *)c + e->offset, value, n + 1);
 		return 0;
 	}
 
+	min = e->min;
+	max = e->max;
 	/* Parse against UINT64_MAX first so that an out-of-range value gets
 	 * the bound in the message rather than a bare "invalid". */
 	switch (e->type) {
@@ -158,21 +170,27 @@ int cfg_set(struct cfg *c, const char *name, const char *value,
 		r = util_parse_u64(value, UINT64_MAX, &v);
 		break;
 	}
+	if (e->limit) {
+		const struct sbx_limit_info *li = sbx_limit_info((enum sbx_limit_id)(e->limit - 1));
+		min = li->min;
+		max = li->max;
+	}
 	if (r == -ERANGE)
 		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
-			    shown(value, sb, sizeof(sb)), (unsigned long long)e->max);
+			    shown(value, sb, sizeof(sb)), (unsigned long long)max);
 	if (r < 0)
 		return fail(why, whylen, "%s: '%s' is not %s", e->name,
 			    shown(value, sb, sizeof(sb)),
 			    e->type == CFG_SIZE ? "a size (like 512K, 8M, 1G)" :
 			    e->type == CFG_SECONDS ? "a number of seconds" :
 			    "a non-negative integer");
-	if (v < e->min)
-		return fail(why, whylen, "%s: '%s' is below the minimum %llu", e->name,
-			    shown(value, sb, sizeof(sb)), (unsigned long long)e->min);
-	if (v > e->max)
+	if (v < min)
+		return fail(why, whylen, "%s: '%s' is below the minimum %llu%s", e->name,
+			    shown(value, sb, sizeof(sb)), (unsigned long long)min,
+			    e->limit ? " (what a sandbox needs at least)" : "");
+	if (v > max)
 		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
-			    shown(value, sb, sizeof(sb)), (unsigned long long)e->max);
+			    shown(value, sb, sizeof(sb)), (unsigned long long)max);
 	*(uint64_t *)((char *)c + e->offset) = v;
 	return 0;
 }
@@ -435,14 +453,19 @@ int cfg_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *p
 	return 0;
 }
 
-int cfg_finish(struct cfg *c, char *why, size_t whylen)
+static int check_listen(const char *value, char *why, size_t whylen)
 {
 	char host[CFG_LISTEN_MAX], sb[64];
 	uint16_t port;
 
-	if (cfg_split_listen(c->listen, host, sizeof(host), &port) < 0)
+	if (cfg_split_listen(value, host, sizeof(host), &port) < 0)
 		return fail(why, whylen, "listen: '%s' is not HOST:PORT",
-			    shown(c->listen, sb, sizeof(sb)));
+			    shown(value, sb, sizeof(sb)));
+	return 0;
+}
+
+int cfg_finish(struct cfg *c, char *why, size_t whylen)
+{
 	if (!c->data_dir[0] && !c->db[0])
 		return fail(why, whylen, "data_dir: must not be empty");
 	if (!c->db[0]) {

@@ -52,7 +52,10 @@ struct cfg_entry {
 	size_t offset;		/* into struct cfg */
 	size_t size;		/* of a CFG_STRING field */
 	const char *def;	/* the default, as it would be written */
-	uint64_t min, max;	/* numeric bounds, inclusive */
+	uint64_t min, max;	/* numeric bounds, inclusive; for a limit's
+				   maximum, the sandbox's bounds instead */
+	int limit;		/* SBX_LIMIT_* + 1 for a limit's maximum, else 0 */
+	int (*check)(const char *value, char *why, size_t whylen);
 	const char *env;	/* environment variable, or NULL */
 	const char *help;
 };
@@ -91,8 +94,9 @@ int cfg_load_env(struct cfg *c, char *why, size_t whylen);
  */
 int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen);
 
-/* Fills in what depends on other settings (db, workers) and checks the
- * settings that must agree with each other.  Returns 0 or -EINVAL. */
+/* Fills in what depends on other settings (db, workers).  Every setting
+ * was checked where it was given (cfg_set()), so that its message names
+ * its source.  Returns 0 or -EINVAL. */
 int cfg_finish(struct cfg *c, char *why, size_t whylen);
 
 /* Splits c->listen into host and port.  host gets the address without

@@ -34,12 +34,20 @@ struct http_config {
 	unsigned connection_limit;
 	const char *allowed_hosts;	/* see api_check_host() */
 	struct api_maxima maxima;
+	int listen_fd;			/* from http_listen(), owned by the server
+					   from http_start() on; -1 = open one */
 };
+
+/* Opens a listening socket on host:port, so that a caller can find out
+ * whether the port is free before it sets up anything else.  Returns 0
+ * or a negative errno with a message. */
+int http_listen(const char *host, uint16_t port, int *fd, char *why, size_t whylen);
 
 struct http_server;
 
 /* Starts listening and the workers.  host and store are borrowed and must
- * outlive the server.  Returns 0 or a negative errno with a message. */
+ * outlive the server.  Returns 0 or a negative errno with a message; the
+ * configured listen_fd is closed either way. */
 int http_start(struct http_server **out, const struct http_config *cfg,
 	       struct sbx_host *host, struct store *store, char *why, size_t whylen);
 

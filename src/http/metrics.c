@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "util/util.h"
 
 const double http_duration_bounds[HTTP_DURATION_BUCKETS] = {
 	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 0 /* +Inf */

@@ -31,9 +31,13 @@
 /* A chunked upload above the maximum is read and dropped (libmicrohttpd
  * cannot answer mid-body); past this many times the maximum we just close. */
 #define DISCARD_FACTOR 8
-/* Most bytes of run answers built and not yet sent; past it new runs get
- * 503 until clients read theirs.  An answer holds each stream up to three
- * times (stdout, stderr, output), and JSON spells a control byte in six. */
+/* Most bytes that run answers may hold, from their encoding until they are
+ * sent: once its run is over, a worker reserves the most its answer can
+ * take (api_answer_max_bytes(), up to seven times the output) and waits
+ * while that would go past this.  Clients that never read thus stall the
+ * workers, then the queue fills and new runs get 503, but memory stays
+ * bounded.  An answer larger than this alone is built when nothing else
+ * is held. */
 #define HTTP_PENDING_BYTES_MAX (256u << 20)
 /* History reads waiting for the reader thread; more get 503. */
 #define HTTP_READ_QUEUE 64
@@ -58,7 +62,7 @@ struct conn_ctx {
 	struct api_request req;
 	/* Set by the worker before it resumes the connection. */
 	struct MHD_Response *resp;
-	size_t resp_bytes;		/* counted in srv->pending_bytes */
+	size_t resp_bytes;		/* reserved in srv->mem.bytes */
 	unsigned list_limit;		/* GET /api/v1/executions */
 	int64_t list_before;
 	unsigned resp_code;
@@ -97,7 +101,11 @@ struct http_server {
 	atomic_bool shutting_down;
 	atomic_bool abort_runs;
 	atomic_uint pending;		/* queued contexts not yet completed */
-	atomic_size_t pending_bytes;	/* their answers, built and not yet sent */
+	struct {			/* answers' memory, see HTTP_PENDING_BYTES_MAX */
+		pthread_mutex_t lock;
+		pthread_cond_t freed;
+		size_t bytes;		/* reserved by runs and unsent answers */
+	} mem;
 	struct http_metrics metrics;
 };
 
@@ -116,8 +124,8 @@ static void add_common_headers(struct MHD_Response *resp)
 	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
 }
 
-/* Serializes a JSON value (consumed) with a final newline into a response. */
-/* As json_response(), with the body's size in *len. */
+/* Serializes a JSON value (consumed) with a final newline into a response,
+ * with the body's size in *len. */
 static struct MHD_Response *json_response_len(json_t *v, size_t *len)
 {
 	struct MHD_Response *resp;
@@ -126,22 +134,18 @@ static struct MHD_Response *json_response_len(json_t *v, size_t *len)
 
 	if (!v)
 		return NULL;
-	text = json_dumps(v, JSON_ENCODE_ANY);
+	/* Sized first, then written once into a buffer of its exact size:
+	 * no second copy of a large answer (see api_answer_max_bytes()). */
+	n = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY);
+	text = n ? malloc(n + 1) : NULL;
+	if (text && json_dumpb(v, text, n, JSON_ENCODE_ANY) != n) {
+		free(text);
+		text = NULL;
+	}
 	json_decref(v);
 	if (!text)
 		return NULL;
-	n = strlen(text);
-	{
-		char *t = realloc(text, n + 2);
-
-		if (!t) {
-			free(text);
-			return NULL;
-		}
-		text = t;
-	}
 	text[n++] = '\n';
-	text[n] = '\0';
 	*len = n;
 	resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -212,6 +216,28 @@ static enum MHD_Result send_json(struct conn_ctx *ctx, unsigned code, json_t *v)
 
 /* --- The workers --------------------------------------------------------- */
 
+/* Reserves bytes of answer memory, waiting while they do not fit (unless
+ * nothing is held, or the server is giving up on its runs). */
+static void mem_reserve(struct http_server *srv, size_t bytes)
+{
+	pthread_mutex_lock(&srv->mem.lock);
+	while (srv->mem.bytes && bytes > HTTP_PENDING_BYTES_MAX - srv->mem.bytes &&
+	       !atomic_load(&srv->abort_runs))
+		pthread_cond_wait(&srv->mem.freed, &srv->mem.lock);
+	srv->mem.bytes += bytes;
+	pthread_mutex_unlock(&srv->mem.lock);
+}
+
+static void mem_release(struct http_server *srv, size_t bytes)
+{
+	if (!bytes)
+		return;
+	pthread_mutex_lock(&srv->mem.lock);
+	srv->mem.bytes -= bytes;
+	pthread_cond_broadcast(&srv->mem.freed);
+	pthread_mutex_unlock(&srv->mem.lock);
+}
+
 static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 {
 	struct sbx_request sreq;
@@ -220,20 +246,31 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 	struct api_error err;
 	int64_t id = -1;
 	uint64_t t0;
+	size_t reserved, sent_bytes;
+	int r;
 
 	if (atomic_load(&srv->abort_runs)) {
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
-		ctx->resp_code = api_error_http_status(err.code);
-		ctx->resp = error_response(&err, NULL);
-		goto out;
+		goto answer_error;
 	}
 	api_request_sbx(&ctx->req, &sreq);
-	memset(&res, 0, sizeof(res));
 	t0 = util_now_ns();
-	sbx_run(srv->host, &sreq, &res);
+	r = sbx_run(srv->host, &sreq, &res);
 	http_metrics_run(&srv->metrics, res.status, (util_now_ns() - t0) / 1000);
+	if (r == -E2BIG) {
+		/* The parser lets nothing through that the sandbox's check
+		 * refuses: only the kernel's word on the arguments, or /box's
+		 * room for the code, gets here. */
+		api_fail(&err, API_E_PAYLOAD_TOO_LARGE, "the sandbox refused the request: its "
+			 "code does not fit the memory limit, or its arguments are too large");
+		sbx_result_release(&res);
+		goto answer_error;
+	}
 	if (res.status == SBX_INTERNAL_ERROR)
 		fprintf(stderr, "safexec: run failed: %s\n", res.error);
+	reserved = api_answer_max_bytes(&res);
+	mem_reserve(srv, reserved);
+	ctx->resp_bytes = reserved;
 
 	rec = (struct store_record){
 		.created_ms = ctx->created_ms,
@@ -255,17 +292,20 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 	}
 	ctx->resp_code = MHD_HTTP_OK;
 	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res),
-				      &ctx->resp_bytes);
-	if (ctx->resp)
-		atomic_fetch_add(&srv->pending_bytes, ctx->resp_bytes);
-	else
-		ctx->resp_bytes = 0;
+				      &sent_bytes);
 	sbx_result_release(&res);
-	if (!ctx->resp) {
-		api_fail(&err, API_E_INTERNAL, "out of memory");
-		ctx->resp_code = api_error_http_status(err.code);
-		ctx->resp = error_response(&err, NULL);
+	if (ctx->resp) {
+		/* Keep what the answer holds; give back the rest. */
+		if (sent_bytes < reserved) {
+			mem_release(srv, reserved - sent_bytes);
+			ctx->resp_bytes = sent_bytes;
+		}
+		goto out;
 	}
+	api_fail(&err, API_E_INTERNAL, "out of memory");
+answer_error:
+	ctx->resp_code = api_error_http_status(err.code);
+	ctx->resp = error_response(&err, NULL);
 out:
 	api_request_release(&ctx->req);
 	ctx->ran = true;
@@ -401,9 +441,9 @@ static enum MHD_Result enqueue(struct conn_ctx *ctx)
 		return send_error(ctx, &err, NULL);
 	}
 	/* Answered runs count until they are sent: a client that does not
-	 * read its answer holds a slot, and answers in memory stay bounded. */
-	if (atomic_load(&srv->pending) >= q->capacity + srv->nworkers ||
-	    atomic_load(&srv->pending_bytes) >= HTTP_PENDING_BYTES_MAX) {
+	 * read its answer holds a slot (and its answer's memory, see
+	 * mem_reserve()). */
+	if (atomic_load(&srv->pending) >= q->capacity + srv->nworkers) {
 		pthread_mutex_unlock(&q->lock);
 		api_fail(&err, API_E_QUEUE_FULL,
 			 "all %u sandboxes are busy and %u executions are waiting; "
@@ -685,8 +725,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (ctx->queued)
 		atomic_fetch_sub(&ctx->srv->pending, 1);
-	if (ctx->resp_bytes)
-		atomic_fetch_sub(&ctx->srv->pending_bytes, ctx->resp_bytes);
+	mem_release(ctx->srv, ctx->resp_bytes);
 	if (ctx->resp)
 		MHD_destroy_response(ctx->resp);
 	api_request_release(&ctx->req);
@@ -704,20 +743,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- Start and stop ------------------------------------------------------ */
 
-static int open_listener(struct http_server *srv, char *why, size_t whylen)
+int http_listen(const char *host, uint16_t port, int *out, char *why, size_t whylen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char port[8];
+	char portstr[8];
 	int fd = -1, one = 1, r, e;
 
-	snprintf(port, sizeof(port), "%u", srv->cfg.port);
-	r = getaddrinfo(srv->cfg.host, port, &hints, &ai);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	r = getaddrinfo(host, portstr, &hints, &ai);
 	if (r != 0) {
-		snprintf(why, whylen, "cannot resolve '%s': %s", srv->cfg.host, gai_strerror(r));
+		snprintf(why, whylen, "cannot resolve '%s': %s", host, gai_strerror(r));
 		return -EINVAL;
 	}
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -726,22 +763,40 @@ static int open_listener(struct http_server *srv, char *why, size_t whylen)
 		goto fail;
 	/* A restart must not wait for the old connections' TIME_WAIT. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
 		goto fail;
-	srv->port = ntohs(ss.ss_family == AF_INET6 ?
-			  ((struct sockaddr_in6 *)&ss)->sin6_port :
-			  ((struct sockaddr_in *)&ss)->sin_port);
-	srv->listen_fd = fd;
+	*out = fd;
 	freeaddrinfo(ai);
 	return 0;
 fail:
 	e = errno;
-	snprintf(why, whylen, "cannot listen on %s:%s: %s", srv->cfg.host, port, strerror(e));
+	snprintf(why, whylen, "cannot listen on %s:%s: %s", host, portstr, strerror(e));
 	if (fd >= 0)
 		close(fd);
 	freeaddrinfo(ai);
 	return -e;
+}
+
+/* Takes the configured listening socket, or opens one. */
+static int open_listener(struct http_server *srv, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int r;
+
+	if (srv->cfg.listen_fd >= 0)
+		srv->listen_fd = srv->cfg.listen_fd;
+	else if ((r = http_listen(srv->cfg.host, srv->cfg.port, &srv->listen_fd, why, whylen)) < 0)
+		return r;
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&ss, &sl) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "getsockname: %s", strerror(-r));
+		return r;
+	}
+	srv->port = ntohs(ss.ss_family == AF_INET6 ?
+			  ((struct sockaddr_in6 *)&ss)->sin6_port :
+			  ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
 }
 
 static void stop_queue(struct job_queue *q)
@@ -772,11 +827,12 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	int r;
 
 	r = http_mhd_load(why, whylen);
-	if (r < 0)
-		return r;
-	srv = calloc(1, sizeof(*srv));
-	if (!srv)
-		return -ENOMEM;
+	srv = r < 0 ? NULL : calloc(1, sizeof(*srv));
+	if (!srv) {
+		if (cfg->listen_fd >= 0)
+			close(cfg->listen_fd);
+		return r < 0 ? r : -ENOMEM;
+	}
 	srv->cfg = *cfg;
 	snprintf(srv->host_name, sizeof(srv->host_name), "%s", cfg->host);
 	srv->cfg.host = srv->host_name;
@@ -794,6 +850,8 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	pthread_mutex_init(&srv->rq.lock, NULL);
 	pthread_cond_init(&srv->rq.work, NULL);
 	pthread_cond_init(&srv->rq.idle, NULL);
+	pthread_mutex_init(&srv->mem.lock, NULL);
+	pthread_cond_init(&srv->mem.freed, NULL);
 
 	r = open_listener(srv, why, whylen);
 	if (r < 0)
@@ -887,6 +945,9 @@ void http_shutdown(struct http_server *srv, unsigned grace_s)
 	if (!drained) {
 		fprintf(stderr, "safexec: grace period over: stopping the runs left\n");
 		atomic_store(&srv->abort_runs, true);
+		pthread_mutex_lock(&srv->mem.lock);
+		pthread_cond_broadcast(&srv->mem.freed);
+		pthread_mutex_unlock(&srv->mem.lock);
 		/* Repeat the kill: a worker may have started a run just as
 		 * the first one went out. */
 		for (;;) {
@@ -928,6 +989,8 @@ void http_free(struct http_server *srv)
 	pthread_mutex_destroy(&srv->rq.lock);
 	pthread_cond_destroy(&srv->rq.work);
 	pthread_cond_destroy(&srv->rq.idle);
+	pthread_mutex_destroy(&srv->mem.lock);
+	pthread_cond_destroy(&srv->mem.freed);
 	free(srv->workers);
 	free(srv);
 }

@@ -15,11 +15,13 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,25 +40,6 @@ static const char *cg_mount(void)
 }
 
 static const char *const v1_names[CG_NCTRL] = { "memory", "pids", "cpuacct" };
-
-__attribute__((format(printf, 3, 4)))
-static void note(char *notes, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	size_t used = strnlen(notes, len);
-
-	if (used + 1 < len) {
-		va_start(ap, fmt);
-		vsnprintf(notes + used, len - used, fmt, ap);
-		va_end(ap);
-		used = strnlen(notes, len);
-		if (used + 1 < len) {
-			notes[used] = '\n';
-			notes[used + 1] = '\0';
-		}
-	}
-}
 
 int sbx_write_at(int dirfd, const char *file, const char *value)
 {
@@ -193,13 +176,13 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 		char text[4096];
 		read_own_cgroups(text, sizeof(text));
 		if (own_cgroup(text, "", own, sizeof(own)) == 0)
-			note(notes, noteslen, "cgroup v2: not root and SAFEXEC_CGROUP not set "
+			sbx_note(notes, noteslen, "cgroup v2: not root and SAFEXEC_CGROUP not set "
 			     "(own cgroup %s is not delegated to safexec): limits are rlimits only",
 			     own[0] ? own : "/");
 		return;
 	}
 	if (make_parent(parent) < 0) {
-		note(notes, noteslen, "cgroup v2: cannot create %s: limits are rlimits only", parent);
+		sbx_note(notes, noteslen, "cgroup v2: cannot create %s: limits are rlimits only", parent);
 		return;
 	}
 	/* Enable the controllers for the runs below the parent; the parent
@@ -225,7 +208,7 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 	host->f.cgroup_kill = faccessat(fd, "cgroup.kill", F_OK, 0) == 0;
 	close(fd);
 	if (!host->f.cg_memory || !host->f.cg_pids)
-		note(notes, noteslen, "cgroup v2: the memory and pids controllers are not "
+		sbx_note(notes, noteslen, "cgroup v2: the memory and pids controllers are not "
 		     "both enabled below %s", parent);
 	host->f.cgroup = SBX_CGROUP_V2;
 	host->f.cgroup_into = host->f.clone3;
@@ -244,7 +227,7 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 		char mnt[PATH_MAX / 2], own[PATH_MAX / 4];
 
 		if (v1_mount(v1_names[c], mnt, sizeof(mnt)) < 0) {
-			note(notes, noteslen, "cgroup v1: no %s controller", v1_names[c]);
+			sbx_note(notes, noteslen, "cgroup v1: no %s controller", v1_names[c]);
 			continue;
 		}
 		if (env && *env)
@@ -254,7 +237,7 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 		else
 			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec", mnt);
 		if (make_parent(host->cg_parent[c]) < 0) {
-			note(notes, noteslen, "cgroup v1: cannot create %s "
+			sbx_note(notes, noteslen, "cgroup v1: cannot create %s "
 			     "(not root, or not delegated)", host->cg_parent[c]);
 			host->cg_parent[c][0] = '\0';
 			continue;
@@ -271,7 +254,7 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 		char p[PATH_MAX + 32];
 		snprintf(p, sizeof(p), "%s/memory.memsw.limit_in_bytes", host->cg_parent[CG_MEMORY]);
 		if (access(p, F_OK) < 0)
-			note(notes, noteslen, "cgroup v1: %s", "no memory.memsw (swap accounting off): "
+			sbx_note(notes, noteslen, "cgroup v1: %s", "no memory.memsw (swap accounting off): "
 			     "swap is not limited");
 	}
 }
@@ -286,19 +269,38 @@ void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen)
 	else
 		v1_init(host, notes, noteslen);
 	if (host->f.cgroup == SBX_CGROUP_NONE)
-		note(notes, noteslen, "%s", "no usable cgroup: memory, CPU and process limits "
+		sbx_note(notes, noteslen, "%s", "no usable cgroup: memory, CPU and process limits "
 		     "are per-process rlimits (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC)");
 	else {
 		if (!host->f.cg_memory)
-			note(notes, noteslen, "%s", "memory limit: per-process RLIMIT_AS only");
+			sbx_note(notes, noteslen, "%s", "memory limit: per-process RLIMIT_AS only");
 		if (!host->f.cg_pids)
-			note(notes, noteslen, "%s", "process limit: RLIMIT_NPROC only");
+			sbx_note(notes, noteslen, "%s", "process limit: RLIMIT_NPROC only");
 		if (!host->f.cg_cpu)
-			note(notes, noteslen, "%s", "CPU limit: per-process RLIMIT_CPU only");
+			sbx_note(notes, noteslen, "%s", "CPU limit: per-process RLIMIT_CPU only");
 	}
 }
 
-/* Kills every process listed in dirfd's cgroup.procs. */
+/* Whether pid is listed in dirfd's cgroup.procs. */
+static bool cg_has_pid(int dirfd, long pid)
+{
+	char buf[4096];
+
+	if (read_at(dirfd, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return false;
+	for (char *p = buf; *p;) {
+		if (strtol(p, &p, 10) == pid)
+			return true;
+		while (*p == '\n')
+			p++;
+	}
+	return false;
+}
+
+/* Kills every process listed in dirfd's cgroup.procs (v1, where there is
+ * no cgroup.kill).  Never by the bare pid read from the file, which may
+ * name another process by the time the signal goes: each is opened as a
+ * pidfd first, and signalled only if it is still in the cgroup then. */
 static void kill_procs(int dirfd)
 {
 	char buf[4096];
@@ -307,21 +309,25 @@ static void kill_procs(int dirfd)
 		return;
 	for (char *p = buf; *p;) {
 		long pid = strtol(p, &p, 10);
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
 		while (*p == '\n')
 			p++;
+		if (pid <= 0)
+			continue;
+		int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (pidfd < 0)
+			continue;
+		if (cg_has_pid(dirfd, pid))
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		close(pidfd);
 	}
 }
 
-/* Empties and removes one leftover run cgroup below parent. */
-static void remove_stale(const char *parent, const char *name, bool v2)
+/* Empties and removes the cgroup at path, a run's that is ours to remove.
+ * The last task leaves a moment after it is reaped: retry for a second. */
+static void remove_cgroup(const char *path, bool v2)
 {
-	char path[PATH_MAX];
-	int fd;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	snprintf(path, sizeof(path), "%s/%s", parent, name);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	for (int i = 0; i < 1000 && rmdir(path) < 0 && errno == EBUSY; i++) {
@@ -334,48 +340,152 @@ static void remove_stale(const char *parent, const char *name, bool v2)
 	close(fd);
 }
 
-void cg_host_sweep(struct sbx_host *host)
+/* The first hierarchy in use: where the instance locks are. */
+static int first_hierarchy(const struct sbx_host *host)
 {
-	/* A run has the same name in every hierarchy: list one of them. */
-	int first = 0;
-	while (first < CG_NCTRL && !host->cg_parent[first][0])
-		first++;
-	if (first == CG_NCTRL)
-		return;
+	for (int c = 0; c < CG_NCTRL; c++)
+		if (host->cg_parent[c][0])
+			return c;
+	return -1;
+}
+
+/* Removes instance name below every parent: its runs, then itself. */
+static void remove_instance(const struct sbx_host *host, const char *name)
+{
+	for (int c = 0; c < CG_NCTRL; c++) {
+		char inst[PATH_MAX], run[PATH_MAX + 300];
+		DIR *d;
+		struct dirent *e;
+
+		if (!host->cg_parent[c][0])
+			continue;
+		snprintf(inst, sizeof(inst), "%s/%s", host->cg_parent[c], name);
+		if (!(d = opendir(inst)))
+			continue;
+		while ((e = readdir(d)))
+			if (strncmp(e->d_name, "run-", 4) == 0) {
+				snprintf(run, sizeof(run), "%s/%s", inst, e->d_name);
+				remove_cgroup(run, host->f.cgroup == SBX_CGROUP_V2);
+			}
+		closedir(d);
+		remove_cgroup(inst, host->f.cgroup == SBX_CGROUP_V2);
+	}
+}
+
+/*
+ * Removes the instances whose owner is gone.  Each live instance holds an
+ * flock on its directory for as long as its process lives, whatever pid
+ * namespace that process is in: an instance whose lock can be taken is
+ * provably abandoned.  Called with the parent's lock held, so that no
+ * instance is between its mkdir and its flock.
+ */
+static void sweep(const struct sbx_host *host, int first)
+{
 	DIR *d = opendir(host->cg_parent[first]);
 	struct dirent *e;
 
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		char *end;
-		long pid;
-		if (strncmp(e->d_name, "safexec-run-", 12) != 0)
+		if (strncmp(e->d_name, "inst-", 5) != 0)
 			continue;
-		pid = strtol(e->d_name + 12, &end, 10);
-		if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
 			continue;
-		for (int c = first; c < CG_NCTRL; c++)
-			if (host->cg_parent[c][0])
-				remove_stale(host->cg_parent[c], e->d_name,
-					     host->f.cgroup == SBX_CGROUP_V2);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			remove_instance(host, e->d_name);
+		close(fd);
 	}
 	closedir(d);
 }
 
-static int cg_mkdir(const char *parent, unsigned long id, char *path, int *dirfd)
+int cg_host_claim(struct sbx_host *host, char *why, size_t whylen)
 {
-	snprintf(path, PATH_MAX, "%s/safexec-run-%ld-%lu", parent, (long)getpid(), id);
-	if (mkdir(path, 0755) < 0)
+	int first = first_hierarchy(host), parent_fd, r = 0;
+	uint64_t id;
+	char name[32];
+
+	host->cg_lock_fd = -1;
+	if (host->f.cgroup == SBX_CGROUP_NONE || first < 0)
+		return 0;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
+		snprintf(why, whylen, "getrandom: %s", strerror(errno));
 		return -errno;
-	*dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dirfd < 0) {
-		int r = -errno;
-		rmdir(path);
-		path[0] = '\0';
-		return r;
 	}
-	return 0;
+	snprintf(name, sizeof(name), "inst-%016llx", (unsigned long long)id);
+
+	parent_fd = open(host->cg_parent[first], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent_fd < 0 || flock(parent_fd, LOCK_EX) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot lock %s: %s", host->cg_parent[first], strerror(-r));
+		goto out;
+	}
+	sweep(host, first);
+	for (int c = first; c < CG_NCTRL; c++) {
+		if (!host->cg_parent[c][0])
+			continue;
+		snprintf(host->cg_inst[c], PATH_MAX, "%s/%s", host->cg_parent[c], name);
+		if (mkdir(host->cg_inst[c], 0755) < 0) {
+			r = -errno;
+			snprintf(why, whylen, "cannot create %s: %s", host->cg_inst[c], strerror(-r));
+			host->cg_inst[c][0] = '\0';
+			goto out;
+		}
+	}
+	host->cg_lock_fd = open(host->cg_inst[first], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (host->cg_lock_fd < 0 || flock(host->cg_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot lock %s: %s", host->cg_inst[first], strerror(-r));
+		goto out;
+	}
+	/* v2: the runs below the instance get the controllers it has. */
+	if (host->f.cgroup == SBX_CGROUP_V2 && (host->f.cg_memory || host->f.cg_pids) &&
+	    (r = sbx_write_at(host->cg_lock_fd, "cgroup.subtree_control",
+			      host->f.cg_memory && host->f.cg_pids ? "+memory +pids" :
+			      host->f.cg_memory ? "+memory" : "+pids")) < 0) {
+		snprintf(why, whylen, "cannot enable controllers in %s: %s", host->cg_inst[first],
+			 strerror(-r));
+		goto out;
+	}
+out:
+	if (parent_fd >= 0)
+		close(parent_fd);	/* releases the parent's lock */
+	if (r < 0)
+		cg_host_release(host);
+	return r;
+}
+
+void cg_host_release(struct sbx_host *host)
+{
+	for (int c = 0; c < CG_NCTRL; c++)
+		if (host->cg_inst[c][0]) {
+			remove_cgroup(host->cg_inst[c], host->f.cgroup == SBX_CGROUP_V2);
+			host->cg_inst[c][0] = '\0';
+		}
+	if (host->cg_lock_fd >= 0)
+		close(host->cg_lock_fd);
+	host->cg_lock_fd = -1;
+}
+
+/* Creates the run's cgroup below the instance; path is set only once the
+ * directory is ours, so that a failure never removes another's. */
+static int cg_mkdir(const char *inst, unsigned long id, char *path, int *dirfd)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/run-%lu", inst, id);
+	if (mkdir(p, 0755) < 0)
+		return -errno;
+	memcpy(path, p, sizeof(p));
+	*dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *dirfd < 0 ? -errno : 0;
+}
+
+void cg_run_init(struct cg_run *cg)
+{
+	memset(cg, 0, sizeof(*cg));
+	for (int c = 0; c < CG_NCTRL; c++)
+		cg->dirfd[c] = cg->tasks_fd[c] = -1;
 }
 
 int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
@@ -384,9 +494,7 @@ int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 	char mem[32], pids[32];
 	int r = 0;
 
-	memset(cg, 0, sizeof(*cg));
-	for (int c = 0; c < CG_NCTRL; c++)
-		cg->dirfd[c] = cg->tasks_fd[c] = -1;
+	cg_run_init(cg);
 	cg->mode = host->f.cgroup;
 	if (cg->mode == SBX_CGROUP_NONE)
 		return 0;
@@ -396,7 +504,7 @@ int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 	snprintf(pids, sizeof(pids), "%u", l->processes + 1);
 
 	if (cg->mode == SBX_CGROUP_V2) {
-		r = cg_mkdir(host->cg_parent[0], id, cg->path[0], &cg->dirfd[0]);
+		r = cg_mkdir(host->cg_inst[0], id, cg->path[0], &cg->dirfd[0]);
 		if (r < 0)
 			goto fail;
 		int fd = cg->dirfd[0];
@@ -414,7 +522,7 @@ int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 	for (int c = 0; c < CG_NCTRL; c++) {
 		if (!host->cg_parent[c][0])
 			continue;
-		r = cg_mkdir(host->cg_parent[c], id, cg->path[c], &cg->dirfd[c]);
+		r = cg_mkdir(host->cg_inst[c], id, cg->path[c], &cg->dirfd[c]);
 		if (r < 0)
 			goto fail;
 	}
@@ -516,13 +624,7 @@ void cg_run_destroy(struct cg_run *cg)
 		cg->dirfd[c] = -1;
 		if (!cg->path[c][0])
 			continue;
-		/* The last task leaves its cgroup a moment after it is
-		 * reaped: retry for up to a second. */
-		for (int i = 0; i < 1000; i++) {
-			if (rmdir(cg->path[c]) == 0 || errno != EBUSY)
-				break;
-			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-		}
+		remove_cgroup(cg->path[c], cg->mode == SBX_CGROUP_V2);
 		cg->path[c][0] = '\0';
 	}
 }

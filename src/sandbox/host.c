@@ -6,23 +6,35 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/util.h"
 
 #define PYTHON "/usr/bin/python3"
 
-static void add_note(char *notes, size_t len, const char *text)
+void sbx_note(char *notes, size_t len, const char *fmt, ...)
 {
 	size_t used = strnlen(notes, len);
+	va_list ap;
 
-	if (used + 1 < len)
-		snprintf(notes + used, len - used, "%s\n", text);
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(notes + used, len - used, fmt, ap);
+	va_end(ap);
+	used = strnlen(notes, len);
+	if (used + 1 < len) {
+		notes[used] = '\n';
+		notes[used + 1] = '\0';
+	}
 }
 
 /* "3.11" from /usr/bin/python3 -> python3.11, without running it. */
@@ -78,7 +90,7 @@ static int host_init(struct sbx_host *host, char *notes, size_t noteslen)
 		atomic_init(&host->pidfds[i], -1);
 	cg_host_init(host, notes, noteslen);
 	if (!f->root)
-		add_note(notes, noteslen, "rootless: the sandbox's uid maps to the caller's own uid");
+		sbx_note(notes, noteslen, "%s", "rootless: the sandbox's uid maps to the caller's own uid");
 	return 0;
 }
 
@@ -112,6 +124,7 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 	struct sbx_host *host = calloc(1, sizeof(*host));
 	char notes[1024] = "";
 	const char *miss;
+	int r;
 
 	if (!host)
 		return -ENOMEM;
@@ -125,7 +138,10 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 		free(host);
 		return -ENOTSUP;
 	}
-	cg_host_sweep(host);
+	if ((r = cg_host_claim(host, why, whylen)) < 0) {
+		free(host);
+		return r;
+	}
 	host->filter = &sbx_seccomp_filters[!host->f.cg_memory];
 	*out = host;
 	return 0;
@@ -133,6 +149,9 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 
 void sbx_host_close(struct sbx_host *host)
 {
+	if (!host)
+		return;
+	cg_host_release(host);
 	free(host);
 }
 
@@ -141,10 +160,116 @@ const struct sbx_features *sbx_host_features(const struct sbx_host *host)
 	return &host->f;
 }
 
+/* Reads a small file into buf; "" when it cannot. */
+static void read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+static bool file_is(const char *path, const char *value)
+{
+	char buf[32];
+
+	read_small(path, buf, sizeof(buf));
+	return strncmp(buf, value, strlen(value)) == 0 && (buf[strlen(value)] == '\n' ||
+							  buf[strlen(value)] == '\0');
+}
+
+/* Whether anything is mounted below /proc but binfmt_misc: what container
+ * engines do to hide /proc/kcore and friends, and what makes the kernel
+ * refuse a fresh proc mount in a new user namespace (mount_too_revealing). */
+static bool proc_masked(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	bool masked = false;
+
+	if (!f)
+		return false;
+	while (!masked && fgets(line, sizeof(line), f)) {
+		char mnt[1024];
+		/* id parent major:minor root mount-point ... */
+		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1 &&
+		    strncmp(mnt, "/proc/", 6) == 0 && strcmp(mnt, "/proc/sys/fs/binfmt_misc") != 0)
+			masked = true;
+	}
+	fclose(f);
+	return masked;
+}
+
+void sbx_diagnose(char *notes, size_t len)
+{
+	struct stat root, init_root;
+	char status[4096];
+	const char *p;
+	bool root_user = geteuid() == 0;
+
+	if (stat("/", &root) == 0 && stat("/proc/1/root/", &init_root) == 0 &&
+	    (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino))
+		sbx_note(notes, len, "%s", "cause: this process is inside a chroot, where the kernel "
+			 "refuses new user namespaces; fix: enter the root with its own mount "
+			 "namespace and pivot_root (unshare -m, then pivot_root), not chroot");
+	if (file_is("/proc/sys/user/max_user_namespaces", "0"))
+		sbx_note(notes, len, "%s", "cause: user namespaces are disabled "
+			 "(user.max_user_namespaces = 0); fix: sysctl -w user.max_user_namespaces=15000");
+	if (!root_user && file_is("/proc/sys/kernel/unprivileged_userns_clone", "0"))
+		sbx_note(notes, len, "%s", "cause: unprivileged user namespaces are disabled "
+			 "(kernel.unprivileged_userns_clone = 0); fix: sysctl -w "
+			 "kernel.unprivileged_userns_clone=1, or run safexec as root");
+	if (!root_user && file_is("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"))
+		sbx_note(notes, len, "%s", "cause: AppArmor restricts unprivileged user namespaces "
+			 "(kernel.apparmor_restrict_unprivileged_userns = 1); fix: an AppArmor profile "
+			 "for safexec that allows userns, or run it as root");
+	read_small("/proc/self/status", status, sizeof(status));
+	if ((p = strstr(status, "\nSeccomp:")))
+		p += strspn(p + 9, " \t") + 9;
+	if (p && *p >= '1' && *p <= '9')
+		sbx_note(notes, len, "%s", "cause: this process already runs under a seccomp filter "
+			 "(a container's default profile refuses namespaces and mount); fix: run the "
+			 "container with a profile that allows clone/unshare with namespace flags "
+			 "and mount, e.g. --security-opt seccomp=unconfined");
+	if (proc_masked())
+		sbx_note(notes, len, "%s", "cause: /proc has masked submounts (a container's "
+			 "/proc/kcore, /proc/keys, ...), so the kernel refuses the sandbox its own "
+			 "/proc; fix: run the container with --security-opt systempaths=unconfined");
+	if (access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0)
+		sbx_note(notes, len, "%s", "inside a container: it needs namespaces, mount and an "
+			 "unmasked /proc allowed (see docs/sandbox.md, Where it cannot run)");
+}
+
+int sbx_host_selftest(struct sbx_host *host, char *why, size_t whylen)
+{
+	static const char code[] = "pass\n";
+	struct sbx_request req;
+	struct sbx_result res;
+	int r;
+
+	sbx_request_init(&req);
+	req.code = code;
+	req.code_len = sizeof(code) - 1;
+	r = sbx_run(host, &req, &res);
+	if (r == 0 && res.status != SBX_OK) {
+		snprintf(res.error, sizeof(res.error), "a test program ended as %s (exit %d)",
+			 sbx_status_name(res.status), res.exit_code);
+		r = -EIO;
+	}
+	if (r < 0)
+		snprintf(why, whylen, "%s", res.error);
+	sbx_result_release(&res);
+	return r;
+}
+
 int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen)
 {
 	struct sbx_host *host = calloc(1, sizeof(*host));
 	const char *miss;
+	char why[512];
+	int r = 0;
 
 	if (!host)
 		return -1;
@@ -154,12 +279,21 @@ int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen)
 	*f = host->f;
 	free(host);
 	if ((miss = missing(f))) {
-		char line[512];
-		snprintf(line, sizeof(line), "missing: %s", miss);
-		add_note(notes, noteslen, line);
-		return -1;
+		sbx_note(notes, noteslen, "missing: %s", miss);
+		r = -1;
+	} else if (sbx_host_open(&host, why, sizeof(why)) < 0) {
+		sbx_note(notes, noteslen, "failed: %s", why);
+		r = -1;
+	} else {
+		if (sbx_host_selftest(host, why, sizeof(why)) < 0) {
+			sbx_note(notes, noteslen, "failed: a sandbox run: %s", why);
+			r = -1;
+		}
+		sbx_host_close(host);
 	}
-	return 0;
+	if (r < 0)
+		sbx_diagnose(notes, noteslen);
+	return r;
 }
 
 void sbx_host_kill_all(struct sbx_host *host)

@@ -37,9 +37,13 @@ enum cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG_NCTRL };
 
 struct sbx_host {
 	struct sbx_features f;
-	/* cgroup: the directory the runs' cgroups are made in.  v2: only
-	 * parent[0]; v1: one per controller ("" when that one is missing). */
+	/* cgroup: the directory shared by every safexec on the host (v2:
+	 * only [0]; v1: one per controller, "" when that one is missing),
+	 * and this process's own instance directory below each, in which
+	 * the runs' cgroups are made.  See cg_host_claim(). */
 	char cg_parent[CG_NCTRL][PATH_MAX];
+	char cg_inst[CG_NCTRL][PATH_MAX];
+	int cg_lock_fd;			/* holds the instance's flock; -1 */
 	unsigned ncpu;			/* CPUs online, at least 1 */
 	uid_t host_uid;			/* what SBX_INNER_ID maps to */
 	gid_t host_gid;
@@ -49,6 +53,12 @@ struct sbx_host {
 	atomic_ulong seq;
 	atomic_int pidfds[SBX_MAX_RUNNING]; /* -1 = free slot */
 };
+
+/* ---- host.c ---- */
+
+/* Appends one line to notes (len bytes, NUL-terminated), as much as fits. */
+__attribute__((format(printf, 3, 4)))
+void sbx_note(char *notes, size_t len, const char *fmt, ...);
 
 /* ---- cgroup.c ---- */
 
@@ -68,11 +78,23 @@ struct cg_run {
  * cgroups gets SBX_CGROUP_NONE and a note. */
 void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen);
 
-/* Removes the cgroups of runs whose supervisor died (killing what is left
- * in them): `safexec-run-<pid>-*` where no process <pid> exists. */
-void cg_host_sweep(struct sbx_host *host);
+/*
+ * Makes this process's instance directory, inst-<64 random bits>, below
+ * each parent and holds an flock on it until cg_host_release() or the
+ * process's death.  Before that, removes every instance whose lock is free
+ * (its owner is dead, in whatever pid namespace it ran), killing what is
+ * left in its runs: only provably abandoned cgroups are touched.  Returns
+ * 0 (also without cgroups) or -errno with a message in why.
+ */
+int cg_host_claim(struct sbx_host *host, char *why, size_t whylen);
+/* Removes the instance directories (every run has ended). */
+void cg_host_release(struct sbx_host *host);
 
-/* Creates the run's cgroup(s) and writes the limits. */
+/* Every descriptor at -1: a cg_run may be destroyed from then on. */
+void cg_run_init(struct cg_run *cg);
+
+/* Creates the run's cgroup(s) below the instance and writes the limits;
+ * cg was initialised by cg_run_init(). */
 int cg_run_create(struct sbx_host *host, const struct sbx_limits *l,
 		  unsigned long id, struct cg_run *cg, char *err, size_t errlen);
 /* Closes the supervisor's copies of the tasks files once the child has

@@ -1,5 +1,6 @@
 /* limits.c - limits, statuses, and the request and result helpers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,34 +20,116 @@ void sbx_limits_default(struct sbx_limits *l)
 	};
 }
 
-int sbx_limits_check(const struct sbx_limits *l, const char **why)
-{
-	/* Below 4 MiB the interpreter cannot even start; below 8 processes
-	 * neither can the sandbox's own init and the program's threads. */
-	static const struct {
-		const char *name;
-		size_t off;
-		int is32;
-		uint64_t min, max;
-	} f[] = {
-#define F(field, bits, lo, hi) { #field, offsetof(struct sbx_limits, field), bits, lo, hi }
-		F(wall_ms, 0, 1, SBX_MAX_WALL_MS),
-		F(cpu_ms, 0, 1, SBX_MAX_WALL_MS),
-		F(memory_bytes, 0, 4u << 20, SBX_MAX_MEMORY),
-		F(output_bytes, 0, 1, SBX_MAX_OUTPUT),
-		F(file_size_bytes, 0, 1, SBX_MAX_MEMORY),
-		F(processes, 1, 2, SBX_MAX_PROCESSES),
-		F(open_files, 1, 16, 65536),
-#undef F
-	};
+/* The most any request may ask for. */
+#define MAX_WALL_MS	(10u * 60 * 1000)
+#define MAX_MEMORY	(16ull << 30)
+#define MAX_PROCESSES	4096u
+#define MAX_OUTPUT	(64ull << 20)
 
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(f); i++) {
-		const char *p = (const char *)l + f[i].off;
-		uint64_t v = f[i].is32 ? *(const uint32_t *)p : *(const uint64_t *)p;
-		if (v < f[i].min || v > f[i].max) {
-			*why = f[i].name;
+/* Below 4 MiB the interpreter cannot even start; with fewer than 2
+ * processes a program could not start a thread or a child. */
+static const struct sbx_limit_info limit_info[SBX_LIMIT_COUNT] = {
+	[SBX_LIMIT_WALL_MS] = { "wall_ms", 1, MAX_WALL_MS, false },
+	[SBX_LIMIT_CPU_MS] = { "cpu_ms", 1, MAX_WALL_MS, false },
+	[SBX_LIMIT_MEMORY] = { "memory_bytes", 4u << 20, MAX_MEMORY, true },
+	[SBX_LIMIT_OUTPUT] = { "output_bytes", 1, MAX_OUTPUT, true },
+	[SBX_LIMIT_FILE_SIZE] = { "file_size_bytes", 1, MAX_MEMORY, true },
+	[SBX_LIMIT_PROCESSES] = { "processes", 2, MAX_PROCESSES, false },
+	[SBX_LIMIT_OPEN_FILES] = { "open_files", 16, 65536, false },
+};
+
+const struct sbx_limit_info *sbx_limit_info(enum sbx_limit_id id)
+{
+	return &limit_info[id];
+}
+
+uint64_t sbx_limit_get(const struct sbx_limits *l, enum sbx_limit_id id)
+{
+	switch (id) {
+	case SBX_LIMIT_WALL_MS: return l->wall_ms;
+	case SBX_LIMIT_CPU_MS: return l->cpu_ms;
+	case SBX_LIMIT_MEMORY: return l->memory_bytes;
+	case SBX_LIMIT_OUTPUT: return l->output_bytes;
+	case SBX_LIMIT_FILE_SIZE: return l->file_size_bytes;
+	case SBX_LIMIT_PROCESSES: return l->processes;
+	case SBX_LIMIT_OPEN_FILES: return l->open_files;
+	case SBX_LIMIT_COUNT: break;
+	}
+	return 0;
+}
+
+void sbx_limit_set(struct sbx_limits *l, enum sbx_limit_id id, uint64_t v)
+{
+	uint32_t v32 = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+
+	switch (id) {
+	case SBX_LIMIT_WALL_MS: l->wall_ms = v; break;
+	case SBX_LIMIT_CPU_MS: l->cpu_ms = v; break;
+	case SBX_LIMIT_MEMORY: l->memory_bytes = v; break;
+	case SBX_LIMIT_OUTPUT: l->output_bytes = v; break;
+	case SBX_LIMIT_FILE_SIZE: l->file_size_bytes = v; break;
+	case SBX_LIMIT_PROCESSES: l->processes = v32; break;
+	case SBX_LIMIT_OPEN_FILES: l->open_files = v32; break;
+	case SBX_LIMIT_COUNT: break;
+	}
+}
+
+bool sbx_limit_ok(enum sbx_limit_id id, uint64_t v)
+{
+	return v >= limit_info[id].min && v <= limit_info[id].max;
+}
+
+int sbx_limits_check(const struct sbx_limits *l, enum sbx_limit_id *bad)
+{
+	for (int id = 0; id < SBX_LIMIT_COUNT; id++)
+		if (!sbx_limit_ok((enum sbx_limit_id)id, sbx_limit_get(l, (enum sbx_limit_id)id))) {
+			*bad = (enum sbx_limit_id)id;
 			return -EINVAL;
 		}
+	return 0;
+}
+
+int sbx_request_check(const struct sbx_request *req, char *why, size_t whylen)
+{
+	enum sbx_limit_id bad;
+	size_t total = 0;
+
+	if (sbx_limits_check(&req->limits, &bad) < 0) {
+		const struct sbx_limit_info *li = sbx_limit_info(bad);
+		snprintf(why, whylen, "%s is %llu; it must be from %llu to %llu", li->name,
+			 (unsigned long long)sbx_limit_get(&req->limits, bad),
+			 (unsigned long long)li->min, (unsigned long long)li->max);
+		return -EINVAL;
+	}
+	if (req->language && strcmp(req->language, "python") != 0) {
+		snprintf(why, whylen, "unknown language");
+		return -EINVAL;
+	}
+	if (req->code_len > SBX_MAX_CODE) {
+		snprintf(why, whylen, "the code is larger than %u bytes", SBX_MAX_CODE);
+		return -E2BIG;
+	}
+	if (req->stdin_len > SBX_MAX_STDIN) {
+		snprintf(why, whylen, "stdin is larger than %u bytes", SBX_MAX_STDIN);
+		return -E2BIG;
+	}
+	if (req->argc > SBX_MAX_ARGS) {
+		snprintf(why, whylen, "more than %u arguments", SBX_MAX_ARGS);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < req->argc; i++) {
+		size_t n = strnlen(req->argv[i], SBX_MAX_ARG_LEN + 1);
+		if (n > SBX_MAX_ARG_LEN) {
+			snprintf(why, whylen, "argument %zu is longer than %u bytes", i,
+				 SBX_MAX_ARG_LEN);
+			return -E2BIG;
+		}
+		total += n + 1;
+	}
+	if (total > SBX_MAX_ARGS_BYTES) {
+		snprintf(why, whylen, "the arguments take more than %u bytes in all",
+			 SBX_MAX_ARGS_BYTES);
+		return -E2BIG;
 	}
 	return 0;
 }

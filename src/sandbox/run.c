@@ -90,8 +90,21 @@ struct run {
 	uint64_t out_total, err_total;	/* bytes the program wrote */
 	uint64_t start_ns;
 	enum sbx_status killed_for;	/* SBX_OK: not killed by us */
+	const char *failed;		/* why we killed it for SBX_INTERNAL_ERROR */
 	bool exited;
 };
+
+/* Every descriptor at -1: releasing a run is safe from its declaration on. */
+static void run_init(struct run *run, struct sbx_host *host, const struct sbx_request *req)
+{
+	*run = (struct run){
+		.host = host, .req = req, .slot = -1, .stdin_fd = -1, .pidfd = -1,
+		.epfd = -1, .wall_tfd = -1, .cpu_tfd = -1,
+		.out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
+		.sync_pipe = { -1, -1 }, .report_pipe = { -1, -1 },
+	};
+	cg_run_init(&run->cg);
+}
 
 static void close_fd(int *fd)
 {
@@ -100,18 +113,22 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* Marks the result as the engine's failure; r is a negative errno, and is
+ * returned. */
 static int set_error(struct sbx_result *res, int r, const char *what)
 {
 	res->status = SBX_INTERNAL_ERROR;
 	if (!res->error[0])
-		snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(r < 0 ? -r : r));
-	return r < 0 ? r : -r;
+		snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(-r));
+	return r;
 }
 
 static void kill_run(struct run *run, enum sbx_status why)
 {
 	if (run->killed_for == SBX_OK)
 		run->killed_for = why;
+	else if (why == SBX_INTERNAL_ERROR)
+		run->killed_for = why;	/* the engine's failure outranks the rest */
 	if (run->pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, run->pidfd, SIGKILL, NULL, 0);
 	cg_run_kill(&run->cg);
@@ -196,6 +213,9 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 	add_rlimit(a, RLIMIT_FSIZE, l->file_size_bytes, l->file_size_bytes);
 	add_rlimit(a, RLIMIT_NOFILE, l->open_files, l->open_files);
 	add_rlimit(a, RLIMIT_CORE, 0, 0);
+	/* Fixed, so that the room for arguments (a quarter of it) is what
+	 * sbx_request_check() allows for, whatever the supervisor's is. */
+	add_rlimit(a, RLIMIT_STACK, SBX_STACK, SBX_STACK);
 	/* Counted per user namespace (kernel 5.14+): this run's processes,
 	 * plus its init. */
 	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1, (uint64_t)l->processes + 1);
@@ -322,6 +342,7 @@ static int release_child(struct run *run, struct sbx_result *res)
 	return 0;
 }
 
+/* Arms a one-shot timer ms from now.  0 or -errno. */
 static int arm_timer(int tfd, uint64_t ms)
 {
 	struct itimerspec its = { 0 };
@@ -330,7 +351,16 @@ static int arm_timer(int tfd, uint64_t ms)
 		ms = 1;
 	its.it_value.tv_sec = (time_t)(ms / 1000);
 	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
-	return timerfd_settime(tfd, 0, &its, NULL);
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Ends the run as the engine's failure: a limit it can no longer watch, or
+ * output it can no longer hold, must not let the run go on unnoticed. */
+static void fail_run(struct run *run, const char *why)
+{
+	if (!run->failed)
+		run->failed = why;
+	kill_run(run, SBX_INTERNAL_ERROR);
 }
 
 /* The CPU limit: look at the cgroup's counter when the tree could have
@@ -341,7 +371,8 @@ static void arm_cpu_check(struct run *run, uint64_t used_ns)
 	const uint64_t limit_ns = run->req->limits.cpu_ms * 1000000ull;
 	uint64_t next_ms = (limit_ns - used_ns) / 1000000ull / run->host->ncpu;
 
-	arm_timer(run->cpu_tfd, next_ms < 5 ? 5 : next_ms);
+	if (arm_timer(run->cpu_tfd, next_ms < 5 ? 5 : next_ms) < 0)
+		fail_run(run, "cannot arm the CPU time check");
 }
 
 static void check_cpu(struct run *run)
@@ -349,7 +380,8 @@ static void check_cpu(struct run *run)
 	uint64_t used;
 
 	if (cg_run_cpu_ns(&run->cg, &used) < 0) {
-		arm_timer(run->cpu_tfd, 100);	/* try again */
+		if (arm_timer(run->cpu_tfd, 100) < 0)	/* try again */
+			fail_run(run, "cannot arm the CPU time check");
 		return;
 	}
 	if (used >= run->req->limits.cpu_ms * 1000000ull)
@@ -358,7 +390,8 @@ static void check_cpu(struct run *run)
 		arm_cpu_check(run, used);
 }
 
-/* Reads what is there on one output pipe.  Returns 0 at EOF, 1 otherwise. */
+/* Reads what is there on one output pipe.  Returns 0 at EOF (or when the
+ * pipe is unusable), 1 otherwise. */
 static int drain(struct run *run, int fd, struct obuf *b, uint64_t *total, bool *truncated)
 {
 	char chunk[READ_CHUNK];
@@ -368,13 +401,20 @@ static int drain(struct run *run, int fd, struct obuf *b, uint64_t *total, bool 
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n == 0)
 			return 0;
-		if (n < 0)
-			return errno == EINTR ? 1 : (errno == EAGAIN ? 1 : 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				return 1;
+			fail_run(run, "cannot read the program's output");
+			return 0;
+		}
 		uint64_t before = *total;
 		*total += (uint64_t)n;
 		size_t keep = before >= limit ? 0 : (size_t)(limit - before < (uint64_t)n ? limit - before : (uint64_t)n);
-		if (keep && (obuf_append(b, chunk, keep) < 0 || obuf_append(&run->output, chunk, keep) < 0))
+		if (keep && (obuf_append(b, chunk, keep) < 0 ||
+			     obuf_append(&run->output, chunk, keep) < 0)) {
+			fail_run(run, "out of memory holding the program's output");
 			return 0;
+		}
 		if (*total > limit) {
 			*truncated = true;
 			kill_run(run, SBX_OUTPUT_LIMIT);
@@ -393,6 +433,7 @@ static int supervise(struct run *run, struct sbx_result *res)
 {
 	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU };
 	struct epoll_event ev;
+	int r;
 
 	/* A failure here must not leave the program running unwatched: the
 	 * caller's waitid() would then wait without a limit. */
@@ -410,9 +451,9 @@ static int supervise(struct run *run, struct sbx_result *res)
 	if (run->cpu_tfd >= 0)
 		ADD(run->cpu_tfd, EV_CPU);
 #undef ADD
-	if (arm_timer(run->wall_tfd, run->req->limits.wall_ms) < 0) {
+	if ((r = arm_timer(run->wall_tfd, run->req->limits.wall_ms)) < 0) {
 		kill_run(run, SBX_INTERNAL_ERROR);
-		return set_error(res, -errno, "timerfd");
+		return set_error(res, r, "timerfd");
 	}
 	if (run->cpu_tfd >= 0)
 		arm_cpu_check(run, 0);
@@ -459,8 +500,21 @@ static int supervise(struct run *run, struct sbx_result *res)
 	return 0;
 }
 
-static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si,
-		    const struct rusage *ru)
+/* Whether a step that failed inside did so because of the request: the
+ * kernel refused its arguments, or its code did not fit in /box. */
+static bool request_at_fault(const struct child_report *rep)
+{
+	if (strncmp(rep->step, "execve", sizeof(rep->step)) == 0)
+		return rep->err == E2BIG;
+	if (strncmp(rep->step, "write main.py", sizeof(rep->step)) == 0)
+		return rep->err == ENOSPC || rep->err == EFBIG;
+	return false;
+}
+
+/* Fills the result's status and figures.  Returns 0, or -E2BIG when the
+ * sandbox refused the request itself (see request_at_fault()). */
+static int verdict(struct run *run, struct sbx_result *res, const siginfo_t *si,
+		   const struct rusage *ru)
 {
 	struct child_report rep[2];
 	ssize_t n = read(run->report_pipe[0], rep, sizeof(rep));
@@ -473,7 +527,7 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 			res->status = SBX_INTERNAL_ERROR;
 			snprintf(res->error, sizeof(res->error), "sandbox setup: %.*s: %s",
 				 (int)sizeof(rep[i].step), rep[i].step, strerror(rep[i].err));
-			return;
+			return request_at_fault(&rep[i]) ? -E2BIG : 0;
 		}
 		if (rep[i].kind == REPORT_EXITED)
 			exited = &rep[i];
@@ -488,6 +542,12 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 	if (!res->memory_bytes)
 		res->memory_bytes = (uint64_t)ru->ru_maxrss * 1024;
 
+	if (run->killed_for == SBX_INTERNAL_ERROR) {
+		res->status = SBX_INTERNAL_ERROR;
+		if (run->failed)
+			snprintf(res->error, sizeof(res->error), "%s", run->failed);
+		return 0;
+	}
 	if (exited) {
 		int st = exited->wstatus;
 		if (WIFEXITED(st)) {
@@ -495,16 +555,18 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 			res->exit_code = WEXITSTATUS(st);
 		} else if (WIFSIGNALED(st))
 			res->signal = WTERMSIG(st);
-	} else if (run->killed_for == SBX_OK && atomic_load(&run->host->stopping)) {
-		res->status = SBX_INTERNAL_ERROR;
-		snprintf(res->error, sizeof(res->error), "the service stopped before the run ended");
-		return;
-	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)
+	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) {
 		res->signal = si->si_status;	/* init killed: by us */
-	else if (run->killed_for == SBX_OK) {
+		if (run->killed_for == SBX_OK && atomic_load(&run->host->stopping)) {
+			/* sbx_host_kill_all(): reported as the kill it was. */
+			res->stopped = true;
+			res->status = SBX_SIGNALED;
+			return 0;
+		}
+	} else if (run->killed_for == SBX_OK) {
 		res->status = SBX_INTERNAL_ERROR;
 		snprintf(res->error, sizeof(res->error), "sandbox init ended without a report");
-		return;
+		return 0;
 	}
 
 	bool cpu_over = res->cpu_time_ms >= run->req->limits.cpu_ms;
@@ -517,8 +579,6 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 		res->status = SBX_MEMORY_LIMIT;
 	else if (run->killed_for == SBX_OUTPUT_LIMIT)
 		res->status = SBX_OUTPUT_LIMIT;
-	else if (run->killed_for == SBX_INTERNAL_ERROR)
-		res->status = SBX_INTERNAL_ERROR;
 	else if (res->signal)
 		res->status = SBX_SIGNALED;
 	else if (res->exit_code != 0)
@@ -532,6 +592,7 @@ static void verdict(struct run *run, struct sbx_result *res, const siginfo_t *si
 			res->signal = SIGKILL;
 		}
 	}
+	return 0;
 }
 
 static int slot_claim(struct sbx_host *host, int pidfd)
@@ -570,28 +631,18 @@ static void run_release(struct run *run)
 
 int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_result *res)
 {
-	struct run run = {
-		.host = host, .req = req, .slot = -1, .stdin_fd = -1, .pidfd = -1,
-		.epfd = -1, .wall_tfd = -1, .cpu_tfd = -1,
-		.out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
-		.sync_pipe = { -1, -1 }, .report_pipe = { -1, -1 },
-	};
-	const char *why;
+	struct run run;
 	siginfo_t si = { 0 };
 	struct rusage ru = { 0 };
 	int r = 0;
 
+	run_init(&run, host, req);
 	memset(res, 0, sizeof(*res));
 	run.start_ns = util_now_ns();
 	atomic_fetch_add(&host->running, 1);
 
-	if (req->language && strcmp(req->language, "python") != 0) {
-		r = set_error(res, EINVAL, "unknown language");
-		goto out;
-	}
-	if (sbx_limits_check(&req->limits, &why) < 0 || req->code_len > SBX_MAX_CODE ||
-	    req->stdin_len > SBX_MAX_STDIN || req->argc > SBX_MAX_ARGS) {
-		r = set_error(res, EINVAL, "request out of bounds");
+	if ((r = sbx_request_check(req, res->error, sizeof(res->error))) < 0) {
+		res->status = SBX_INTERNAL_ERROR;
 		goto out;
 	}
 	run.out.max = run.err.max = req->limits.output_bytes;
@@ -627,7 +678,7 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 	}
 	run.argv = make_argv(host, req);
 	if (!run.argv) {
-		r = set_error(res, ENOMEM, "argv");
+		r = set_error(res, -ENOMEM, "argv");
 		goto out;
 	}
 
@@ -647,19 +698,13 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 		r = set_error(res, -errno, "waitid");
 	res->wall_time_ms = (util_now_ns() - run.start_ns) / 1000000;
 	if (r == 0)
-		verdict(&run, res, &si, &ru);
-	res->out = obuf_take(&run.out);
-	res->err = obuf_take(&run.err);
-	res->output = obuf_take(&run.output);
+		r = verdict(&run, res, &si, &ru);
 	if (res->status == SBX_INTERNAL_ERROR && r == 0)
 		r = -EIO;
 out:
-	if (!res->out.data)
-		res->out = obuf_take(&run.out);
-	if (!res->err.data)
-		res->err = obuf_take(&run.err);
-	if (!res->output.data)
-		res->output = obuf_take(&run.output);
+	res->out = obuf_take(&run.out);
+	res->err = obuf_take(&run.err);
+	res->output = obuf_take(&run.output);
 	run_release(&run);
 	atomic_fetch_sub(&host->running, 1);
 	return r;

@@ -34,14 +34,15 @@
 #define SBX_DEFAULT_FILE_SIZE	 (16ull << 20)
 #define SBX_DEFAULT_OPEN_FILES	 256u
 
-/* Hard ceilings no request or flag may exceed. */
-#define SBX_MAX_WALL_MS		 (10u * 60 * 1000)
-#define SBX_MAX_MEMORY		 (16ull << 30)
-#define SBX_MAX_PROCESSES	 4096u
-#define SBX_MAX_OUTPUT		 (64ull << 20)
+/* What a request may hold.  The kernel refuses an argument of 128 KiB or
+ * more (MAX_ARG_STRLEN) and all of them together past a quarter of the
+ * stack limit, which the program gets as SBX_STACK: 2 MiB. */
 #define SBX_MAX_CODE		 (16u << 20)
 #define SBX_MAX_STDIN		 (64u << 20)
 #define SBX_MAX_ARGS		 256u
+#define SBX_MAX_ARG_LEN		 ((128u << 10) - 1)	/* bytes, without the NUL */
+#define SBX_MAX_ARGS_BYTES	 (1u << 20)		/* all of them, with NULs */
+#define SBX_STACK		 (8ull << 20)
 
 struct sbx_limits {
 	uint64_t wall_ms;	/* wall clock, from start to the end of the run */
@@ -54,12 +55,42 @@ struct sbx_limits {
 	uint32_t open_files;	/* per process */
 };
 
+/*
+ * Every limit and the range the engine can honour.  This is the one source
+ * of the bounds: the API, the configuration and the command line ask it
+ * and name the limit in their own words.
+ */
+enum sbx_limit_id {
+	SBX_LIMIT_WALL_MS,
+	SBX_LIMIT_CPU_MS,
+	SBX_LIMIT_MEMORY,
+	SBX_LIMIT_OUTPUT,
+	SBX_LIMIT_FILE_SIZE,
+	SBX_LIMIT_PROCESSES,
+	SBX_LIMIT_OPEN_FILES,
+	SBX_LIMIT_COUNT
+};
+
+struct sbx_limit_info {
+	const char *name;	/* the field of struct sbx_limits */
+	uint64_t min, max;	/* inclusive */
+	bool is_size;		/* bytes: shown with a K/M/G suffix */
+};
+
+/* The limit's name and bounds; id < SBX_LIMIT_COUNT. */
+const struct sbx_limit_info *sbx_limit_info(enum sbx_limit_id id);
+uint64_t sbx_limit_get(const struct sbx_limits *l, enum sbx_limit_id id);
+/* Stores v; a 32-bit field takes min(v, UINT32_MAX). */
+void sbx_limit_set(struct sbx_limits *l, enum sbx_limit_id id, uint64_t v);
+/* True when v is within the limit's bounds. */
+bool sbx_limit_ok(enum sbx_limit_id id, uint64_t v);
+
 /* Fills *l with the SBX_DEFAULT_* values. */
 void sbx_limits_default(struct sbx_limits *l);
 
-/* Checks every field against the SBX_MAX_* ceilings and zero.  Returns 0,
- * or -EINVAL with a static message naming the field in *why. */
-int sbx_limits_check(const struct sbx_limits *l, const char **why);
+/* Checks every field against its bounds.  Returns 0, or -EINVAL with the
+ * first limit out of range in *bad. */
+int sbx_limits_check(const struct sbx_limits *l, enum sbx_limit_id *bad);
 
 /* One run.  All pointers are borrowed for the duration of sbx_run(). */
 struct sbx_request {
@@ -74,6 +105,11 @@ struct sbx_request {
 };
 
 void sbx_request_init(struct sbx_request *req);
+
+/* Checks a request before it runs: its limits (-EINVAL) and the sizes of
+ * its code, stdin and arguments (-E2BIG), as sbx_run() will.  Returns 0 or
+ * that error with a message for the caller's user in why. */
+int sbx_request_check(const struct sbx_request *req, char *why, size_t whylen);
 
 enum sbx_status {
 	SBX_OK,			/* exited with 0 */
@@ -106,6 +142,7 @@ struct sbx_result {
 				   the order written unless both floods */
 	bool stdout_truncated;
 	bool stderr_truncated;
+	bool stopped;		/* SBX_SIGNALED by sbx_host_kill_all() */
 	uint64_t wall_time_ms;
 	uint64_t cpu_time_ms;	/* whole tree */
 	uint64_t memory_bytes;	/* peak of the whole tree; 0 if unknown */
@@ -145,19 +182,35 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen);
 void sbx_host_close(struct sbx_host *host);
 const struct sbx_features *sbx_host_features(const struct sbx_host *host);
 
-/* Probes without keeping anything, for `safexec check`: fills *f, and, one
- * per line, what is missing or degraded into notes.  Returns 0 when every
- * required feature is there, -1 otherwise. */
+/* Probes for `safexec check`: fills *f, and, one per line, what is missing
+ * or degraded into notes; then runs a test program in a sandbox as
+ * sbx_host_selftest() does.  Returns 0 when every required feature is there
+ * and the run works, -1 otherwise, with the likely causes and their fixes
+ * (sbx_diagnose()) in notes. */
 int sbx_probe(struct sbx_features *f, char *notes, size_t noteslen);
 
+/* Runs a test program (`pass`) with the default limits: the proof that
+ * runs can work here.  Returns 0, or a negative errno with the failure
+ * (e.g. "sandbox setup: mount /proc: Operation not permitted") in why. */
+int sbx_host_selftest(struct sbx_host *host, char *why, size_t whylen);
+
+/* Appends to notes, one line each, what in this process's surroundings
+ * can keep sandboxes from starting, with the fix: a chroot, user
+ * namespaces disabled by sysctl or AppArmor, a seccomp filter over this
+ * process (a container's profile), a masked /proc. */
+void sbx_diagnose(char *notes, size_t len);
+
 /* Runs one request.  Always fills *res (see the top of this file).  Returns
- * 0, or a negative errno when the result is SBX_INTERNAL_ERROR. */
+ * 0, or a negative errno when the result is SBX_INTERNAL_ERROR: -EINVAL or
+ * -E2BIG when the request itself is at fault (sbx_request_check() refuses
+ * it, or the kernel refused its arguments or its code did not fit in
+ * /box), the caller's error rather than the engine's. */
 int sbx_run(struct sbx_host *host, const struct sbx_request *req,
 	    struct sbx_result *res);
 
 /* Asks every run in progress to stop now (SIGKILL); used at shutdown after
- * the grace period.  Those runs end as SBX_INTERNAL_ERROR ("the service
- * stopped before the run ended").  Async-signal-safe. */
+ * the grace period.  Those runs end as SBX_SIGNALED with signal SIGKILL and
+ * stopped set.  Async-signal-safe. */
 void sbx_host_kill_all(struct sbx_host *host);
 
 /* Number of sandboxes running right now. */

@@ -23,6 +23,7 @@
 #include "codec/codec.h"
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "util/util.h"
 
 /* Bump when the schema changes; store_open() refuses a newer database. */
 #define STORE_SCHEMA_VERSION	1
@@ -261,6 +262,10 @@ json_t *store_row_json(const struct store_row *row)
 	r |= set_new(obj, "limits", limits);
 	limits = NULL;
 	if (r || codec_result_add(obj, &row->result) < 0)
+		goto fail;
+	char msg[128];
+	if (set_new(obj, "message", json_string(codec_status_message(&row->result, &row->limits,
+								   msg, sizeof(msg)))) < 0)
 		goto fail;
 	/* A database written by a later version may hold a status this build
 	 * has no enum for; report the stored text rather than a guess. */

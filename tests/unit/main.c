@@ -8,6 +8,16 @@
 
 #include "test.h"
 
+/* A skipped test exits with this status after printing its reason. */
+#define EXIT_SKIPPED 77
+
+void test_skip(const char *name, const char *why)
+{
+	printf("skip %s: %s\n", name, why);
+	fflush(stdout);
+	_exit(EXIT_SKIPPED);
+}
+
 #define MAX_TESTS 1024
 #define TEST_TIMEOUT_S 60
 
@@ -24,7 +34,7 @@ void test_register(const char *name, const char *file, test_fn fn)
 
 int main(int argc, char **argv)
 {
-	int pass = 0, fail = 0;
+	int pass = 0, fail = 0, skip = 0;
 
 	for (int i = 0; i < ntests; i++) {
 		const struct test *t = &tests[i];
@@ -44,6 +54,8 @@ int main(int argc, char **argv)
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			printf("ok   %s\n", t->name);
 			pass++;
+		} else if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SKIPPED) {
+			skip++;
 		} else {
 			if (WIFSIGNALED(st))
 				printf("FAIL %s (%s, signal %d)\n", t->name, t->file, WTERMSIG(st));
@@ -52,6 +64,6 @@ int main(int argc, char **argv)
 			fail++;
 		}
 	}
-	printf("%d passed, %d failed\n", pass, fail);
+	printf("%d passed, %d failed, %d skipped\n", pass, fail, skip);
 	return fail ? 1 : 0;
 }

@@ -13,6 +13,9 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, const char *file, test_fn fn);
 extern int test_failed;	/* set by a failing ASSERT in the current test */
+/* Ends the current test as skipped, with the reason; never returns. */
+__attribute__((noreturn)) void test_skip(const char *name, const char *why);
+#define TEST_SKIP(why) test_skip(__func__ + 5, (why))	/* "test_" + name */
 
 #define TEST(name)							\
 	static void test_##name(void);					\

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "codec/codec.h"
 #include "http/http.h"
 #include "test.h"
 
@@ -291,14 +292,14 @@ TEST(api_args_count)
 	char *body = malloc(cap);
 	size_t n;
 
-	for (int count = API_MAX_ARGS; count <= API_MAX_ARGS + 1; count++) {
+	for (unsigned count = SBX_MAX_ARGS; count <= SBX_MAX_ARGS + 1; count++) {
 		n = (size_t)snprintf(body, cap, "{\"code\": \"x\", \"args\": [");
-		for (int i = 0; i < count; i++)
+		for (unsigned i = 0; i < count; i++)
 			n += (size_t)snprintf(body + n, cap - n, "%s\"%d\"", i ? ", " : "", i);
 		snprintf(body + n, cap - n, "]}");
-		if (count == API_MAX_ARGS) {
+		if (count == SBX_MAX_ARGS) {
 			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_NONE);
-			ASSERT_EQ(req.argc, API_MAX_ARGS);
+			ASSERT_EQ(req.argc, SBX_MAX_ARGS);
 			ASSERT_STREQ(req.argv[255], "255");
 			api_request_release(&req);
 		} else {
@@ -452,33 +453,33 @@ TEST(api_status_messages)
 
 	sbx_limits_default(&l);
 	r = result(SBX_OK);
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "");
 	r = result(SBX_RUNTIME_ERROR);
 	r.exit_code = 1;
 	r.has_exit_code = true;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Exited with code 1");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Exited with code 1");
 	r = result(SBX_SIGNALED);
 	r.signal = SIGSEGV;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Killed by signal 11 (SIGSEGV)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Killed by signal 11 (SIGSEGV)");
 	r = result(SBX_TIMEOUT);
 	r.cpu_time_ms = 9990;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (10 s)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (10 s)");
 	l.wall_ms = 1500;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (1.5 s)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (1.5 s)");
 	l.wall_ms = 250;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (250 ms)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Time limit exceeded (250 ms)");
 	l.wall_ms = 10000;
 	l.cpu_ms = 2000;
 	r.cpu_time_ms = 2001;
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "CPU time limit exceeded (2 s)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "CPU time limit exceeded (2 s)");
 	sbx_limits_default(&l);
 	r = result(SBX_MEMORY_LIMIT);
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Memory limit exceeded (128 MiB)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Memory limit exceeded (128 MiB)");
 	r = result(SBX_OUTPUT_LIMIT);
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Output limit exceeded (1 MiB)");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Output limit exceeded (1 MiB)");
 	r = result(SBX_INTERNAL_ERROR);
 	snprintf(r.error, sizeof(r.error), "clone: secret internals");
-	ASSERT_STREQ(api_status_message(&r, &l, buf, sizeof(buf)), "Internal error");
+	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Internal error");
 }
 
 TEST(api_response_run_and_execute)

@@ -253,8 +253,11 @@ TEST(store_roundtrip_every_field)
 	ASSERT_EQ(jint(j, "wall_time_ms"), 1234);
 	ASSERT_EQ(jint(j, "cpu_time_ms"), 999);
 	ASSERT_EQ(jint(j, "memory_bytes"), 12345678);
-	/* Exactly the documented keys: 10 of the record, 11 of the result. */
-	ASSERT_EQ(json_object_size(j), 20);
+	/* The status in words, as the answer to the run gave it. */
+	ASSERT_STREQ(jstr(j, "message"), "Exited with code 3");
+	/* Exactly the documented keys: 9 of the record, 11 of the result,
+	 * and the message. */
+	ASSERT_EQ(json_object_size(j), 21);
 
 	/* The database keeps the bytes as they were, not the sanitized text. */
 	ASSERT_EQ(db_scalar(t.db, "SELECT length(code) FROM executions"), sizeof(code) - 1);
