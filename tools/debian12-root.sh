@@ -8,8 +8,9 @@
 #     tools/debian12-root.sh --keep bash      # a shell in the last run's root
 #
 # As root.  The first run builds a Debian 12 root with debootstrap, from the
-# Debian mirror this host's apt uses, and keeps it under /var/tmp (a few
-# minutes); later runs reuse it (seconds).  Each run starts from that clean
+# Debian mirror this host's apt uses, and keeps it under /var/tmp (a minute
+# or two); later runs reuse it (seconds).  The root is debootstrap's standard
+# set of packages plus make, which README.md has installed first.  Each run starts from that clean
 # root, with an overlay on top that takes the run's changes (the packages
 # `make test` installs, the build); the downloaded .deb files are kept between
 # runs.  The committed HEAD of this repository (not the work tree) is cloned
@@ -17,8 +18,11 @@
 #
 # The root is entered with a mount namespace and pivot_root, not chroot: a
 # process in a chroot cannot create user namespaces, which the sandbox needs.
-# /proc is mounted anew (in a pid namespace of its own), /sys (with
-# /sys/fs/cgroup) and /dev come from the host; the network is the host's.
+# /proc is mounted anew, /sys (with /sys/fs/cgroup) and /dev come from the
+# host; the network and the process ids are the host's (no pid namespace:
+# the suites see processes and cgroups as on a machine of their own).
+# The overlay's folders are named so that the paths in /proc/self/mountinfo
+# contain none of /work, /root and /home, which the escape suite looks for.
 #
 # Options:
 #   --keep      reuse the previous run's root as it was left (no fresh overlay)
@@ -33,7 +37,7 @@ dir=${DEBIAN12_ROOT_DIR:-/var/tmp/safexec-debian12}
 keep=0 fresh=0 rev=HEAD
 
 if [ "${1:-}" = "--inside" ]; then
-	# Second stage, in the new mount and pid namespaces: see enter() below.
+	# Second stage, in the new mount namespace: see enter() below.
 	shift
 	root=$1 cmd=$2
 	mount --make-rprivate /
@@ -54,21 +58,10 @@ if [ "${1:-}" = "--inside" ]; then
 	cd /
 	umount -l /.oldroot
 	rmdir /.oldroot
-	# From here on every program is the Debian 12 root's own.  This shell is
-	# the pid namespace's init: it waits for the command, passes INT and TERM
-	# on, and when it ends, whatever the command left running ends with it.
-	/usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+	# From here on every program is the Debian 12 root's own.
+	exec /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/bash -c "cd /work/safexec && $cmd" <&0 &
-	child=$!
-	trap 'kill -TERM "$child" 2>/dev/null' INT TERM
-	set +e
-	while :; do
-		wait "$child"
-		rc=$?
-		kill -0 "$child" 2>/dev/null || break
-	done
-	exit "$rc"
+		/bin/bash -c "cd /work/safexec && $cmd"
 fi
 
 while [ $# -gt 0 ]; do
@@ -117,7 +110,8 @@ if [ ! -e "$base/.complete" ]; then
 	rm -rf "$base.tmp"
 	mkdir -p "$dir"
 	echo "debian12-root: debootstrap bookworm from $MIRROR into $base" >&2
-	debootstrap --arch=amd64 bookworm "$base.tmp" "$MIRROR" >"$dir/debootstrap.log" 2>&1 || {
+	# With make, README.md's first step: the rest is for `make test` to do.
+	debootstrap --arch=amd64 --include=make bookworm "$base.tmp" "$MIRROR" >"$dir/debootstrap.log" 2>&1 || {
 		tail -n 20 "$dir/debootstrap.log" >&2
 		exit 1
 	}
@@ -138,10 +132,10 @@ run=$dir/run
 mkdir -p "$dir/apt-archives/partial"
 if [ "$keep" = 0 ] || [ ! -d "$run/upper" ]; then
 	rm -rf "$run"
-	mkdir -p "$run/upper" "$run/work" "$run/root"
+	mkdir -p "$run/upper" "$run/scratch" "$run/tree"
 	fresh_run=1
 else
-	mkdir -p "$run/root"
+	mkdir -p "$run/tree"
 	fresh_run=0
 fi
 
@@ -150,16 +144,16 @@ echo "debian12-root: $commit in a Debian 12 root: $cmd" >&2
 
 enter() {
 	# Everything mounted here goes away with the mount namespace.
-	unshare --mount --pid --fork --propagation private -- /bin/bash -c '
+	unshare --mount --propagation private -- /bin/bash -c '
 		set -euo pipefail
 		dir=$1 run=$2 commit=$3 fresh_run=$4 here=$5 script=$6 cmd=$7
-		mount -t overlay overlay -o "lowerdir=$dir/base,upperdir=$run/upper,workdir=$run/work" "$run/root"
-		mount --bind "$dir/apt-archives" "$run/root/var/cache/apt/archives"
+		mount -t overlay overlay -o "lowerdir=$dir/base,upperdir=$run/upper,workdir=$run/scratch" "$run/tree"
+		mount --bind "$dir/apt-archives" "$run/tree/var/cache/apt/archives"
 		if [ "$fresh_run" = 1 ]; then
-			git clone -q --no-hardlinks "$here" "$run/root/work/safexec"
-			git -C "$run/root/work/safexec" checkout -q "$commit"
+			git clone -q --no-hardlinks "$here" "$run/tree/work/safexec"
+			git -C "$run/tree/work/safexec" checkout -q "$commit"
 		fi
-		exec "$script" --inside "$run/root" "$cmd"
+		exec "$script" --inside "$run/tree" "$cmd"
 	' enter "$dir" "$run" "$commit" "$fresh_run" "$here" "$here/tools/debian12-root.sh" "$cmd"
 }
 t0=$(date +%s)
