@@ -3,20 +3,45 @@
 
     python3 tests/escape/run.py --bin build/safexec [NAME...]
     python3 tests/escape/run.py --bin build/safexec --rootless [NAME...]
+    python3 tests/escape/run.py --bin build/layers/safexec --without caps
+    python3 tests/escape/run.py --bin build/layers/safexec --without seccomp
 
 Runs every case of cases.py (or those whose name contains one of NAME) as an
 untrusted program under `safexec run --json` and asserts its precise safe
-outcome.  After each case it checks that nothing was left behind:
+outcome.
+
+--without LAYER runs a test build (`make layers`) with one protection layer
+left out (SAFEXEC_TEST_WITHOUT=LAYER), to show that the other holds by
+itself: `caps` keeps every capability of the sandbox's user namespace, so
+that only the seccomp filter stands; `seccomp` loads no filter, so that only
+the capability drop stands.  Only the cases that test the remaining layer
+run (see `layers` in cases.py); the others are skipped, each with its
+reason.  A first run checks that the layer is really gone (a binary that
+ignores the variable would make the mode prove nothing).  Without --without
+the variable is removed from safexec's environment.
+
+After each case it checks that nothing was left behind:
 
   processes  no process that appeared during the case, outside this suite,
              that runs as the sandbox's host uid, has /box/main.py on its
-             command line, or lives in another pid namespace (a concurrent
-             run of someone else's safexec, a live process whose comm is
-             "safexec" in our pid namespace, and its descendants, are not
-             ours and are ignored);
-  cgroups    no new directory named safexec-run-* anywhere under
-             /sys/fs/cgroup (one whose name carries the pid of a safexec
-             that is still running and not ours belongs to someone else);
+             command line, or lives in another pid namespace and, where runs
+             have cgroups, in a run's cgroup (a concurrent run of someone
+             else's safexec, a live process whose comm is "safexec" in our
+             pid namespace, and its descendants, are not ours and are
+             ignored, and so are processes in someone else's cgroups, see
+             below);
+  cgroups    no new directory under any cgroup or cgroup2 mount whose path
+             has a `safexec` component above it (the instance and run
+             cgroups, `.../safexec/inst-<hex>/run-<n>`; the `safexec`
+             directory itself stays), nor of the older name safexec-run-*.
+             Someone else's: a safexec-run-<pid>-* of a live safexec that is
+             not ours; an instance directory that was there before the case
+             (each safexec this suite starts makes a new one) or whose lock
+             (the flock each safexec holds on its instance directory while
+             it lives) a live process not started by this suite holds; on
+             v1, anything below another cgroup than the suite's own (each
+             safexec works below its own cgroup, and ours have the
+             suite's);
   mounts     /proc/self/mountinfo of the host unchanged.
 
 A leftover may take a moment to go: each check is retried for up to 2 s
@@ -30,14 +55,16 @@ started unprivileged it just runs.  Expectations follow what
 `safexec check --json` says is in force, and the check itself must report
 the missing cgroup limits.
 
-Output: one line per case, `ok   name` or `FAIL name: expected ..., got ...`,
-then `N passed, N failed`; the exit status is 1 when anything failed.
+Output: one line per case, `ok   name`, `FAIL name: expected ..., got ...`
+or `skip name: reason`, then `N passed, N failed, N skipped`; the exit
+status is 1 when anything failed.
 """
 
 import argparse
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -53,6 +80,11 @@ import cases as C  # noqa: E402
 
 NOBODY = 65534
 GRACE_S = 2.0
+# raise_limits: safexec runs with these (soft = hard), so that only the
+# sandbox's own rlimits hold the program's priority and locked memory back;
+# without CAP_SYS_RESOURCE only up to the hard limits (see raised_limits).
+RAISED_LIMITS = {"NICE": 40, "RTPRIO": 99, "MEMLOCK": 64 << 20}
+CAP_SYS_RESOURCE = 24
 RESULT_KEYS = {
     "status": str, "exit_code": (int, type(None)), "signal": (int, type(None)),
     "stdout": str, "stderr": str, "output": str, "stdout_truncated": bool,
@@ -186,40 +218,182 @@ def descendants(snap, roots):
     return seen
 
 
+def flock_holders():
+    """{(major, minor, inode): pid} of every flock() lock on the host."""
+    out = {}
+    for ln in (read_quiet("/proc/locks") or "").splitlines():
+        f = ln.split()
+        if len(f) < 6 or f[1] != "FLOCK" or "->" in f:
+            continue
+        try:
+            major, minor, ino = f[5].split(":")
+            out[(int(major, 16), int(minor, 16), int(ino))] = int(f[4])
+        except ValueError:
+            pass
+    return out
+
+
 class Leftovers:
     def __init__(self, M):
         self.M = M
         self.my_ns = pidns(os.getpid())
         self.before = None
+        self.own_ctrls, self.own_v1 = self.own_v1_cgroups()
+
+    @staticmethod
+    def own_v1_cgroups():
+        """This suite's own cgroup in each v1 hierarchy: {controllers:
+        path} and {mount point: path}.  On v1 a safexec puts its cgroups
+        below its own cgroup of each hierarchy, and the safexecs this suite
+        starts have the suite's: cgroups below another cgroup of a v1
+        hierarchy are someone else's (another user of the host, or a
+        container of its own).  Unknown (empty) when SAFEXEC_CGROUP names
+        the parent instead."""
+        if os.environ.get("SAFEXEC_CGROUP"):
+            return {}, {}
+        own = {}
+        for ln in (read_quiet("/proc/self/cgroup") or "").splitlines():
+            _, ctrls, path = ln.split(":", 2)
+            if ctrls:
+                own[frozenset(ctrls.split(","))] = path.rstrip("/")
+        out = {}
+        for ln in Leftovers.mountinfo():
+            left, _, right = ln.partition(" - ")
+            r = right.split()
+            if len(r) < 3 or r[0] != "cgroup":
+                continue
+            opts = set(r[2].split(","))
+            for ctrls, path in own.items():
+                if ctrls <= opts:
+                    out[left.split()[4]] = path
+        return own, out
+
+    @staticmethod
+    def _above_safexec(rel):
+        """The part of a cgroup path above its safexec component."""
+        comps = rel.split("/")
+        for i, c in enumerate(comps):
+            if c == "safexec" or c.startswith("safexec-run-"):
+                return "/".join(comps[:i])
+        return None
+
+    def _elsewhere(self, path, ctrls=None):
+        """Is this safexec cgroup below another cgroup than the suite's own
+        in a v1 hierarchy?  path: a file system path, or with ctrls (the
+        controllers of a line of /proc/PID/cgroup) a path in that
+        hierarchy."""
+        if ctrls is not None:
+            own, rel = self.own_ctrls.get(frozenset(ctrls.split(","))), path
+        else:
+            own = rel = None
+            for mp, o in self.own_v1.items():
+                if path.startswith(mp + "/"):
+                    own, rel = o, path[len(mp):]
+        if own is None:
+            return False
+        above = self._above_safexec(rel)
+        return above is not None and above != own
 
     def snapshot(self):
         self.before = (proc_snapshot(), self.cgroups(), self.mountinfo())
 
     @staticmethod
+    def cgroup_mounts():
+        """Mount points of every cgroup and cgroup2 file system."""
+        pts = set()
+        for ln in Leftovers.mountinfo():
+            left, _, right = ln.partition(" - ")
+            fields = left.split()
+            if right.split()[:1] in (["cgroup"], ["cgroup2"]) and len(fields) > 4:
+                pts.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                               fields[4]))
+        if not pts and os.path.isdir("/sys/fs/cgroup"):
+            pts.add("/sys/fs/cgroup")
+        return sorted(pts)
+
+    @staticmethod
     def cgroups():
+        """Every run or instance cgroup of any safexec: a directory below a
+        `safexec` one (not that one itself), or named safexec-run-*."""
         found = set()
-        for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-            for d in dirs:
-                if d.startswith("safexec-run-"):
-                    found.add(os.path.join(root, d))
+        for mp in Leftovers.cgroup_mounts():
+            for root, dirs, _ in os.walk(mp):
+                for d in dirs:
+                    path = os.path.join(root, d)
+                    comps = os.path.relpath(path, mp).split("/")
+                    if (any(c.startswith("safexec-run-") for c in comps)
+                            or ("safexec" in comps[:-1] and comps[-1] != "safexec")):
+                        found.add(path)
         return found
+
+    @staticmethod
+    def cg_owner(path):
+        """("pid", pid) for a safexec-run-<pid>-* cgroup (or one below it),
+        ("inst", instance directory) for one below a `safexec` directory."""
+        comps = path.split("/")
+        for c in comps:
+            m = re.match(r"safexec-run-(\d+)-", c)
+            if m:
+                return "pid", int(m.group(1))
+        for i in range(len(comps) - 2, -1, -1):
+            if comps[i] == "safexec":
+                return "inst", "/".join(comps[:i + 2])
+        return None, None
 
     @staticmethod
     def mountinfo():
         return (read_quiet("/proc/self/mountinfo") or "").splitlines()
+
+    def _foreign_safexecs(self, now, mine):
+        """Live safexec processes outside this suite, in our pid namespace
+        (or one we may not look at: another user's): someone else's."""
+        return [pid for pid, (_, _, comm) in now.items()
+                if comm == "safexec" and pid not in mine
+                and pidns(pid) in (self.my_ns, None)
+                and not (proc_uids(pid) & self.M.sandbox_uids)]
+
+    def _live_instances(self, paths):
+        """Names of the instance cgroups among paths that are someone
+        else's: a live process this suite did not start holds its lock
+        (each safexec holds an flock() on its instance directory for as
+        long as it lives; the engine's own sweep goes by the same lock), or
+        a copy of it lies below another cgroup than the suite's own in a v1
+        hierarchy."""
+        holders = flock_holders()
+        names = set()
+        for path in paths:
+            kind, key = self.cg_owner(path)
+            if kind != "inst" or path != key:
+                continue
+            if self._elsewhere(path):
+                names.add(os.path.basename(path))
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            pid = holders.get((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
+            if (pid and pid not in self.M.our_safexec
+                    and os.path.exists("/proc/%d" % pid)):
+                names.add(os.path.basename(path))
+        return names
+
+    def _foreign_cgroup(self, path, live, ctrls=None):
+        """Is cgroup path (or a process in it) someone else's?  ctrls: see
+        _elsewhere."""
+        kind, key = self.cg_owner(path)
+        if kind and self._elsewhere(path, ctrls):
+            return True
+        if kind == "pid":
+            return key not in self.M.our_safexec and os.path.exists("/proc/%d" % key)
+        return kind == "inst" and os.path.basename(key) in live
 
     def _procs(self):
         M = self.M
         before = self.before[0]
         now = proc_snapshot()
         mine = descendants(now, [os.getpid()])
-        # A live safexec outside this suite, in our pid namespace (or one
-        # we may not look at: another user's), is someone else's run.
-        foreign_roots = [pid for pid, (_, _, comm) in now.items()
-                         if comm == "safexec" and pid not in mine
-                         and pidns(pid) in (self.my_ns, None)
-                         and not (proc_uids(pid) & M.sandbox_uids)]
-        foreign = descendants(now, foreign_roots)
+        foreign = descendants(now, self._foreign_safexecs(now, mine))
+        live = None
         left = []
         for pid, info in now.items():
             if pid in mine or pid in foreign:
@@ -229,6 +403,9 @@ class Leftovers:
             cmd = (read_quiet("/proc/%d/cmdline" % pid, True) or b"").replace(b"\0", b" ")
             uids = proc_uids(pid)
             ns = pidns(pid)
+            cgs = [ln.split(":", 2)[1:] for ln in
+                   (read_quiet("/proc/%d/cgroup" % pid) or "").splitlines() if ln.count(":") >= 2]
+            in_runs = any(self.cg_owner(c)[0] for _, c in cgs)
             why = []
             # A sandboxed program whose host uid is not the one this mode
             # maps to belongs to another user's safexec.
@@ -237,25 +414,40 @@ class Leftovers:
                 why.append("runs /box/main.py")
             if uids & M.sandbox_uids:
                 why.append("uid %s" % sorted(uids))
-            if ns is not None and self.my_ns is not None and ns != self.my_ns:
+            # Another pid namespace: where runs have cgroups, a sandbox's
+            # process is in one of them from its start (a container of
+            # someone else's is not).
+            if (ns is not None and self.my_ns is not None and ns != self.my_ns
+                    and (in_runs or M.features.get("cgroup") in (None, "none"))):
                 why.append("pid namespace %s" % ns)
             if why:
+                # In a cgroup of a run of someone else's live safexec (or
+                # of another program built on the engine, the unit tests).
+                if live is None:
+                    live = self._live_instances(self.cgroups())
+                if any(self._foreign_cgroup(c, live, ctrls) for ctrls, c in cgs):
+                    continue
                 left.append((pid, "pid %d (%s, %s: %s)" % (
                     pid, info[2], cmd.decode(errors="replace").strip()[:60],
                     ", ".join(why))))
         return left
 
     def _cgroups(self):
-        new = self.cgroups() - self.before[1]
-        out = []
+        """New cgroups of this case's safexecs."""
+        cur = self.cgroups()
+        new = cur - self.before[1]
+        if not new:
+            return []
+        live = self._live_instances(cur)
+        left = []
         for path in sorted(new):
-            m = re.match(r"safexec-run-(\d+)-", os.path.basename(path))
-            pid = int(m.group(1)) if m else None
-            if (pid is not None and pid not in self.M.our_safexec
-                    and os.path.exists("/proc/%d" % pid)):
-                continue        # a run of another safexec still going
-            out.append(path)
-        return out
+            kind, key = self.cg_owner(path)
+            if self._foreign_cgroup(path, live):
+                continue            # someone else's
+            if kind == "inst" and key in self.before[1]:
+                continue            # an instance older than the case
+            left.append(path)
+        return left
 
     def _mounts(self):
         b = self.before[2]
@@ -286,11 +478,13 @@ class Leftovers:
         if cgs:
             out.append("left cgroups: " + ", ".join(cgs))
             time.sleep(0.2)     # the processes just killed leave them
-            for path in cgs:
-                m = re.match(r"safexec-run-(\d+)-", os.path.basename(path))
-                if m and int(m.group(1)) in self.M.our_safexec:
+            # Deepest first, so that a failure does not spill into the next
+            # cases; rmdir only ever succeeds on an empty cgroup.
+            for path in sorted(cgs, key=lambda p: -p.count("/")):
+                kind, key = self.cg_owner(path)
+                if kind == "inst" or (kind == "pid" and key in self.M.our_safexec):
                     try:
-                        os.rmdir(path)      # only ever succeeds when empty
+                        os.rmdir(path)
                     except OSError:
                         pass
         if added:
@@ -319,27 +513,55 @@ class Runner:
         # reach the program.
         self.env["SAFEXEC_TEST_SECRET"] = M.secret
         self.env["AWS_SECRET_ACCESS_KEY"] = M.secret
+        # The layer to leave out, in a test build; never by accident.
+        self.env.pop("SAFEXEC_TEST_WITHOUT", None)
+        if M.without:
+            self.env["SAFEXEC_TEST_WITHOUT"] = M.without
+        self.ptys = {}
 
-    def start(self, tag, code, opts, args, pass_fds=()):
+    def start(self, tag, code, opts, args, pass_fds=(), tty=False, raise_limits=False):
+        """tty: safexec starts in a session of its own whose controlling
+        terminal is a new pty (setsid --ctty fails, and so does the case,
+        when it cannot be made so).  raise_limits: safexec starts with the
+        limits M.raised (prlimit fails, and so does the case, when it
+        cannot set them)."""
         path = os.path.join(self.M.tmp, tag + ".py")
         with open(path, "w") as f:
             f.write(code)
         cmd = [self.bin, "run", "--json"] + list(opts) + [path]
         if args:
             cmd += ["--"] + list(args)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=self.env, pass_fds=tuple(pass_fds), close_fds=True)
+        if raise_limits:
+            cmd = ["prlimit"] + ["--%s=%d" % (k.lower(), v)
+                                 for k, v in self.M.raised.items()] + ["--"] + cmd
+        stdin, master = None, None
+        if tty:
+            master, stdin = os.openpty()
+            cmd = ["setsid", "--ctty"] + cmd
+        try:
+            p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=self.env,
+                                 pass_fds=tuple(pass_fds), close_fds=True)
+        finally:
+            if stdin is not None:
+                os.close(stdin)
+        if master is not None:
+            self.ptys[p] = master   # open until safexec ends: no hang-up
         self.M.our_safexec.add(p.pid)
         return p
 
     def finish(self, p, opts, timeout=None):
         limit = timeout or wall_limit_s(opts) + 20
         try:
-            out, err = p.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            return None, "safexec did not finish within %.0f s" % limit
+            try:
+                out, err = p.communicate(timeout=limit)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                return None, "safexec did not finish within %.0f s" % limit
+        finally:
+            if p in self.ptys:
+                os.close(self.ptys.pop(p))
         raw = out.decode("utf-8", "replace")
         problems = []
         if self.M.secret in raw or "SAFEXEC_TEST_SECRET" in raw:
@@ -363,8 +585,8 @@ class Runner:
         res["_problems"] = problems
         return res, None
 
-    def run(self, tag, code, opts, args, pass_fds=(), timeout=None):
-        p = self.start(tag, code, opts, args, pass_fds)
+    def run(self, tag, code, opts, args, pass_fds=(), timeout=None, **how):
+        p = self.start(tag, code, opts, args, pass_fds, **how)
         return self.finish(p, opts, timeout)
 
     def run_many(self, specs):
@@ -395,6 +617,8 @@ class Runner:
                   "stdout_truncated", "stderr_truncated"):
             if k in exp and res.get(k) != exp[k]:
                 bad(k, exp[k], res.get(k))
+                if k == "stdout" and isinstance(res.get(k), str):
+                    out.append(line_diff(exp[k], res[k]))
         for k in ("stdout", "stderr"):
             rx = exp.get(k + "_re")
             if rx is not None and not re.fullmatch(rx, res.get(k) or "", re.S):
@@ -418,6 +642,15 @@ class Runner:
         return out
 
 
+def line_diff(want, got, most=40):
+    """The lines that differ between two outputs, as 'want' -> 'got'."""
+    w, g = want.splitlines(), got.splitlines()
+    pairs = [(a, b) for a, b in zip(w, g) if a != b]
+    pairs += [(a, None) for a in w[len(g):]] + [(None, b) for b in g[len(w):]]
+    text = "; ".join("%r -> %r" % p for p in pairs[:most])
+    return "lines: " + text + ("; ..." if len(pairs) > most else "")
+
+
 def context(res):
     return "[status=%s exit=%s signal=%s wall=%s cpu=%s mem=%s stdout=%s stderr=%s]" % (
         res.get("status"), res.get("exit_code"), res.get("signal"),
@@ -429,8 +662,10 @@ def run_case(cs, M, runner, leftovers):
     st = {}
     problems = []
     leftovers.snapshot()
+    set_up = False
     try:
         if cs["setup"]:
+            set_up = True
             cs["setup"](M, st)
         if cs["custom"]:
             problems += cs["custom"](M, runner)
@@ -439,7 +674,8 @@ def run_case(cs, M, runner, leftovers):
             args = cs["args"](M) if callable(cs["args"]) else list(cs["args"])
             exp = cs["expect"](M) if callable(cs["expect"]) else cs["expect"]
             res, err = runner.run(cs["name"], C.PRELUDE + cs["code"], opts, args,
-                                  st.get("pass_fds", ()), cs["timeout"])
+                                  st.get("pass_fds", ()), cs["timeout"],
+                                  tty=cs["tty"], raise_limits=cs["raise_limits"])
             if err:
                 problems.append(err)
             else:
@@ -449,10 +685,14 @@ def run_case(cs, M, runner, leftovers):
                 if p:
                     p.append(context(res))
                 problems += p
-        if cs["teardown"]:
-            problems += cs["teardown"](M, st, None)
     except Exception as e:      # a broken case is a failure, not a crash
         problems.append("suite error: %s: %s" % (type(e).__name__, e))
+    # The teardown undoes what the setup changed on the host: always.
+    if cs["teardown"] and (set_up or not cs["setup"]):
+        try:
+            problems += cs["teardown"](M, st, None)
+        except Exception as e:
+            problems.append("suite error in teardown: %s: %s" % (type(e).__name__, e))
     problems += leftovers.check()
     return problems
 
@@ -463,6 +703,9 @@ def setup_mode(args):
     M = Mode()
     M.bin = os.path.abspath(args.bin)
     M.rootless = args.rootless or os.getuid() != 0
+    M.without = args.without
+    M.policy_src = policy_source()
+    M.raised = raised_limits()
     M.tmp = tempfile.mkdtemp(prefix="safexec-escape-")
     os.chmod(M.tmp, 0o755)
     M.secret = "s3cr3t-" + secrets.token_hex(16)
@@ -512,6 +755,60 @@ def setup_mode(args):
     return M
 
 
+def policy_source():
+    """seccomp.c, for seccomp_deny_list: in the tree, or beside this file in
+    the copy --rootless makes."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for p in (os.path.join(here, "..", "..", "src", "sandbox", "seccomp.c"),
+              os.path.join(here, "seccomp.c")):
+        if os.path.isfile(p):
+            return os.path.normpath(p)
+    return None
+
+
+def has_cap(cap):
+    st = read_quiet("/proc/self/status") or ""
+    m = re.search(r"^CapEff:\s*([0-9a-f]+)", st, re.M)
+    return bool(m and int(m.group(1), 16) >> cap & 1)
+
+
+def raised_limits():
+    """What safexec can be started with for raise_limits: RAISED_LIMITS,
+    or with no CAP_SYS_RESOURCE (an unprivileged user; a root without
+    it) no more than the hard limits."""
+    out = {}
+    for name, v in RAISED_LIMITS.items():
+        hard = resource.getrlimit(getattr(resource, "RLIMIT_" + name))[1]
+        if not has_cap(CAP_SYS_RESOURCE) and hard != resource.RLIM_INFINITY:
+            v = min(v, hard)
+        out[name] = v
+    return out
+
+
+def check_layer_gone(M, runner):
+    """--without LAYER: is the layer really left out?  Problems, if not."""
+    code = C.PRELUDE + r'''
+st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+say(st["CapEff"].strip(), st["Seccomp"].strip())
+'''
+    res, err = runner.run("layer-probe", code, [], [])
+    if err or res.get("status") != "ok":
+        return ["the probe run failed: %s" % (err or context(res))]
+    f = res["stdout"].split()
+    if len(f) != 2:
+        return ["the probe printed %s" % short(res["stdout"])]
+    cap_eff, seccomp = f
+    if M.without == "caps" and int(cap_eff, 16) == 0:
+        return ["SAFEXEC_TEST_WITHOUT=caps left the program no capability (CapEff %s): "
+                "%s is not a `make layers` build" % (cap_eff, M.bin)]
+    if M.without == "seccomp" and seccomp != "0":
+        return ["SAFEXEC_TEST_WITHOUT=seccomp left a filter (Seccomp %s): "
+                "%s is not a `make layers` build" % (seccomp, M.bin)]
+    print("# layer left out: %s (program's CapEff %s, Seccomp %s)" % (
+        M.without, cap_eff, seccomp))
+    return []
+
+
 def calibrate(M, runner):
     """One plain run: the host uid and gid the sandbox's uid 1000 maps to."""
     code = C.PRELUDE + r'''
@@ -558,10 +855,19 @@ def reexec_unprivileged(args):
         for f in ("run.py", "cases.py"):
             shutil.copy2(os.path.join(here, f), os.path.join(d, f))
             os.chmod(os.path.join(d, f), 0o644)
-        cmd = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
-               "--clear-groups", "--inh-caps=-all",
-               python(), os.path.join(d, "run.py"), "--bin", binary,
-               "--rootless"] + args.names
+        src = policy_source()
+        if src:
+            shutil.copy2(src, os.path.join(d, "seccomp.c"))
+            os.chmod(os.path.join(d, "seccomp.c"), 0o644)
+        cmd = (["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                "--clear-groups", "--inh-caps=-all",
+                python(), os.path.join(d, "run.py"), "--bin", binary, "--rootless"]
+               + (["--without", args.without] if args.without else []) + args.names)
+        if has_cap(CAP_SYS_RESOURCE):
+            # Hard limits high enough for raise_limits (the cases that need
+            # them raise the soft ones).
+            cmd = (["prlimit"] + ["--%s=:%d" % (k.lower(), v)
+                                  for k, v in RAISED_LIMITS.items()] + ["--"] + cmd)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
                "HOME": d}
         sys.stdout.flush()
@@ -575,12 +881,15 @@ def main():
     ap.add_argument("--bin", default="build/safexec")
     ap.add_argument("--rootless", action="store_true",
                     help="run as an unprivileged user (re-executed as nobody when root)")
+    ap.add_argument("--without", choices=sorted(C.LAYER_NAMES),
+                    help="leave this layer out (a `make layers` binary) and run the "
+                    "cases of the other one")
     ap.add_argument("names", nargs="*", help="run only cases whose name contains one of these")
     args = ap.parse_args()
 
     if not os.access(args.bin, os.X_OK):
         print("FAIL setup: %s is not an executable" % args.bin)
-        print("0 passed, 1 failed")
+        print("0 passed, 1 failed, 0 skipped")
         return 1
     if args.rootless and os.getuid() == 0:
         return reexec_unprivileged(args)
@@ -590,8 +899,9 @@ def main():
     runner = Runner(M, M.bin)
     calibrate(M, runner)
     f = M.features
-    print("# mode: %s, uid %d; check: cgroup=%s controllers=%s notes=%s" % (
-        "rootless" if M.rootless else "root", os.getuid(), f.get("cgroup"),
+    print("# mode: %s, uid %d%s; check: cgroup=%s controllers=%s notes=%s" % (
+        "rootless" if M.rootless else "root", os.getuid(),
+        ", without %s" % C.LAYER_NAMES[M.without] if M.without else "", f.get("cgroup"),
         f.get("controllers"), short(f.get("notes"), 200)))
     print("# sandbox uid 1000 is host uid %s; i386 int 0x80 on this host: %s" % (
         M.host_uid, "yes" if M.int80 else "no (SIGSEGV expected)"))
@@ -600,12 +910,25 @@ def main():
     leftovers = Leftovers(M)
     pre = Leftovers.cgroups()
     if pre:
-        print("# note: safexec-run-* cgroups present before the suite: %s" % ", ".join(sorted(pre)))
+        print("# note: safexec cgroups present before the suite: %s" % ", ".join(sorted(pre)))
+
+    if M.without:
+        bad = check_layer_gone(M, runner)
+        if bad:
+            print("FAIL setup: %s" % "; ".join(bad))
+            print("0 passed, 1 failed, 0 skipped")
+            return 1
 
     selected = [c for c in C.CASES
                 if not args.names or any(n in c["name"] for n in args.names)]
-    passed = failed = 0
+    passed = failed = skipped = 0
     for cs in selected:
+        why = C.layer_skip(cs, M.without) or (cs["skip_if"] and cs["skip_if"](M))
+        if why:
+            skipped += 1
+            print("skip %s: %s" % (cs["name"], why))
+            sys.stdout.flush()
+            continue
         t0 = time.monotonic()
         problems = run_case(cs, M, runner, leftovers)
         dt = time.monotonic() - t0
@@ -620,9 +943,10 @@ def main():
         sys.stdout.flush()
 
     shutil.rmtree(M.tmp, ignore_errors=True)
-    print("# %d cases in %.0f s (%s)" % (len(selected), time.monotonic() - t_start,
-                                          "rootless" if M.rootless else "root"))
-    print("%d passed, %d failed" % (passed, failed))
+    print("# %d cases in %.0f s (%s%s)" % (
+        len(selected), time.monotonic() - t_start, "rootless" if M.rootless else "root",
+        ", without %s" % M.without if M.without else ""))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
 
