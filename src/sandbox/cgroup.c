@@ -69,14 +69,16 @@ static ssize_t read_at(int dirfd, const char *file, char *buf, size_t len)
 	return n;
 }
 
-/* Reads "key value" from a flat-keyed file such as cpu.stat. */
+/* Reads "key value" from a flat-keyed file such as cpu.stat.  0, -ENOENT
+ * when the file has no such key, or read_at()'s error. */
 static int read_key_at(int dirfd, const char *file, const char *key, uint64_t *v)
 {
 	char buf[2048];
 	size_t klen = strlen(key);
+	ssize_t r = read_at(dirfd, file, buf, sizeof(buf));
 
-	if (read_at(dirfd, file, buf, sizeof(buf)) < 0)
-		return -ENOENT;
+	if (r < 0)
+		return (int)r;
 	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
 			*v = strtoull(line + klen + 1, NULL, 10);
@@ -89,9 +91,10 @@ static int read_key_at(int dirfd, const char *file, const char *key, uint64_t *v
 static int read_u64_at(int dirfd, const char *file, uint64_t *v)
 {
 	char buf[64];
+	ssize_t r = read_at(dirfd, file, buf, sizeof(buf));
 
-	if (read_at(dirfd, file, buf, sizeof(buf)) < 0)
-		return -ENOENT;
+	if (r < 0)
+		return (int)r;
 	*v = strtoull(buf, NULL, 10);
 	return 0;
 }
@@ -181,8 +184,10 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 			     own[0] ? own : "/");
 		return;
 	}
-	if (make_parent(parent) < 0) {
-		sbx_note(notes, noteslen, "cgroup v2: cannot create %s: limits are rlimits only", parent);
+	int r = make_parent(parent);
+	if (r < 0) {
+		sbx_note(notes, noteslen, "cgroup v2: cannot use %s: %s: limits are rlimits only",
+			 parent, strerror(-r));
 		return;
 	}
 	/* Enable the controllers for the runs below the parent; the parent
@@ -236,9 +241,11 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 			snprintf(host->cg_parent[c], PATH_MAX, "%s%s/safexec", mnt, own);
 		else
 			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec", mnt);
-		if (make_parent(host->cg_parent[c]) < 0) {
-			sbx_note(notes, noteslen, "cgroup v1: cannot create %s "
-			     "(not root, or not delegated)", host->cg_parent[c]);
+		int r = make_parent(host->cg_parent[c]);
+		if (r < 0) {
+			sbx_note(notes, noteslen, "cgroup v1: cannot use %s: %s%s", host->cg_parent[c],
+				 strerror(-r), host->f.root ? "" : " (not root, and no cgroup "
+				 "delegated in SAFEXEC_CGROUP)");
 			host->cg_parent[c][0] = '\0';
 			continue;
 		}
@@ -577,8 +584,9 @@ int cg_run_cpu_ns(struct cg_run *cg, uint64_t *ns)
 	uint64_t v;
 
 	if (cg->mode == SBX_CGROUP_V2 && cg->dirfd[0] >= 0) {
-		if (read_key_at(cg->dirfd[0], "cpu.stat", "usage_usec", &v) < 0)
-			return -ENOENT;
+		int r = read_key_at(cg->dirfd[0], "cpu.stat", "usage_usec", &v);
+		if (r < 0)
+			return r;
 		*ns = v * 1000;
 		return 0;
 	}

@@ -26,15 +26,17 @@
  *	scrub_cmdline    hide the supervisor's command line from /proc/1
  *	setup_uts        hostname "sandbox"
  *	protect_init     not dumpable: the program cannot ptrace or read it
+ *	setup_session    setsid(): no controlling terminal (TIOCSTI class)
  *	setup_signals    default dispositions, nothing blocked (inherited)
+ *	drop_privileges  no capabilities in any set, no_new_privs: for the
+ *	                 init itself from here on, and for the program
  *	start_program    then reap_all until the program exits
  *
  * and exec_program(), in the program's own process:
  *
- *	setup_session    setsid(): no controlling terminal (TIOCSTI class)
+ *	setup_session    a session of its own, apart from the init's
  *	setup_stdio      0, 1, 2 from the supervisor; cwd /box
- *	setup_rlimits    hard = soft
- *	drop_privileges  no capabilities in any set, no_new_privs
+ *	setup_rlimits    hard = soft (lowering needs no capability)
  *	close_fds        everything above 2 closes at execve()
  *	setup_seccomp    the very last step before execve()
  *
@@ -469,7 +471,6 @@ static int exec_program(void *arg)
 	setup_session(a);
 	setup_stdio(a);
 	setup_rlimits(a);
-	drop_privileges(a);
 	close_fds(a);
 	setup_seccomp(a);
 	execve(a->argv[0], a->argv, envp);
@@ -548,13 +549,14 @@ static void protect_init(const struct child_args *a)
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
 }
 
-/* PID 1: reap everything; the run ends when the program does. */
+/* PID 1: reap everything; the run ends when the program does.  A traced
+ * program's stops are reported here too: they are not its end. */
 __attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t prog)
 {
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, __WALL);
-		if (p == prog) {
+		if (p == prog && (WIFEXITED(st) || WIFSIGNALED(st))) {
 			report(a->report_fd, REPORT_EXITED, 0, st, NULL);
 			_exit(0);
 		}
@@ -579,6 +581,8 @@ void sbx_child_main(const struct child_args *a)
 	scrub_cmdline(a);
 	setup_uts(a);
 	protect_init(a);
+	setup_session(a);
 	setup_signals();
+	drop_privileges(a);
 	reap_all(a, start_program(a));
 }

@@ -180,37 +180,54 @@ static bool file_is(const char *path, const char *value)
 							  buf[strlen(value)] == '\0');
 }
 
-/* Whether anything is mounted below /proc but binfmt_misc: what container
- * engines do to hide /proc/kcore and friends, and what makes the kernel
- * refuse a fresh proc mount in a new user namespace (mount_too_revealing). */
-static bool proc_masked(void)
+/* Mount points of this process's mount table (/proc/self/mountinfo, as
+ * seen from its root): whether "/" is one, and whether anything is mounted
+ * below /proc but binfmt_misc (what container engines do to hide
+ * /proc/kcore and friends, and what makes the kernel refuse a fresh proc
+ * mount in a new user namespace: mount_too_revealing()). */
+static void scan_mounts(bool *root_is_mount, bool *proc_masked)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096];
-	bool masked = false;
 
-	if (!f)
-		return false;
-	while (!masked && fgets(line, sizeof(line), f)) {
+	*root_is_mount = *proc_masked = false;
+	if (!f) {
+		*root_is_mount = true;	/* unknown: claim nothing */
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
 		char mnt[1024];
 		/* id parent major:minor root mount-point ... */
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1 &&
-		    strncmp(mnt, "/proc/", 6) == 0 && strcmp(mnt, "/proc/sys/fs/binfmt_misc") != 0)
-			masked = true;
+		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
+			continue;
+		if (strcmp(mnt, "/") == 0)
+			*root_is_mount = true;
+		else if (strncmp(mnt, "/proc/", 6) == 0 && strcmp(mnt, "/proc/sys/fs/binfmt_misc") != 0)
+			*proc_masked = true;
 	}
 	fclose(f);
-	return masked;
+}
+
+/* A chroot: the root is not that of pid 1 (when that can be seen), or no
+ * mount is at "/" (the mount table hides what lies above a chroot). */
+static bool chrooted(bool root_is_mount)
+{
+	struct stat root, init_root;
+
+	if (stat("/", &root) == 0 && stat("/proc/1/root/", &init_root) == 0 &&
+	    (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino))
+		return true;
+	return !root_is_mount;
 }
 
 void sbx_diagnose(char *notes, size_t len)
 {
-	struct stat root, init_root;
 	char status[4096];
 	const char *p;
-	bool root_user = geteuid() == 0;
+	bool root_user = geteuid() == 0, root_is_mount, masked;
 
-	if (stat("/", &root) == 0 && stat("/proc/1/root/", &init_root) == 0 &&
-	    (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino))
+	scan_mounts(&root_is_mount, &masked);
+	if (chrooted(root_is_mount))
 		sbx_note(notes, len, "%s", "cause: this process is inside a chroot, where the kernel "
 			 "refuses new user namespaces; fix: enter the root with its own mount "
 			 "namespace and pivot_root (unshare -m, then pivot_root), not chroot");
@@ -233,7 +250,7 @@ void sbx_diagnose(char *notes, size_t len)
 			 "(a container's default profile refuses namespaces and mount); fix: run the "
 			 "container with a profile that allows clone/unshare with namespace flags "
 			 "and mount, e.g. --security-opt seccomp=unconfined");
-	if (proc_masked())
+	if (masked)
 		sbx_note(notes, len, "%s", "cause: /proc has masked submounts (a container's "
 			 "/proc/kcore, /proc/keys, ...), so the kernel refuses the sandbox its own "
 			 "/proc; fix: run the container with --security-opt systempaths=unconfined");

@@ -214,8 +214,13 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 	add_rlimit(a, RLIMIT_NOFILE, l->open_files, l->open_files);
 	add_rlimit(a, RLIMIT_CORE, 0, 0);
 	/* Fixed, so that the room for arguments (a quarter of it) is what
-	 * sbx_request_check() allows for, whatever the supervisor's is. */
-	add_rlimit(a, RLIMIT_STACK, SBX_STACK, SBX_STACK);
+	 * sbx_request_check() allows for, whatever the supervisor's is; below
+	 * a hard limit the sandbox could not raise. */
+	struct rlimit stack;
+	uint64_t st = SBX_STACK;
+	if (getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_max < st)
+		st = stack.rlim_max;
+	add_rlimit(a, RLIMIT_STACK, st, st);
 	/* Counted per user namespace (kernel 5.14+): this run's processes,
 	 * plus its init. */
 	add_rlimit(a, RLIMIT_NPROC, (uint64_t)l->processes + 1, (uint64_t)l->processes + 1);

@@ -73,13 +73,13 @@ class Response:
 class Server:
     """One `safexec serve` process with its own data directory."""
 
-    def __init__(self, binary, *args, env=None):
+    def __init__(self, binary, *args, env=None, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="safexec-e2e-")
         self.port = free_port()
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "logs", "executions.log")
         self.db = os.path.join(self.data, "history.db")
-        cmd = [binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+        cmd = [*prefix, binary, "serve", "--listen", f"127.0.0.1:{self.port}",
                "--data-dir", self.data, "--log", self.log, *args]
         self.stderr = open(os.path.join(self.dir, "stderr.log"), "w+")
         e = dict(os.environ)
@@ -437,9 +437,16 @@ def limit_validation(s, slow):
             expect_error(r, 400, "invalid_limit", name)
     maxima = {"wall_time_ms": 20000, "cpu_time_ms": 15000, "memory_bytes": 512 << 20,
               "max_processes": 256, "output_bytes": 1 << 20}
+    minima = {"wall_time_ms": 1, "cpu_time_ms": 1, "memory_bytes": 4 << 20,
+              "max_processes": 2, "output_bytes": 1}
     for name, m in maxima.items():
         r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {name: m + 1}})
-        expect_error(r, 400, "limit_exceeded", name, str(m + 1), str(m))
+        expect_error(r, 400, "limit_exceeded", name, str(m + 1),
+                     f"from {minima[name]} to {m}")
+        if minima[name] > 1:
+            r = s.post("/api/v1/execute", {"code": "print(1)",
+                                           "limits": {name: minima[name] - 1}})
+            expect_error(r, 400, "invalid_limit", name, f"from {minima[name]} to {m}")
     r = s.post("/api/v1/execute", {"code": "print(1)", "limits": {"wall_time": 1000}})
     expect_error(r, 400, "invalid_request", "wall_time")
     r = s.post("/api/v1/execute", {"code": "print(1)", "limits": 1000})
@@ -723,8 +730,12 @@ def history_pagination(s, slow):
               "signal", "wall_time_ms", "cpu_time_ms", "memory_bytes", "code_preview"):
         check(f in first, f"summary field {f}")
     eq(first["code_preview"], "print(4)", "code_preview")
+    # Enough records that a page of 20 cannot be all of them.
+    for i in range(max(0, 21 - len(list_all(s)))):
+        s.run("pass")
     r = s.get("/api/v1/executions").json
-    check(len(r["executions"]) == 20 or r["next_before"] is None, "default limit 20")
+    eq(len(r["executions"]), 20, "a page holds 20 by default")
+    check(r["next_before"] is not None, "more pages after the first 20")
     all_items = list_all(s)
     got = [e["id"] for e in all_items]
     eq(got, sorted(got, reverse=True), "whole history newest first")
@@ -834,7 +845,7 @@ def unread_answers_hold_their_slot(binary):
         c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: %d\r\n\r\n" % len(big) + big)
-        time.sleep(2)           # the run is over; its ~18 MB answer waits
+        wait_runs_finished(s, 1)    # the run is over; its ~18 MB answer waits
         r = s.post("/run", {"code": "print(1)"})
         expect_error(r, 503, "queue_full")
         check(r.header("Retry-After") is not None, "Retry-After on 503")
@@ -966,7 +977,9 @@ def grace_period_expires(binary):
         long, queued = box.get("long"), box.get("queued")
         check(isinstance(long, Response), f"the killed run got no answer: {long!r}")
         eq(long.status, 200, "the killed run is answered")
-        check(long.json["status"] != "ok", f"killed run status {long.json['status']}")
+        eq((long.json["status"], long.json["signal"], long.json["exit_code"]),
+           ("signaled", 9, None), "the killed run reports the SIGKILL it got")
+        check("service stopped" in long.json["message"], f"message {long.json['message']!r}")
         check(isinstance(queued, Response), f"the queued request got no answer: {queued!r}")
         expect_error(queued, 503, "shutting_down")
         eq(alive(procs), [], "sandbox processes left behind")
@@ -1023,10 +1036,255 @@ def config_file_and_environment(binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+# --- Robustness ----------------------------------------------------------------
+
+def metric(s, name):
+    """The value of one unlabelled metric line of /metrics."""
+    for line in s.get("/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise Fail(f"no metric {name}")
+
+
+def wait_runs_finished(s, n, timeout=30):
+    deadline = time.time() + timeout
+    while metric(s, "safexec_run_duration_seconds_count") < n:
+        check(time.time() < deadline, f"{n} runs did not finish within {timeout} s")
+        time.sleep(0.05)
+
+
+@test(quick=True)
+def limits_below_the_sandbox_minimum_do_not_crash(s, slow):
+    # These once passed the API and failed in the sandbox, whose cleanup
+    # then closed descriptor 0 (a client's socket, another run's pipe) and
+    # soon aborted the server.
+    for _ in range(6):
+        for limits, name in (({"max_processes": 1}, "max_processes"),
+                             ({"memory_bytes": 1}, "memory_bytes")):
+            r = s.post("/api/v1/execute", {"code": "", "limits": limits})
+            expect_error(r, 400, "invalid_limit", f"limits.{name}", "must be from")
+    eq(s.get("/healthz").status, 200, "the server still answers")
+    eq(s.run(HELLO)["output"], "Hello World\n", "and still runs code")
+    j = s.execute({"code": "import os; print(os.fork() > 0 or 0)",
+                   "limits": {"max_processes": 2, "memory_bytes": 4 << 20}})
+    check(j["status"] != "internal_error", f"the minima themselves run: {j['status']}")
+
+
+@test(quick=True)
+def request_sizes_are_client_errors(s, slow):
+    big = "a" * (128 << 10)
+    r = s.post("/api/v1/execute", {"code": "print(1)", "args": [big]})
+    expect_error(r, 413, "payload_too_large", "args[0]", str((128 << 10) - 1))
+    ok = "a" * ((128 << 10) - 1)
+    j = s.execute({"code": "import sys; print(len(sys.argv[1]))", "args": [ok]})
+    eq(j["output"], f"{len(ok)}\n", "the longest argument allowed runs")
+
+
+@test()
+def code_and_stdin_bounded_when_max_body_is_raised(binary):
+    s = Server(binary, "--max-body", "20M")
+    try:
+        r = s.post("/run", {"code": "#" * ((16 << 20) + 1)}, timeout=60)
+        expect_error(r, 413, "payload_too_large", "code", str(16 << 20))
+        r = s.post("/api/v1/execute", {"code": "#" * ((16 << 20) + 1)}, timeout=60)
+        expect_error(r, 413, "payload_too_large", "code")
+        # Each argument allowed, not all of them together (1 MiB).
+        arg = "a" * 100000
+        r = s.post("/api/v1/execute", {"code": "print(1)", "args": [arg] * 11})
+        expect_error(r, 413, "payload_too_large", "args", str(1 << 20))
+        j = s.execute({"code": "import sys; print(sum(map(len, sys.argv[1:])))",
+                       "args": [arg] * 10})
+        eq(j["output"], f"{10 * len(arg)}\n", "1 MB of arguments in all runs")
+        j = s.execute({"code": "import sys; print(len(sys.stdin.read()))",
+                       "stdin": "x" * (19 << 20)}, timeout=60)
+        eq(j["output"], f"{19 << 20}\n", "a large stdin within max_body runs")
+    finally:
+        s.close()
+
+
+def rss_peak_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise Fail("no VmHWM")
+
+
+@test()
+def unread_answers_keep_memory_bounded(binary):
+    # 40 clients that never read, each run writing 1 MiB of \x01 to both
+    # streams: each answer is ~24 MB of JSON.  Answers may hold at most
+    # 256 MiB; the server once grew to ~900 MB here.
+    s = Server(binary, "--workers", "2", "--queue", "64", "--connection-timeout", "60")
+    code = "import os\nb = b'\\x01' * (1 << 20)\nos.write(1, b)\nos.write(2, b)\n"
+    body = json.dumps({"code": code}).encode()
+    socks = []
+    try:
+        base = rss_peak_mb(s.proc.pid)
+        for _ in range(40):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            socks.append(c)
+        # Runs finish until the answers held reach the bound, then stop.
+        time.sleep(1)
+        last, stable_since = -1, time.time()
+        while time.time() - stable_since < 3:
+            n = metric(s, "safexec_run_duration_seconds_count")
+            if n != last:
+                last, stable_since = n, time.time()
+            time.sleep(0.2)
+        check(8 <= last < 40, f"{last:.0f} runs finished before the answers' bound held them")
+        eq(s.get("/healthz", timeout=5).status, 200, "healthz while answers wait")
+        peak = rss_peak_mb(s.proc.pid)
+        check(peak - base < 256 + 96, f"server RSS grew by {peak - base:.0f} MB "
+              f"(from {base:.0f} MB) with {last:.0f} unread answers")
+        for c in socks:
+            c.close()
+        socks = []
+        j = s.run(HELLO, timeout=60)
+        eq(j["output"], "Hello World\n", "runs go on once the readers leave")
+        print(f"     ({last:.0f} answers held, peak RSS {peak:.0f} MB from {base:.0f} MB)")
+    finally:
+        for c in socks:
+            c.close()
+        s.close()
+
+
+def cgroup_parent(binary):
+    p = subprocess.run([binary, "check", "--json"], capture_output=True, text=True, timeout=60)
+    return json.loads(p.stdout).get("cgroup_path") or None
+
+
+def instances(parent):
+    return {n for n in os.listdir(parent) if n.startswith("inst-")} if parent else set()
+
+
+@test()
+def instances_in_two_pid_namespaces_share_a_cgroup_parent(binary):
+    # Two services (two containers, say) with one cgroup parent: the one
+    # that starts second must not take the first one's live runs for
+    # leftovers, though it cannot see its pids; one killed outright leaves
+    # leftovers that the next start removes; a restart as pid 1 again works.
+    if os.geteuid() != 0:
+        print("     (skipped: needs root)")
+        return
+    parent = cgroup_parent(binary)
+    check(parent, "a cgroup parent is in use")
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+    a = Server(binary, "--workers", "1")
+    b = c = None
+    try:
+        box = {}
+        t = threading.Thread(target=lambda: box.update(r=a.run(
+            "import time; time.sleep(3); print('survived')", timeout=30)))
+        t.start()
+        deadline = time.time() + 5
+        while not a.descendants() and time.time() < deadline:
+            time.sleep(0.05)
+        before = instances(parent)
+        b = Server(binary, "--workers", "1", prefix=unshare)
+        t.join(30)
+        eq(box.get("r", {}).get("output"), "survived\n", "the first one's run survived "
+           "the second one's start")
+        # Kill the second one (pid 1 of its namespace) in the middle of a run.
+        def doomed():
+            try:
+                b.run("import time; time.sleep(30)", timeout=60)
+            except OSError:
+                pass        # its server is killed under it
+        threading.Thread(target=doomed, daemon=True).start()
+        time.sleep(1)
+        mine = instances(parent) - before
+        eq(len(mine), 1, "the second one's instance")
+        b.proc.kill()
+        b.proc.wait()
+        time.sleep(0.5)
+        check(mine <= instances(parent), "a killed service leaves its instance behind")
+        c = Server(binary, "--workers", "1", prefix=unshare)
+        check(not (mine & instances(parent)), "the next start removed the leftover")
+        eq(c.run(HELLO)["output"], "Hello World\n", "a restart as pid 1 runs code")
+        eq(a.run(HELLO)["output"], "Hello World\n", "the first one still runs code")
+    finally:
+        for x in (c, b, a):
+            if x:
+                x.close()
+
+
+@test()
+def start_up_failures_are_clear_and_leave_nothing(binary):
+    d = tempfile.mkdtemp(prefix="safexec-e2e-")
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            data = os.path.join(d, "data")
+            p = subprocess.run([binary, "serve", "--listen", f"127.0.0.1:{port}",
+                                "--data-dir", data, "--no-log"],
+                               capture_output=True, text=True, timeout=30, cwd=d)
+        eq(p.returncode, 1, "exit status with the port taken")
+        check("listen" in p.stderr and "in use" in p.stderr, f"message {p.stderr!r}")
+        check(not os.path.exists(data), "no data directory made by a failed start")
+        p = subprocess.run([binary, "serve", "--listen", "nowhere"],
+                           capture_output=True, text=True, timeout=30, cwd=d)
+        eq(p.returncode, 2, "exit status for a bad --listen")
+        check("--listen" in p.stderr and "HOST:PORT" in p.stderr, f"message {p.stderr!r}")
+        conf = os.path.join(d, "c.conf")
+        with open(conf, "w") as f:
+            f.write("listen = 1.2.3.4\n")
+        p = subprocess.run([binary, "serve", "--config", conf],
+                           capture_output=True, text=True, timeout=30, cwd=d)
+        eq(p.returncode, 2, "exit status for a bad listen in a file")
+        check(f"{conf}:1:" in p.stderr, f"message names the file and line: {p.stderr!r}")
+        p = subprocess.run([binary, "serve", "--max-processes", "1"],
+                           capture_output=True, text=True, timeout=30, cwd=d)
+        eq(p.returncode, 2, "a maximum below the sandbox's minimum")
+        check("--max-processes" in p.stderr and "minimum 2" in p.stderr, f"message {p.stderr!r}")
+        p = subprocess.run(["sh", "-c", f"ulimit -n 512 && exec {binary} serve "
+                            "--connection-limit 4096 --listen 127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30, cwd=d)
+        eq(p.returncode, 2, "connection_limit above the open-file limit")
+        check("connection_limit" in p.stderr and "512" in p.stderr, f"message {p.stderr!r}")
+        # No sandbox can start in a chroot (the kernel refuses it user
+        # namespaces): the service says so and why, and does not listen.
+        if os.geteuid() == 0:
+            root = os.path.join(d, "root")
+            for sub in ("usr", "proc", "tmp", "sys", "dev", "lib", "lib64", "bin"):
+                os.makedirs(os.path.join(root, sub), exist_ok=True)
+            script = (f"set -e; for x in usr lib lib64 bin; do [ -e /$x ] && "
+                      f"mount --rbind /$x {root}/$x || true; done; "
+                      f"mount -t proc proc {root}/proc; mount --rbind /dev {root}/dev; "
+                      f"mount --rbind /sys {root}/sys; cp {binary} {root}/tmp/safexec; "
+                      f"exec chroot {root} /tmp/safexec serve --listen 127.0.0.1:0 "
+                      f"--data-dir /tmp/data --no-log")
+            p = subprocess.run(["unshare", "--mount", "sh", "-c", script],
+                               capture_output=True, text=True, timeout=60, cwd=d)
+            eq(p.returncode, 1, f"exit status in a chroot ({p.stderr!r})")
+            check("no sandbox can run here" in p.stderr and "chroot" in p.stderr,
+                  f"the cause is named: {p.stderr!r}")
+            check("pivot_root" in p.stderr, f"and the fix: {p.stderr!r}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test()
+def history_records_carry_their_message(s, slow):
+    j = s.run("import sys; sys.exit(3)")
+    r = s.get(f"/api/v1/executions/{j['id']}").json
+    eq(r["message"], "Exited with code 3", "message of the record")
+    eq(r["message"], j["message"], "the same message as the answer")
+
+
 # --- Runner ------------------------------------------------------------------------
 
 # Tests that take their own server receive the binary; the others share one.
 OWN_SERVER = {"concurrency_150_slow_requests", "unread_answers_hold_their_slot",
+              "code_and_stdin_bounded_when_max_body_is_raised",
+              "unread_answers_keep_memory_bounded",
+              "instances_in_two_pid_namespaces_share_a_cgroup_parent",
+              "start_up_failures_are_clear_and_leave_nothing",
               "idle_connections_do_not_block",
               "graceful_sigterm", "grace_period_expires", "config_errors_exit_2",
               "config_file_and_environment"}
