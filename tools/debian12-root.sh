@@ -10,17 +10,19 @@
 # As root.  The first run builds a Debian 12 root with debootstrap, from the
 # Debian mirror this host's apt uses, and keeps it under /var/tmp (a minute
 # or two); later runs reuse it (seconds).  The root is debootstrap's standard
-# set of packages plus make, which README.md has installed first.  Each run starts from that clean
-# root, with an overlay on top that takes the run's changes (the packages
-# `make test` installs, the build); the downloaded .deb files are kept between
-# runs.  The committed HEAD of this repository (not the work tree) is cloned
-# into /work/safexec in the root, and the command runs there as root.
+# set of packages plus make, which README.md has installed first.  Each run
+# starts from that clean root, with an overlay on top that takes the run's
+# changes (the packages `make test` installs, the build); the downloaded .deb
+# files are kept between runs.  The committed HEAD of this repository (not
+# the work tree) is cloned into /work/safexec in the root, and the command
+# runs there as root.
 #
 # The root is entered with a mount namespace and pivot_root, not chroot: a
 # process in a chroot cannot create user namespaces, which the sandbox needs.
-# /proc is mounted anew, /sys (with /sys/fs/cgroup) and /dev come from the
-# host; the network and the process ids are the host's (no pid namespace:
-# the suites see processes and cgroups as on a machine of their own).
+# /proc is mounted anew for a pid namespace of its own (so that the suites
+# see only the processes of this root, not those of other work on the host),
+# /sys (with /sys/fs/cgroup, shared with the host) and /dev come from the
+# host; the network is the host's.
 # The overlay's folders are named so that the paths in /proc/self/mountinfo
 # contain none of /work, /root and /home, which the escape suite looks for.
 #
@@ -37,7 +39,7 @@ dir=${DEBIAN12_ROOT_DIR:-/var/tmp/safexec-debian12}
 keep=0 fresh=0 rev=HEAD
 
 if [ "${1:-}" = "--inside" ]; then
-	# Second stage, in the new mount namespace: see enter() below.
+	# Second stage, in the new mount and pid namespaces: see enter() below.
 	shift
 	root=$1 cmd=$2
 	mount --make-rprivate /
@@ -58,10 +60,21 @@ if [ "${1:-}" = "--inside" ]; then
 	cd /
 	umount -l /.oldroot
 	rmdir /.oldroot
-	# From here on every program is the Debian 12 root's own.
-	exec /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+	# From here on every program is the Debian 12 root's own.  This shell is
+	# the pid namespace's init: it waits for the command, passes INT and TERM
+	# on, and when it ends, whatever the command left running ends with it.
+	/usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/bash -c "cd /work/safexec && $cmd"
+		/bin/bash -c "cd /work/safexec && $cmd" <&0 &
+	child=$!
+	trap 'kill -TERM "$child" 2>/dev/null' INT TERM
+	set +e
+	while :; do
+		wait "$child"
+		rc=$?
+		kill -0 "$child" 2>/dev/null || break
+	done
+	exit "$rc"
 fi
 
 while [ $# -gt 0 ]; do
@@ -144,7 +157,7 @@ echo "debian12-root: $commit in a Debian 12 root: $cmd" >&2
 
 enter() {
 	# Everything mounted here goes away with the mount namespace.
-	unshare --mount --propagation private -- /bin/bash -c '
+	unshare --mount --pid --fork --propagation private -- /bin/bash -c '
 		set -euo pipefail
 		dir=$1 run=$2 commit=$3 fresh_run=$4 here=$5 script=$6 cmd=$7
 		mount -t overlay overlay -o "lowerdir=$dir/base,upperdir=$run/upper,workdir=$run/scratch" "$run/tree"
