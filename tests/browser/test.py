@@ -6,8 +6,8 @@ drives the page the way a user would through Debian's chromium-driver
 (WebDriver, with the DevTools protocol where WebDriver has no word for it),
 prints one line per test and ends with "N passed, N failed".  Screenshots go
 to build/browser/ and are checked: a valid PNG of the page's size, in more
-than one colour, with the page's background and the output's text drawn in
-their own colours.
+than a few colours, with the page's background, and the output's background
+and text, drawn in their own colours, and the dark one darker.
 
 Debian 12 packages only: chromium, chromium-driver, python3-selenium,
 python3-pil.
@@ -44,6 +44,12 @@ CHROMIUM_ARGS = [
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ]
 WIDTH, HEIGHT = 1280, 900
+
+# Everything here talks to this machine's loopback only: no proxy, for
+# urllib, for Selenium's connection to chromedriver, and for Chromium.
+for _k in list(os.environ):
+    if _k.lower() in ('http_proxy', 'https_proxy', 'all_proxy', 'ftp_proxy', 'no_proxy'):
+        del os.environ[_k]
 
 passed = 0
 failed = 0
