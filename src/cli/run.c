@@ -33,10 +33,10 @@ static void usage(FILE *f)
 	      "  --open-files N     open files per process (default 256)\n"
 	      "  --stdin FILE       the program's standard input (default: empty)\n\n"
 	      "Exit status: the program's, 128+N when signal N ended it (a limit ends it\n"
-	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24), 125\n"
-	      "when safexec itself failed (the sandbox, or reading FILE or --stdin), 2 on\n"
-	      "a usage error (a bad option, or a program, input or arguments too large\n"
-	      "for the sandbox).  Only --json tells these apart from the program's own.\n", f);
+	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24),\n"
+	      "125 when safexec itself failed (the sandbox, or reading FILE or --stdin),\n"
+	      "2 on a usage error (a bad option, or a program, input or arguments too\n"
+	      "large for the sandbox).  Only --json tells these from the program's own.\n", f);
 }
 
 /* Reads all of fd, refusing more than max bytes. */

@@ -115,9 +115,17 @@ extern const double http_duration_bounds[HTTP_DURATION_BUCKETS];
 void http_metrics_run(struct http_metrics *m, enum sbx_status s, uint64_t duration_us);
 void http_metrics_response(struct http_metrics *m, unsigned code);
 
+/* What the server is doing now, for the gauges. */
+struct http_gauges {
+	unsigned queue_length;		/* executions waiting for a worker */
+	unsigned running;		/* sandboxes running */
+	unsigned workers;
+	unsigned queue_capacity;
+	uint64_t answer_bytes;		/* reserved for answers not yet sent */
+	uint64_t answer_bytes_max;	/* the bound on that */
+};
+
 /* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */
-char *http_metrics_text(struct http_metrics *m, unsigned queue_length,
-			unsigned running, unsigned workers, unsigned queue_capacity,
-			size_t *len);
+char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, size_t *len);
 
 #endif

@@ -78,9 +78,7 @@ static void put(struct textbuf *t, const char *fmt, ...)
 	}
 }
 
-char *http_metrics_text(struct http_metrics *m, unsigned queue_length,
-			unsigned running, unsigned workers, unsigned queue_capacity,
-			size_t *len)
+char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, size_t *len)
 {
 	struct textbuf t = { malloc(4096), 0, 4096, 1u << 20, 0 };
 	unsigned long long cum = 0;
@@ -118,8 +116,15 @@ char *http_metrics_text(struct http_metrics *m, unsigned queue_length,
 		"safexec_workers %u\n"
 		"# HELP safexec_sandboxes_running Sandboxes running now.\n"
 		"# TYPE safexec_sandboxes_running gauge\n"
-		"safexec_sandboxes_running %u\n",
-	    queue_length, queue_capacity, workers, running);
+		"safexec_sandboxes_running %u\n"
+		"# HELP safexec_answer_bytes Memory reserved for run answers not yet sent.\n"
+		"# TYPE safexec_answer_bytes gauge\n"
+		"safexec_answer_bytes %llu\n"
+		"# HELP safexec_answer_bytes_max The bound on safexec_answer_bytes.\n"
+		"# TYPE safexec_answer_bytes_max gauge\n"
+		"safexec_answer_bytes_max %llu\n",
+	    g->queue_length, g->queue_capacity, g->workers, g->running,
+	    (unsigned long long)g->answer_bytes, (unsigned long long)g->answer_bytes_max);
 	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
 		"# TYPE safexec_http_requests_total counter\n");
 	for (unsigned c = 100; c < 600; c++) {

@@ -505,16 +505,23 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 {
 	struct http_server *srv = ctx->srv;
 	struct MHD_Response *resp;
-	unsigned length;
+	struct http_gauges g = {
+		.running = sbx_host_running(srv->host),
+		.workers = srv->nworkers,
+		.queue_capacity = srv->q.capacity,
+		.answer_bytes_max = HTTP_PENDING_BYTES_MAX,
+	};
 	size_t len;
 	char *text;
 
 	pthread_mutex_lock(&srv->q.lock);
-	length = srv->q.length;
+	g.queue_length = srv->q.length;
 	pthread_mutex_unlock(&srv->q.lock);
+	pthread_mutex_lock(&srv->mem.lock);
+	g.answer_bytes = srv->mem.bytes;
+	pthread_mutex_unlock(&srv->mem.lock);
 	/* Count this answer before it is written so that it shows itself. */
-	text = http_metrics_text(&srv->metrics, length, sbx_host_running(srv->host),
-				 srv->nworkers, srv->q.capacity, &len);
+	text = http_metrics_text(&srv->metrics, &g, &len);
 	if (!text)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);

@@ -412,7 +412,6 @@ int cg_host_claim(struct sbx_host *host, char *why, size_t whylen)
 	uint64_t id;
 	char name[32];
 
-	host->cg_lock_fd = -1;
 	if (host->f.cgroup == SBX_CGROUP_NONE || first < 0)
 		return 0;
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {

@@ -88,6 +88,7 @@ static int host_init(struct sbx_host *host, char *notes, size_t noteslen)
 	host->host_gid = f->root ? SBX_ROOT_HOST_ID : getegid();
 	for (int i = 0; i < SBX_MAX_RUNNING; i++)
 		atomic_init(&host->pidfds[i], -1);
+	host->cg_lock_fd = -1;
 	cg_host_init(host, notes, noteslen);
 	if (!f->root)
 		sbx_note(notes, noteslen, "%s", "rootless: the sandbox's uid maps to the caller's own uid");

@@ -1127,15 +1127,27 @@ def unread_answers_keep_memory_bounded(binary):
             c.sendall(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
             socks.append(c)
-        # Runs finish until the answers held reach the bound, then stop.
-        time.sleep(1)
+        # Runs finish until the answers held reach the bound (one more
+        # would pass it), then no more finish.
+        bound = metric(s, "safexec_answer_bytes_max")
+        deadline = time.time() + 120
+        while metric(s, "safexec_answer_bytes") < bound - (32 << 20):
+            check(time.time() < deadline, "the answers held never reached their bound: "
+                  f"{metric(s, 'safexec_answer_bytes') / 2**20:.0f} MiB")
+            time.sleep(0.2)
+        # Then no more than the bound's worth: each answer is ~24 MiB, and
+        # each of the 2 workers may hold a finished run waiting for room.
         last, stable_since = -1, time.time()
         while time.time() - stable_since < 3:
             n = metric(s, "safexec_run_duration_seconds_count")
             if n != last:
                 last, stable_since = n, time.time()
+            check(time.time() < deadline, "runs never stopped")
             time.sleep(0.2)
-        check(8 <= last < 40, f"{last:.0f} runs finished before the answers' bound held them")
+        check(metric(s, "safexec_answer_bytes") <= bound, "the bound holds")
+        most = bound // (24 << 20) + 2
+        check(8 <= last <= most, f"{last:.0f} runs finished while answers were unread "
+              f"(expected 8 to {most:.0f})")
         eq(s.get("/healthz", timeout=5).status, 200, "healthz while answers wait")
         peak = rss_peak_mb(s.proc.pid)
         check(peak - base < 256 + 96, f"server RSS grew by {peak - base:.0f} MB "

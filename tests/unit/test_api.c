@@ -658,7 +658,9 @@ TEST(http_metrics_exposition)
 	http_metrics_response(&m, 200);
 	http_metrics_response(&m, 200);
 	http_metrics_response(&m, 503);
-	t = http_metrics_text(&m, 3, 2, 4, 64, &len);
+	t = http_metrics_text(&m, &(struct http_gauges){ .queue_length = 3, .running = 2,
+				.workers = 4, .queue_capacity = 64, .answer_bytes = 5,
+				.answer_bytes_max = 256 << 20 }, &len);
 	ASSERT(t != NULL);
 	ASSERT_EQ(strlen(t), len);
 	ASSERT(strstr(t, "safexec_runs_total{status=\"ok\"} 1\n"));
@@ -672,6 +674,8 @@ TEST(http_metrics_exposition)
 	ASSERT(strstr(t, "safexec_run_duration_seconds_sum 10.520000\n"));
 	ASSERT(strstr(t, "safexec_queue_length 3\n"));
 	ASSERT(strstr(t, "safexec_sandboxes_running 2\n"));
+	ASSERT(strstr(t, "safexec_answer_bytes 5\n"));
+	ASSERT(strstr(t, "safexec_answer_bytes_max 268435456\n"));
 	ASSERT(strstr(t, "safexec_http_requests_total{code=\"200\"} 2\n"));
 	ASSERT(strstr(t, "safexec_http_requests_total{code=\"503\"} 1\n"));
 	free(t);

@@ -342,6 +342,7 @@ TEST(sandbox_run_code_larger_than_box)
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#if !defined(__SANITIZE_ADDRESS__)
 static uint64_t vm_size(void)
 {
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -354,6 +355,7 @@ static uint64_t vm_size(void)
 	}
 	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
+#endif
 
 TEST(sandbox_run_output_allocation_failure_is_internal_error)
 {
