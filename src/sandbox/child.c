@@ -62,6 +62,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "sandbox/internal.h"
@@ -83,13 +84,6 @@ static const char hosts[] =
 	"127.0.0.1\tlocalhost\n"
 	"::1\tlocalhost ip6-localhost ip6-loopback\n"
 	"127.0.1.1\tsandbox\n";
-
-/* The whole environment of the program: nothing of the supervisor's. */
-static char env_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-static char env_home[] = "HOME=/box";
-static char env_lang[] = "LANG=C.UTF-8";
-static char env_tmpdir[] = "TMPDIR=/tmp";
-static char *const envp[] = { env_path, env_home, env_lang, env_tmpdir, NULL };
 
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom" };
 
@@ -162,7 +156,7 @@ static int keep_fds(int *keep, int n)
 {
 	unsigned next = 0;
 
-	for (int i = 1; i < n; i++)	/* insertion sort: n is 8 */
+	for (int i = 1; i < n; i++)	/* insertion sort: n is 9 */
 		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
 			keep[j] = keep[j - 1];
@@ -208,15 +202,26 @@ static int bind_ro(const char *src, const char *dst)
 		     NULL);
 }
 
+/* dst = a + b, cut to len; no allocator in the child. */
+static void join(char *dst, size_t len, const char *a, const char *b)
+{
+	size_t na = strnlen(a, len - 1), nb = strnlen(b, len - 1 - na);
+
+	memcpy(dst, a, na);
+	memcpy(dst + na, b, nb);
+	dst[na + nb] = '\0';
+}
+
 /* /bin, /lib, ... are symlinks into /usr on merged-/usr hosts and
- * directories elsewhere: repeat whichever the host has. */
+ * directories elsewhere: repeat whichever the root has. */
 static void setup_top_dir(const struct child_args *a, const char *name)
 {
-	char host[16] = "/", inner[32] = R("/"), target[64];
+	char host[SBX_MAX_PATH + 16], inner[32] = R("/"), target[64];
 	struct stat st;
 	ssize_t n;
 
-	memcpy(host + 1, name, strlen(name) + 1);
+	join(host, sizeof(host), a->root, "/");
+	join(host, sizeof(host), host, name);
 	memcpy(inner + strlen(inner), name, strlen(name) + 1);
 	if (lstat(host, &st) < 0)
 		return;
@@ -229,6 +234,58 @@ static void setup_top_dir(const struct child_args *a, const char *name)
 	} else if (S_ISDIR(st.st_mode)) {
 		TRY(a, "mkdir top dir", mkdir(inner, 0755));
 		TRY(a, "bind top dir", bind_ro(host, inner));
+	}
+}
+
+/* mkdir -p of path's parents (path is inside the new root's writable
+ * parts); path itself is not made. */
+static int make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, 0755);
+		*p = '/';
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* The runtime's extra host paths, read-only at the same place. */
+static void setup_binds(const struct child_args *a)
+{
+	char inner[SBX_MAX_PATH + sizeof(NEWROOT)];
+	struct stat st;
+
+	for (size_t i = 0; i < a->nbinds; i++) {
+		join(inner, sizeof(inner), NEWROOT, a->binds[i]);
+		if (stat(a->binds[i], &st) < 0)
+			fail(a, "stat a runtime path");
+		TRY(a, "make a runtime path", make_parents(inner));
+		if (S_ISDIR(st.st_mode))
+			TRY(a, "make a runtime path", mkdir(inner, 0755) < 0 && errno != EEXIST ? -1 : 0);
+		else
+			TRY(a, "make a runtime path", write_file(inner, "", 0, 0644));
+		TRY(a, "bind a runtime path", bind_ro(a->binds[i], inner));
+	}
+}
+
+/* The program's files in /box, or its code as /box/main.py. */
+static void setup_box_files(const struct child_args *a)
+{
+	char path[SBX_MAX_NAME + sizeof(R("/box/"))];
+
+	if (!a->files) {
+		TRY(a, "write /box", write_file(R("/box/main.py"), a->code, a->code_len, 0644));
+		return;
+	}
+	for (size_t i = 0; i < a->nfiles; i++) {
+		join(path, sizeof(path), R("/box/"), a->files[i].name);
+		TRY(a, "write /box", make_parents(path));
+		TRY(a, "write /box", write_file(path, a->files[i].data, a->files[i].len,
+						a->files[i].executable ? 0755 : 0644));
 	}
 }
 
@@ -263,8 +320,10 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				       "mode=0755,size=1m,nr_inodes=128"));
 
+	char usr[SBX_MAX_PATH + 8];
+	join(usr, sizeof(usr), a->root, "/usr");
 	TRY(a, "mkdir /usr", mkdir(R("/usr"), 0755));
-	TRY(a, "bind /usr", bind_ro("/usr", R("/usr")));
+	TRY(a, "bind /usr", bind_ro(usr, R("/usr")));
 	for (size_t i = 0; i < UTIL_ARRAY_SIZE(top); i++)
 		setup_top_dir(a, top[i]);
 
@@ -274,6 +333,7 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
+	setup_binds(a);
 
 	/* /dev is a directory of the root tmpfs, read-only with it; its
 	 * nodes are binds of the host's, which keep their own mount flags. */
@@ -293,7 +353,7 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "mkdir /box", mkdir(R("/box"), 0755));
 	TRY(a, "mount /box", mount("tmpfs", R("/box"), "tmpfs", MS_NOSUID | MS_NODEV,
 				   a->box_opts));
-	TRY(a, "write main.py", write_file(R("/box/main.py"), a->code, a->code_len, 0644));
+	setup_box_files(a);
 
 	/* pivot_root, not chroot: a chroot is escapable, and the old root
 	 * must be detached from the namespace altogether. */
@@ -473,7 +533,7 @@ static int exec_program(void *arg)
 	setup_rlimits(a);
 	close_fds(a);
 	setup_seccomp(a);
-	execve(a->argv[0], a->argv, envp);
+	execve(a->argv[0], a->argv, a->envp);
 	fail(a, "execve");
 }
 
@@ -549,6 +609,127 @@ static void protect_init(const struct child_args *a)
 	TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
 }
 
+/*
+ * What the init sends of /box once the program has ended (a compile
+ * stage's output): every other process is killed and reaped first, so
+ * that nothing changes /box while it is read.  Regular files only, read as
+ * the sandbox's uid with O_NOFOLLOW, directories to a depth of 8: what the
+ * program left is data to the supervisor, never a path it follows.
+ */
+struct box_walk {
+	int fd;			/* the pipe */
+	uint64_t left;		/* bytes of data still allowed */
+	unsigned files;		/* files sent */
+	bool truncated;
+	char path[SBX_MAX_NAME + 1];
+};
+
+static char copy_buf[65536];
+
+static int send_file(struct box_walk *w, int dirfd, const char *name, size_t plen)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return 0;	/* unreadable or not a file: not sent */
+	}
+	if (w->files >= SBX_MAX_FILES || (uint64_t)st.st_size > w->left) {
+		close(fd);
+		w->truncated = true;
+		return 0;
+	}
+	struct box_record rec = { (uint32_t)plen, (st.st_mode & 0100) ? BOX_EXECUTABLE : 0,
+				  (uint64_t)st.st_size };
+	uint64_t todo = rec.len;
+	int r = write_all(w->fd, (const char *)&rec, sizeof(rec)) < 0 ||
+		write_all(w->fd, w->path, plen) < 0 ? -1 : 0;
+	while (r == 0 && todo) {
+		ssize_t n = read(fd, copy_buf, todo < sizeof(copy_buf) ? todo : sizeof(copy_buf));
+		if (n <= 0) {
+			r = -1;	/* shorter than it was: the stream cannot go on */
+			break;
+		}
+		r = write_all(w->fd, copy_buf, (size_t)n);
+		todo -= (uint64_t)n;
+	}
+	close(fd);
+	w->left -= rec.len;
+	w->files++;
+	return r;
+}
+
+static int walk_box(struct box_walk *w, int dirfd, size_t plen, int depth)
+{
+	static char dents[8][4096];	/* one buffer per level */
+	long n;
+
+	while ((n = syscall(SYS_getdents64, dirfd, dents[depth], sizeof(dents[depth]))) > 0) {
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(dents[depth] + off);
+			size_t nlen = strlen(d->name);
+
+			off += d->reclen;
+			if ((nlen == 1 && d->name[0] == '.') || (nlen == 2 && d->name[0] == '.' &&
+								  d->name[1] == '.'))
+				continue;
+			if (plen + (plen ? 1 : 0) + nlen > SBX_MAX_NAME) {
+				w->truncated = true;
+				continue;
+			}
+			size_t at = plen;
+			if (plen)
+				w->path[at++] = '/';
+			memcpy(w->path + at, d->name, nlen + 1);
+			if (d->type == DT_DIR) {
+				if (depth + 1 >= 8) {
+					w->truncated = true;
+					continue;
+				}
+				int sub = openat(dirfd, d->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+				if (sub < 0)
+					continue;
+				int r = walk_box(w, sub, at + nlen, depth + 1);
+				close(sub);
+				if (r < 0)
+					return r;
+			} else if (d->type == DT_REG && send_file(w, dirfd, d->name, at + nlen) < 0) {
+				return -1;
+			}
+			w->path[plen] = '\0';
+		}
+	}
+	return n < 0 ? -1 : 0;
+}
+
+static void send_box(const struct child_args *a)
+{
+	struct box_walk w = { .fd = a->box_fd, .left = a->box_max };
+	int dirfd;
+
+	/* Nothing else may run now: kill(-1) from the init reaches every
+	 * other process of its pid namespace. */
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+	dirfd = open("/box", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0 || walk_box(&w, dirfd, 0, 0) < 0)
+		_exit(127);	/* no end record: the supervisor sees a cut stream */
+	close(dirfd);
+	struct box_record end = { 0, w.truncated ? BOX_TRUNCATED : 0, 0 };
+	(void)!write_all(a->box_fd, (const char *)&end, sizeof(end));
+	close(a->box_fd);
+}
+
 /* PID 1: reap everything; the run ends when the program does.  A traced
  * program's stops are reported here too: they are not its end. */
 __attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t prog)
@@ -557,6 +738,8 @@ __attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t
 		int st;
 		pid_t p = waitpid(-1, &st, __WALL);
 		if (p == prog && (WIFEXITED(st) || WIFSIGNALED(st))) {
+			if (a->box_fd >= 0)
+				send_box(a);
 			report(a->report_fd, REPORT_EXITED, 0, st, NULL);
 			_exit(0);
 		}
@@ -568,7 +751,7 @@ __attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t
 void sbx_child_main(const struct child_args *a)
 {
 	int keep[] = { a->sync_fd, a->report_fd, a->stdin_fd, a->stdout_fd, a->stderr_fd,
-		       a->cg_tasks_fd[0], a->cg_tasks_fd[1], a->cg_tasks_fd[2] };
+		       a->cg_tasks_fd[0], a->cg_tasks_fd[1], a->cg_tasks_fd[2], a->box_fd };
 
 	/* The supervisor may have other runs' fds open right now: keep none. */
 	if (keep_fds(keep, (int)(UTIL_ARRAY_SIZE(keep))) < 0)

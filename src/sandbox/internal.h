@@ -136,9 +136,20 @@ struct child_args {
 	 * the child writes "0" to move itself; -1 = none.  See cgroup.c. */
 	int cg_tasks_fd[CG_NCTRL];
 	bool set_groups;	/* root: drop supplementary groups */
-	const char *code;
+	const char *code;	/* /box/main.py when there are no files */
 	size_t code_len;
+	const struct sbx_file *files;	/* written to /box in order */
+	size_t nfiles;
 	char *const *argv;	/* for execve, NULL-terminated */
+	char *const *envp;	/* the program's whole environment */
+	const char *const *binds;	/* host paths bound read-only */
+	size_t nbinds;
+	char root[SBX_MAX_PATH + 1];	/* "" = the host's /usr and top dirs */
+	/* Write end of the pipe /box's files go into once the program has
+	 * ended (struct box_record stream), or -1; at most box_max bytes of
+	 * file data, SBX_MAX_FILES files. */
+	int box_fd;
+	uint64_t box_max;
 	struct {
 		int resource;
 		uint64_t soft, hard;
@@ -165,6 +176,17 @@ enum child_report_kind {
 	REPORT_EXITED = 1,	/* wstatus holds the program's wait status */
 	REPORT_SETUP_FAILED,	/* step and err say what */
 };
+
+/* One file of /box, as the init sends it: the header, name_len bytes of
+ * name, len bytes of data.  A header with name_len 0 ends the stream;
+ * then flags says whether files were left out. */
+struct box_record {
+	uint32_t name_len;
+	uint32_t flags;		/* BOX_EXECUTABLE; in the end record BOX_TRUNCATED */
+	uint64_t len;
+};
+#define BOX_EXECUTABLE	1u
+#define BOX_TRUNCATED	2u
 
 struct child_report {
 	int32_t kind;

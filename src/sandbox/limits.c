@@ -89,10 +89,85 @@ int sbx_limits_check(const struct sbx_limits *l, enum sbx_limit_id *bad)
 	return 0;
 }
 
+bool sbx_file_name_ok(const char *name)
+{
+	size_t n = strnlen(name, SBX_MAX_NAME + 1);
+
+	if (n == 0 || n > SBX_MAX_NAME || name[0] == '/')
+		return false;
+	for (const char *p = name; *p;) {
+		size_t c = strcspn(p, "/");
+		if (c == 0 || (c == 1 && p[0] == '.') || (c == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += c;
+		if (*p == '/' && !*++p)
+			return false;	/* a trailing slash */
+	}
+	return true;
+}
+
+/* An absolute path without "." or ".." components, at most SBX_MAX_PATH. */
+static bool abs_path_ok(const char *path)
+{
+	return path[0] == '/' && (path[1] == '\0' || sbx_file_name_ok(path + 1)) &&
+	       strnlen(path, SBX_MAX_PATH + 1) <= SBX_MAX_PATH;
+}
+
+static int check_parts(const struct sbx_request *req, char *why, size_t whylen)
+{
+	size_t total = 0, n;
+
+	for (n = 0; req->cmd && req->cmd[n]; n++)
+		if (n >= SBX_MAX_CMD)
+			break;
+	if (req->cmd && (n == 0 || n >= SBX_MAX_CMD || req->cmd[0][0] != '/')) {
+		snprintf(why, whylen, "the command must be 1 to %u words, the first an absolute path",
+			 SBX_MAX_CMD - 1);
+		return -EINVAL;
+	}
+	if (req->nfiles > SBX_MAX_FILES) {
+		snprintf(why, whylen, "more than %u files", SBX_MAX_FILES);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < req->nfiles; i++) {
+		if (!sbx_file_name_ok(req->files[i].name)) {
+			snprintf(why, whylen, "file %zu: not a name below /box", i);
+			return -EINVAL;
+		}
+		total += req->files[i].len;
+		if (total > SBX_MAX_FILES_BYTES) {
+			snprintf(why, whylen, "the files take more than %u bytes", SBX_MAX_FILES_BYTES);
+			return -E2BIG;
+		}
+	}
+	if (req->nenv > SBX_MAX_ENV || req->nbinds > SBX_MAX_BINDS) {
+		snprintf(why, whylen, "more than %u variables or %u paths", SBX_MAX_ENV,
+			 SBX_MAX_BINDS);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < req->nenv; i++)
+		if (!strchr(req->env[i], '=') || req->env[i][0] == '=' ||
+		    strnlen(req->env[i], 4097) > 4096) {
+			snprintf(why, whylen, "environment entry %zu is not NAME=value", i);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < req->nbinds; i++)
+		if (!abs_path_ok(req->binds[i]) || strcmp(req->binds[i], "/") == 0) {
+			snprintf(why, whylen, "path %zu is not an absolute path", i);
+			return -EINVAL;
+		}
+	if (req->root && req->root[0] && (!abs_path_ok(req->root) || strcmp(req->root, "/") == 0)) {
+		snprintf(why, whylen, "the root is not an absolute path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int sbx_request_check(const struct sbx_request *req, char *why, size_t whylen)
 {
 	enum sbx_limit_id bad;
 	size_t total = 0;
+	int r;
 
 	if (sbx_limits_check(&req->limits, &bad) < 0) {
 		const struct sbx_limit_info *li = sbx_limit_info(bad);
@@ -101,10 +176,12 @@ int sbx_request_check(const struct sbx_request *req, char *why, size_t whylen)
 			 (unsigned long long)li->min, (unsigned long long)li->max);
 		return -EINVAL;
 	}
-	if (req->language && strcmp(req->language, "python") != 0) {
+	if (!req->cmd && req->language && strcmp(req->language, "python") != 0) {
 		snprintf(why, whylen, "unknown language");
 		return -EINVAL;
 	}
+	if ((r = check_parts(req, why, whylen)) < 0)
+		return r;
 	if (req->code_len > SBX_MAX_CODE) {
 		snprintf(why, whylen, "the code is larger than %u bytes", SBX_MAX_CODE);
 		return -E2BIG;
@@ -160,5 +237,10 @@ void sbx_result_release(struct sbx_result *res)
 	free(res->out.data);
 	free(res->err.data);
 	free(res->output.data);
+	free(res->files);
+	free(res->files_block);
 	res->out = res->err = res->output = (struct sbx_buf){ 0 };
+	res->files = NULL;
+	res->files_block = NULL;
+	res->nfiles = 0;
 }

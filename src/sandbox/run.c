@@ -85,8 +85,9 @@ struct run {
 	int stdin_fd, pidfd, epfd, wall_tfd, cpu_tfd;
 	int slot;
 	pid_t pid;
-	char **argv;
-	struct obuf out, err, output;
+	char **argv, **envp;
+	int box_pipe[2];		/* collect_files: /box's files from the init */
+	struct obuf out, err, output, box;
 	uint64_t out_total, err_total;	/* bytes the program wrote */
 	uint64_t start_ns;
 	enum sbx_status killed_for;	/* SBX_OK: not killed by us */
@@ -101,7 +102,7 @@ static void run_init(struct run *run, struct sbx_host *host, const struct sbx_re
 		.host = host, .req = req, .slot = -1, .stdin_fd = -1, .pidfd = -1,
 		.epfd = -1, .wall_tfd = -1, .cpu_tfd = -1,
 		.out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
-		.sync_pipe = { -1, -1 }, .report_pipe = { -1, -1 },
+		.sync_pipe = { -1, -1 }, .report_pipe = { -1, -1 }, .box_pipe = { -1, -1 },
 	};
 	cg_run_init(&run->cg);
 }
@@ -162,31 +163,65 @@ static int make_stdin(const struct sbx_request *req)
 	return fd;
 }
 
-/* The program's argv in one block: the pointers, then copies of the
- * strings.  Copies, because the child blanks the supervisor's own argument
- * area (see scrub_cmdline() in child.c), where a caller's strings may be. */
-static char **make_argv(const struct sbx_host *host, const struct sbx_request *req)
+/* A NULL-terminated vector in one block: the pointers, then copies of
+ * the strings of head (nhead of them) and tail (ntail).  Copies, because
+ * the child blanks the supervisor's own argument area (see
+ * scrub_cmdline() in child.c), where a caller's strings may be. */
+static char **make_vector(const char *const *head, size_t nhead,
+			  const char *const *tail, size_t ntail)
 {
-	static const char *const head[] = { NULL, "-E", "-s", "-u", "/box/main.py" };
-	const size_t nhead = UTIL_ARRAY_SIZE(head);
-	const size_t n = nhead + req->argc;
-	size_t bytes = (n + 1) * sizeof(char *);
+	size_t bytes = (nhead + ntail + 1) * sizeof(char *);
 
-	for (size_t i = 0; i < req->argc; i++)
-		bytes += strlen(req->argv[i]) + 1;
-	char **argv = calloc(1, bytes);
-	if (!argv)
+	for (size_t i = 0; i < nhead; i++)
+		bytes += strlen(head[i]) + 1;
+	for (size_t i = 0; i < ntail; i++)
+		bytes += strlen(tail[i]) + 1;
+	char **v = calloc(1, bytes);
+	if (!v)
 		return NULL;
-	char *p = (char *)(argv + n + 1);
-	argv[0] = (char *)host->f.python;
-	for (size_t i = 1; i < nhead; i++)
-		argv[i] = (char *)head[i];
-	for (size_t i = 0; i < req->argc; i++) {
-		size_t len = strlen(req->argv[i]) + 1;
-		argv[nhead + i] = memcpy(p, req->argv[i], len);
+	char *p = (char *)(v + nhead + ntail + 1);
+	for (size_t i = 0; i < nhead + ntail; i++) {
+		const char *s = i < nhead ? head[i] : tail[i - nhead];
+		size_t len = strlen(s) + 1;
+		v[i] = memcpy(p, s, len);
 		p += len;
 	}
-	return argv;
+	return v;
+}
+
+/* The program's argv: the request's command, or Python on /box/main.py;
+ * then the program's own arguments. */
+static char **make_argv(const struct sbx_host *host, const struct sbx_request *req)
+{
+	const char *python[] = { host->f.python, "-E", "-s", "-u", "/box/main.py", NULL };
+	const char *const *cmd = req->cmd ? req->cmd : python;
+	size_t n = 0;
+
+	while (cmd[n])
+		n++;
+	return make_vector(cmd, n, req->argv, req->argc);
+}
+
+/* The program's whole environment: the sandbox's own, then the request's
+ * (a same NAME replaces the sandbox's). */
+static char **make_envp(const struct sbx_request *req)
+{
+	static const char *const base[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/box", "LANG=C.UTF-8", "TMPDIR=/tmp",
+	};
+	const char *keep[UTIL_ARRAY_SIZE(base)];
+	size_t nkeep = 0;
+
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(base); i++) {
+		size_t name = strcspn(base[i], "=") + 1;
+		bool replaced = false;
+		for (size_t j = 0; j < req->nenv; j++)
+			if (strncmp(req->env[j], base[i], name) == 0)
+				replaced = true;
+		if (!replaced)
+			keep[nkeep++] = base[i];
+	}
+	return make_vector(keep, nkeep, req->env, req->nenv);
 }
 
 static void add_rlimit(struct child_args *a, int resource, uint64_t soft, uint64_t hard)
@@ -295,7 +330,15 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.set_groups = host->f.root;
 	a.code = run->req->code;
 	a.code_len = run->req->code_len;
+	a.files = run->req->files;
+	a.nfiles = run->req->nfiles;
 	a.argv = run->argv;
+	a.envp = run->envp;
+	a.binds = run->req->binds;
+	a.nbinds = run->req->nbinds;
+	snprintf(a.root, sizeof(a.root), "%s", run->req->root ? run->req->root : "");
+	a.box_fd = run->box_pipe[1];
+	a.box_max = SBX_MAX_FILES_BYTES;
 	a.filter = host->filter;
 	child_limits(host, &run->req->limits, &a);
 #ifdef SBX_TEST_LAYERS
@@ -336,6 +379,7 @@ static int release_child(struct run *run, struct sbx_result *res)
 	close_fd(&run->out_pipe[1]);
 	close_fd(&run->err_pipe[1]);
 	close_fd(&run->stdin_fd);
+	close_fd(&run->box_pipe[1]);
 	cg_run_close_tasks(&run->cg);
 
 	if ((r = write_id_maps(run)) < 0)
@@ -434,9 +478,90 @@ static void read_stream(struct run *run, int fd, struct obuf *b, uint64_t *total
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* Reads what the init sent of /box.  Returns 0 at EOF, 1 otherwise. */
+static int read_box(struct run *run)
+{
+	char chunk[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = read(run->box_pipe[0], chunk, sizeof(chunk));
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return errno == EINTR || errno == EAGAIN;
+		if ((size_t)n > run->box.max - run->box.len) {
+			fail_run(run, "the init sent more of /box than it may");
+			return 0;
+		}
+		if (obuf_append(&run->box, chunk, (size_t)n) < 0) {
+			fail_run(run, "out of memory holding the files of /box");
+			return 0;
+		}
+	}
+}
+
+/* The files of the stream the init sent, into res; every record checked:
+ * the bytes are the program's. */
+static int take_files(struct run *run, struct sbx_result *res)
+{
+	const char *p = run->box.data, *end = run->box.data + run->box.len;
+	size_t n = 0, bytes = 0;
+	bool ended = false;
+
+	res->files_truncated = true;
+	/* Count and check first, then copy into one block. */
+	for (const char *q = p; q && !ended;) {
+		struct box_record rec;
+		if ((size_t)(end - q) < sizeof(rec))
+			break;
+		memcpy(&rec, q, sizeof(rec));
+		q += sizeof(rec);
+		if (rec.name_len == 0) {
+			ended = true;
+			res->files_truncated = (rec.flags & BOX_TRUNCATED) != 0;
+			break;
+		}
+		if (rec.name_len > SBX_MAX_NAME || rec.len > (uint64_t)(end - q) - rec.name_len ||
+		    (size_t)(end - q) < rec.name_len || n >= SBX_MAX_FILES)
+			break;
+		q += rec.name_len + rec.len;
+		bytes += rec.name_len + 1 + rec.len;
+		n++;
+	}
+	if (!ended)
+		n = 0;	/* a cut stream: nothing of it is trusted */
+	res->files = calloc(n ? n : 1, sizeof(*res->files));
+	res->files_block = malloc(bytes ? bytes : 1);
+	if (!res->files || !res->files_block)
+		return set_error(res, -ENOMEM, "files of /box");
+	char *b = res->files_block;
+	for (size_t i = 0; i < n; i++) {
+		struct box_record rec;
+		memcpy(&rec, p, sizeof(rec));
+		p += sizeof(rec);
+		memcpy(b, p, rec.name_len);
+		b[rec.name_len] = '\0';
+		p += rec.name_len;
+		if (!sbx_file_name_ok(b) || strlen(b) != rec.name_len) {
+			p += rec.len;	/* not a name below /box: left out */
+			res->files_truncated = true;
+			continue;
+		}
+		struct sbx_file *f = &res->files[res->nfiles++];
+		f->name = b;
+		b += rec.name_len + 1;
+		f->data = memcpy(b, p, rec.len);
+		f->len = rec.len;
+		f->executable = (rec.flags & BOX_EXECUTABLE) != 0;
+		b += rec.len;
+		p += rec.len;
+	}
+	return 0;
+}
+
 static int supervise(struct run *run, struct sbx_result *res)
 {
-	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU };
+	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU, EV_BOX };
 	struct epoll_event ev;
 	int r;
 
@@ -455,6 +580,8 @@ static int supervise(struct run *run, struct sbx_result *res)
 	ADD(run->wall_tfd, EV_WALL);
 	if (run->cpu_tfd >= 0)
 		ADD(run->cpu_tfd, EV_CPU);
+	if (run->box_pipe[0] >= 0)
+		ADD(run->box_pipe[0], EV_BOX);
 #undef ADD
 	if ((r = arm_timer(run->wall_tfd, run->req->limits.wall_ms)) < 0) {
 		kill_run(run, SBX_INTERNAL_ERROR);
@@ -494,6 +621,10 @@ static int supervise(struct run *run, struct sbx_result *res)
 				(void)!read(run->cpu_tfd, &ticks, sizeof(ticks));
 				check_cpu(run);
 				break;
+			case EV_BOX:
+				if (!read_box(run))
+					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->box_pipe[0], NULL);
+				break;
 			}
 		}
 	}
@@ -502,6 +633,8 @@ static int supervise(struct run *run, struct sbx_result *res)
 	 * a concurrent run's child may hold off for a moment. */
 	drain(run, run->out_pipe[0], &run->out, &run->out_total, &res->stdout_truncated);
 	drain(run, run->err_pipe[0], &run->err, &run->err_total, &res->stderr_truncated);
+	if (run->box_pipe[0] >= 0)
+		read_box(run);
 	return 0;
 }
 
@@ -511,7 +644,7 @@ static bool request_at_fault(const struct child_report *rep)
 {
 	if (strncmp(rep->step, "execve", sizeof(rep->step)) == 0)
 		return rep->err == E2BIG;
-	if (strncmp(rep->step, "write main.py", sizeof(rep->step)) == 0)
+	if (strncmp(rep->step, "write /box", sizeof(rep->step)) == 0)
 		return rep->err == ENOSPC || rep->err == EFBIG;
 	return false;
 }
@@ -627,8 +760,12 @@ static void run_release(struct run *run)
 	close_fd(&run->wall_tfd);
 	close_fd(&run->cpu_tfd);
 	close_fd(&run->pidfd);
+	close_fd(&run->box_pipe[0]);
+	close_fd(&run->box_pipe[1]);
 	cg_run_destroy(&run->cg);
 	free(run->argv);
+	free(run->envp);
+	free(run->box.data);
 	free(run->out.data);
 	free(run->err.data);
 	free(run->output.data);
@@ -682,9 +819,19 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 		}
 	}
 	run.argv = make_argv(host, req);
-	if (!run.argv) {
+	run.envp = make_envp(req);
+	if (!run.argv || !run.envp) {
 		r = set_error(res, -ENOMEM, "argv");
 		goto out;
+	}
+	if (req->collect_files) {
+		if (pipe2(run.box_pipe, O_CLOEXEC) < 0) {
+			r = set_error(res, -errno, "pipe2");
+			goto out;
+		}
+		fcntl(run.box_pipe[0], F_SETFL, O_NONBLOCK);
+		run.box.max = SBX_MAX_FILES_BYTES +
+			      (SBX_MAX_FILES + 1) * (sizeof(struct box_record) + SBX_MAX_NAME);
 	}
 
 	if ((r = start_child(&run, res)) < 0)
@@ -704,6 +851,8 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 	res->wall_time_ms = (util_now_ns() - run.start_ns) / 1000000;
 	if (r == 0)
 		r = verdict(&run, res, &si, &ru);
+	if (r == 0 && req->collect_files && res->status != SBX_INTERNAL_ERROR)
+		r = take_files(&run, res);
 	if (res->status == SBX_INTERNAL_ERROR && r == 0)
 		r = -EIO;
 out:

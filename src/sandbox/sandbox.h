@@ -43,6 +43,26 @@
 #define SBX_MAX_ARG_LEN		 ((128u << 10) - 1)	/* bytes, without the NUL */
 #define SBX_MAX_ARGS_BYTES	 (1u << 20)		/* all of them, with NULs */
 #define SBX_STACK		 (8ull << 20)
+#define SBX_MAX_FILES		 1024u	/* files in /box, given or returned */
+#define SBX_MAX_FILES_BYTES	 (64u << 20)	/* all of them together */
+#define SBX_MAX_NAME		 255u	/* a file's path below /box */
+#define SBX_MAX_CMD		 64u	/* words of a command */
+#define SBX_MAX_ENV		 32u
+#define SBX_MAX_BINDS		 8u
+#define SBX_MAX_PATH		 255u	/* a bind's or a root's path */
+
+/* A file in /box.  name is relative to /box ("main.c", "pkg/A.class"):
+ * no leading '/', no empty, "." or ".." component, at most SBX_MAX_NAME
+ * bytes (see sbx_file_name_ok()). */
+struct sbx_file {
+	const char *name;
+	const char *data;	/* len bytes */
+	size_t len;
+	bool executable;	/* mode 0755 instead of 0644 */
+};
+
+/* Whether name is acceptable as a struct sbx_file's. */
+bool sbx_file_name_ok(const char *name);
 
 struct sbx_limits {
 	uint64_t wall_ms;	/* wall clock, from start to the end of the run */
@@ -94,9 +114,30 @@ int sbx_limits_check(const struct sbx_limits *l, enum sbx_limit_id *bad);
 
 /* One run.  All pointers are borrowed for the duration of sbx_run(). */
 struct sbx_request {
-	const char *language;	/* "python"; NULL means "python" */
-	const char *code;	/* source text, code_len bytes, not NUL-terminated */
+	const char *language;	/* for the default command: "python" or NULL */
+	const char *code;	/* without files: /box/main.py, code_len bytes */
 	size_t code_len;
+	/* The command: argv of at most SBX_MAX_CMD words, NULL-terminated,
+	 * cmd[0] an absolute path inside the sandbox; the program's own
+	 * arguments (argv below) follow it.  NULL: Python on /box/main.py. */
+	const char *const *cmd;
+	/* Written to /box before the command starts, instead of code. */
+	const struct sbx_file *files;
+	size_t nfiles;
+	/* "NAME=value" each, added to the sandbox's own environment (PATH,
+	 * HOME=/box, LANG, TMPDIR), a same NAME replacing it. */
+	const char *const *env;
+	size_t nenv;
+	/* Host paths (absolute, no "..") bound read-only at the same place,
+	 * for what a runtime needs besides /usr (e.g. /etc/alternatives). */
+	const char *const *binds;
+	size_t nbinds;
+	/* NULL or "": /usr and /bin, /lib, ... are the host's; else this
+	 * directory's (a root exported from an image, say). */
+	const char *root;
+	/* After the program ends, return the regular files in /box (a
+	 * compile stage's output) in the result's files. */
+	bool collect_files;
 	const char *stdin_data;	/* may be NULL; stdin_len bytes */
 	size_t stdin_len;
 	const char *const *argv; /* the program's own arguments, argc of them */
@@ -143,6 +184,13 @@ struct sbx_result {
 	bool stdout_truncated;
 	bool stderr_truncated;
 	bool stopped;		/* SBX_SIGNALED by sbx_host_kill_all() */
+	/* With collect_files: /box's regular files as the program left them
+	 * (at most SBX_MAX_FILES, SBX_MAX_FILES_BYTES together; more sets
+	 * files_truncated).  Owned by the result. */
+	struct sbx_file *files;
+	size_t nfiles;
+	bool files_truncated;
+	char *files_block;	/* what files point into */
 	uint64_t wall_time_ms;
 	uint64_t cpu_time_ms;	/* whole tree */
 	uint64_t memory_bytes;	/* peak of the whole tree; 0 if unknown */

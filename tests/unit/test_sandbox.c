@@ -329,7 +329,7 @@ TEST(sandbox_run_code_larger_than_box)
 	} else {
 		ASSERT_EQ(r, -E2BIG);
 		ASSERT_EQ(res.status, SBX_INTERNAL_ERROR);
-		ASSERT(strstr(res.error, "write main.py") != NULL);
+		ASSERT(strstr(res.error, "write /box") != NULL);
 	}
 	sbx_result_release(&res);
 	free(code);
@@ -677,4 +677,57 @@ TEST(sandbox_carried_seccomp_filters_match_the_policy)
 	}
 	/* Without a memory cgroup the filter refuses more. */
 	ASSERT(sbx_seccomp_filters[1].len > sbx_seccomp_filters[0].len);
+}
+
+/* A compile stage and a run stage: the files the first leaves in /box are
+ * the second's, executable bit and all, and nothing else crosses over. */
+TEST(sandbox_files_carry_from_one_run_to_the_next)
+{
+	static const char src[] = "#include <stdio.h>\nint main(int c, char **v)"
+				  "{ printf(\"hi %s\\n\", v[1]); return 0; }\n";
+	const char *cc[] = { "/usr/bin/gcc", "-o", "main", "main.c", NULL };
+	const char *run_cmd[] = { "/box/main", NULL };
+	const char *args[] = { "there" };
+	struct sbx_file in[] = { { "main.c", src, sizeof(src) - 1, false },
+				 { "sub/dir/note.txt", "x", 1, false } };
+	struct sbx_request req;
+	struct sbx_result c, r;
+	char why[256];
+
+	if (access("/usr/bin/gcc", X_OK) < 0)
+		TEST_SKIP("no /usr/bin/gcc");
+	if (!host)
+		ASSERT_EQ(sbx_host_open(&host, why, sizeof(why)), 0);
+	sbx_request_init(&req);
+	req.cmd = cc;
+	req.files = in;
+	req.nfiles = 2;
+	req.collect_files = true;
+	req.limits.memory_bytes = 512u << 20;
+	ASSERT_EQ(sbx_run(host, &req, &c), 0);
+	ASSERT_EQ(c.status, SBX_OK);
+	ASSERT(!c.files_truncated);
+	ASSERT_EQ(c.nfiles, 3);
+	bool exe = false, note = false;
+	for (size_t i = 0; i < c.nfiles; i++) {
+		if (strcmp(c.files[i].name, "main") == 0)
+			exe = c.files[i].executable && c.files[i].len > 1000;
+		if (strcmp(c.files[i].name, "sub/dir/note.txt") == 0)
+			note = c.files[i].len == 1 && c.files[i].data[0] == 'x';
+	}
+	ASSERT(exe);
+	ASSERT(note);
+
+	sbx_request_init(&req);
+	req.cmd = run_cmd;
+	req.files = c.files;
+	req.nfiles = c.nfiles;
+	req.argv = args;
+	req.argc = 1;
+	ASSERT_EQ(sbx_run(host, &req, &r), 0);
+	ASSERT_EQ(r.status, SBX_OK);
+	ASSERT_STREQ(r.out.data, "hi there\n");
+	ASSERT_EQ(r.nfiles, 0);
+	sbx_result_release(&r);
+	sbx_result_release(&c);
 }
