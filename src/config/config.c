@@ -19,7 +19,6 @@
 #include "util/util.h"
 
 #define CFG_FILE_MAX (1u << 20)
-#define CFG_LINE_MAX 4096
 
 static int check_listen(const char *value, char *why, size_t whylen);
 
@@ -206,110 +205,35 @@ void cfg_init(struct cfg *c)
 	}
 }
 
-static int is_blank(char ch)
+struct parse_ctx {
+	struct cfg *c;
+};
+
+static int set_one(void *ctx, const char *key, const char *value, char *why, size_t whylen)
 {
-	return ch == ' ' || ch == '\t' || ch == '\r';
+	return cfg_set(((struct parse_ctx *)ctx)->c, key, value, why, whylen);
 }
 
 int cfg_parse(struct cfg *c, const char *text, size_t len, const char *origin,
 	      char *why, size_t whylen)
 {
-	size_t pos = 0;
-	unsigned lineno = 0;
-	char msg[512];
+	struct parse_ctx ctx = { c };
 
-	while (pos < len) {
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos;
-		char key[64], val[CFG_LINE_MAX];
-		size_t a = 0, b = n, k, eq;
-		int r;
-
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		while (a < b && is_blank(line[a]))
-			a++;
-		while (b > a && is_blank(line[b - 1]))
-			b--;
-		if (a == b || line[a] == '#')
-			continue;
-		if (b - a >= CFG_LINE_MAX)
-			return fail(why, whylen, "%s:%u: line too long", origin, lineno);
-		if (memchr(line + a, '\0', b - a))
-			return fail(why, whylen, "%s:%u: NUL byte in line", origin, lineno);
-		eq = a;
-		while (eq < b && line[eq] != '=')
-			eq++;
-		if (eq == b)
-			return fail(why, whylen, "%s:%u: expected 'key = value'", origin, lineno);
-		k = eq;
-		while (k > a && is_blank(line[k - 1]))
-			k--;
-		if (k == a)
-			return fail(why, whylen, "%s:%u: missing key before '='", origin, lineno);
-		if (k - a >= sizeof(key))
-			return fail(why, whylen, "%s:%u: key too long", origin, lineno);
-		memcpy(key, line + a, k - a);
-		key[k - a] = '\0';
-		eq++;
-		while (eq < b && is_blank(line[eq]))
-			eq++;
-		if (b - eq >= 2 && line[eq] == '"' && line[b - 1] == '"') {
-			eq++;
-			b--;
-		} else if (eq < b && line[eq] == '"') {
-			return fail(why, whylen, "%s:%u: %s: unterminated quote", origin,
-				    lineno, key);
-		}
-		memcpy(val, line + eq, b - eq);
-		val[b - eq] = '\0';
-		r = cfg_set(c, key, val, msg, sizeof(msg));
-		if (r < 0) {
-			fail(why, whylen, "%s:%u: %s", origin, lineno, msg);
-			return r;
-		}
-	}
-	return 0;
+	return util_kv_parse(text, len, origin, set_one, &ctx, why, whylen);
 }
 
 int cfg_load_file(struct cfg *c, const char *path, char *why, size_t whylen)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t got = 0;
+	size_t len;
+	int r = util_read_file(path, CFG_FILE_MAX, &buf, &len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-
-		fail(why, whylen, "%s: %s", path, strerror(e));
-		return -e;
+	if (r < 0) {
+		fail(why, whylen, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" :
+		     r == -EISDIR ? "not a regular file" : strerror(-r));
+		return r;
 	}
-	if (!S_ISREG(st.st_mode))
-		return fail(why, whylen, "%s: not a regular file", path);
-	if (st.st_size > CFG_FILE_MAX)
-		return fail(why, whylen, "%s: larger than %u bytes", path, CFG_FILE_MAX);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			fail(why, whylen, "%s: %s", path, strerror(e));
-			return -e;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return cfg_parse(c, buf, got, path, why, whylen);
+	return cfg_parse(c, buf, len, path, why, whylen);
 }
 
 int cfg_load_env(struct cfg *c, char *why, size_t whylen)

@@ -1,7 +1,11 @@
-/* util.c - number and size parsing, formatting, clocks. */
+/* util.c - number and size parsing, formatting, clocks, reading small
+ * files and `key = value` lines. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util/util.h"
@@ -100,4 +104,121 @@ uint64_t util_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int util_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EISDIR;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int kv_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+int util_kv_parse(const char *text, size_t len, const char *origin,
+		  int (*set)(void *ctx, const char *key, const char *value,
+			     char *why, size_t whylen),
+		  void *ctx, char *why, size_t whylen)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	char msg[512];
+
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+		char key[64], val[UTIL_KV_LINE_MAX];
+		size_t a = 0, b = n, k, eq;
+		int r;
+
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		while (a < b && is_blank(line[a]))
+			a++;
+		while (b > a && is_blank(line[b - 1]))
+			b--;
+		if (a == b || line[a] == '#')
+			continue;
+		if (b - a >= UTIL_KV_LINE_MAX)
+			return kv_fail(why, whylen, "%s:%u: line too long", origin, lineno);
+		if (memchr(line + a, '\0', b - a))
+			return kv_fail(why, whylen, "%s:%u: NUL byte in line", origin, lineno);
+		eq = a;
+		while (eq < b && line[eq] != '=')
+			eq++;
+		if (eq == b)
+			return kv_fail(why, whylen, "%s:%u: expected 'key = value'", origin, lineno);
+		k = eq;
+		while (k > a && is_blank(line[k - 1]))
+			k--;
+		if (k == a)
+			return kv_fail(why, whylen, "%s:%u: missing key before '='", origin, lineno);
+		if (k - a >= sizeof(key))
+			return kv_fail(why, whylen, "%s:%u: key too long", origin, lineno);
+		memcpy(key, line + a, k - a);
+		key[k - a] = '\0';
+		eq++;
+		while (eq < b && is_blank(line[eq]))
+			eq++;
+		if (b - eq >= 2 && line[eq] == '"' && line[b - 1] == '"') {
+			eq++;
+			b--;
+		} else if (eq < b && line[eq] == '"') {
+			return kv_fail(why, whylen, "%s:%u: %s: unterminated quote", origin,
+				       lineno, key);
+		}
+		memcpy(val, line + eq, b - eq);
+		val[b - eq] = '\0';
+		r = set(ctx, key, val, msg, sizeof(msg));
+		if (r < 0) {
+			kv_fail(why, whylen, "%s:%u: %s", origin, lineno, msg);
+			return r;
+		}
+	}
+	return 0;
 }

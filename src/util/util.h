@@ -26,6 +26,26 @@ int util_parse_size(const char *s, uint64_t max, uint64_t *out);
 /* Formats bytes as "128 MiB", "1.5 GiB", "512 B" into buf.  Returns buf. */
 char *util_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* Reads a regular file of at most max bytes into a malloc'ed buffer with a
+ * NUL after its len bytes.  Returns 0, -EFBIG, -EISDIR (not a regular
+ * file) or another negative errno. */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+
+#define UTIL_KV_LINE_MAX 4096
+
+/*
+ * Parses `key = value` lines (len bytes, need not be NUL-terminated):
+ * blank lines and lines starting with '#' are skipped, blanks around the
+ * key and the value are dropped, a value may be wrapped in double quotes.
+ * Calls set(ctx, key, value, ...) for each; its error (a negative errno with
+ * a message) stops the parse.  Messages are "ORIGIN:LINE: ...".  Returns 0
+ * or a negative errno.
+ */
+int util_kv_parse(const char *text, size_t len, const char *origin,
+		  int (*set)(void *ctx, const char *key, const char *value,
+			     char *why, size_t whylen),
+		  void *ctx, char *why, size_t whylen);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
 
