@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "codec/codec.h"
+#include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "util/util.h"
 
@@ -21,8 +22,19 @@ static void usage(FILE *f)
 {
 	fputs("usage: safexec run [options] FILE|-  [-- ARGS...]\n"
 	      "       safexec run [options] -c CODE [-- ARGS...]\n"
-	      "Runs a Python 3 program in a fresh sandbox.\n\n"
+	      "       safexec run [options] --language NAME FILE... [-- ARGS...]\n"
+	      "Runs a program in a fresh sandbox: Python 3 (FILE.py, -c), or any\n"
+	      "language of the runtime files (--language, or FILE's extension), compiled\n"
+	      "first in a sandbox of its own where the language compiles.\n\n"
 	      "  -c CODE            the program's source text\n"
+	      "  --language NAME    the language (a runtime's name or alias); with it,\n"
+	      "                     every FILE before -- is a file of the program, the\n"
+	      "                     first the entry point\n"
+	      "  --runtimes DIRS    where the runtime files are (colon-separated)\n"
+	      "  --compile-wall-time MS, --compile-cpu-time MS, --compile-memory SIZE,\n"
+	      "  --compile-processes N, --compile-output SIZE\n"
+	      "                     the compile stage's limits (default 10000, 10000,\n"
+	      "                     512M, 64, 1M, or the language's)\n"
 	      "  --json             print the full result as JSON\n"
 	      "  --wall-time MS     wall-clock limit (default 10000)\n"
 	      "  --cpu-time MS      CPU time of the whole process tree (default 10000)\n"
@@ -109,7 +121,8 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 enum { OPT_JSON = 256, OPT_WALL, OPT_CPU, OPT_MEMORY, OPT_PROCS, OPT_OUTPUT,
-       OPT_FSIZE, OPT_NOFILE, OPT_STDIN };
+       OPT_FSIZE, OPT_NOFILE, OPT_STDIN, OPT_LANGUAGE, OPT_RUNTIMES,
+       OPT_C_WALL, OPT_C_CPU, OPT_C_MEMORY, OPT_C_PROCS, OPT_C_OUTPUT };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -121,6 +134,13 @@ static const struct option options[] = {
 	{ "file-size", required_argument, NULL, OPT_FSIZE },
 	{ "open-files", required_argument, NULL, OPT_NOFILE },
 	{ "stdin", required_argument, NULL, OPT_STDIN },
+	{ "language", required_argument, NULL, OPT_LANGUAGE },
+	{ "runtimes", required_argument, NULL, OPT_RUNTIMES },
+	{ "compile-wall-time", required_argument, NULL, OPT_C_WALL },
+	{ "compile-cpu-time", required_argument, NULL, OPT_C_CPU },
+	{ "compile-memory", required_argument, NULL, OPT_C_MEMORY },
+	{ "compile-processes", required_argument, NULL, OPT_C_PROCS },
+	{ "compile-output", required_argument, NULL, OPT_C_OUTPUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -134,7 +154,21 @@ static const struct {
 	{ OPT_MEMORY, SBX_LIMIT_MEMORY },   { OPT_OUTPUT, SBX_LIMIT_OUTPUT },
 	{ OPT_FSIZE, SBX_LIMIT_FILE_SIZE }, { OPT_PROCS, SBX_LIMIT_PROCESSES },
 	{ OPT_NOFILE, SBX_LIMIT_OPEN_FILES },
+	{ OPT_C_WALL, SBX_LIMIT_WALL_MS },  { OPT_C_CPU, SBX_LIMIT_CPU_MS },
+	{ OPT_C_MEMORY, SBX_LIMIT_MEMORY }, { OPT_C_OUTPUT, SBX_LIMIT_OUTPUT },
+	{ OPT_C_PROCS, SBX_LIMIT_PROCESSES },
 };
+
+/* Limits given on the command line, for the run or the compile stage:
+ * applied over whatever defaults the language has. */
+struct given {
+	struct sbx_limits run, compile;	/* a field 0: not given */
+};
+
+static bool is_compile_opt(int opt)
+{
+	return opt >= OPT_C_WALL && opt <= OPT_C_OUTPUT;
+}
 
 static const char *opt_name(int opt)
 {
@@ -153,9 +187,11 @@ static const char *limit_text(const struct sbx_limit_info *li, uint64_t v, char 
 	return buf;
 }
 
-/* Applies one limit option; returns 0 or -1 after printing why. */
-static int set_limit(struct sbx_limits *l, int opt, const char *arg)
+/* Records one limit option; returns 0 or -1 after printing why. */
+static int set_limit(struct given *g, int opt, const char *arg)
 {
+	struct sbx_limits *l = is_compile_opt(opt) ? &g->compile : &g->run;
+
 	for (size_t i = 0; i < UTIL_ARRAY_SIZE(limit_opts); i++) {
 		if (limit_opts[i].opt != opt)
 			continue;
@@ -226,70 +262,135 @@ static int exit_status(const struct sbx_result *res)
 	return res->exit_code;
 }
 
-int cli_run(int argc, char **argv)
-{
-	struct sbx_request req;
-	struct sbx_result res;
-	struct sbx_host *host = NULL;
-	char *code = NULL, *input = NULL;
-	const char *inline_code = NULL, *stdin_path = NULL;
-	size_t code_len = 0, input_len = 0;
-	bool json = false;
-	char why[512];
-	int opt, r, rc = EXIT_USAGE;
+/* What the command line asked for. */
+struct opts {
+	const char *inline_code, *stdin_path, *language, *runtimes;
+	bool json;
+	struct given given;
+	char **paths;		/* the FILEs */
+	size_t npaths;
+	const char *const *args;
+	size_t nargs;
+};
 
-	sbx_request_init(&req);
-	opterr = 0;	/* our own message, with our own name */
-	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c': inline_code = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case OPT_JSON: json = true; break;
-		case OPT_STDIN: stdin_path = optarg; break;
-		case '?':
-			fprintf(stderr, "safexec run: %s: unknown option, or its value is missing\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
-		default:
-			if (set_limit(&req.limits, opt, optarg) < 0)
-				return EXIT_USAGE;
+/* The given limits over l. */
+static void apply(struct sbx_limits *l, const struct sbx_limits *given)
+{
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
+		if (sbx_limit_get(given, (enum sbx_limit_id)i))
+			sbx_limit_set(l, (enum sbx_limit_id)i,
+				      sbx_limit_get(given, (enum sbx_limit_id)i));
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* The result of a language's run: its fields, with the compile stage's
+ * when there was one.  Returns the exit status. */
+static int report_language(const struct opts *o, const struct rt_result *res,
+			   const struct rt_job *job)
+{
+	const struct sbx_result *last = rt_compile_failed(res) ? &res->compile : &res->run;
+
+	if (o->json) {
+		json_t *obj = codec_result_json(&res->run);
+		int bad = !obj;
+		if (obj && res->compiled)
+			bad |= codec_compile_add(obj, &res->compile, &job->compile_limits) < 0;
+		if (obj && last->status == SBX_INTERNAL_ERROR)
+			json_object_set_new(obj, "error", json_string(last->error));
+		if (bad || json_dumpf(obj, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+		    fflush(stdout) != 0)
+			fprintf(stderr, "safexec run: cannot write the result\n");
+		json_decref(obj);
+	} else {
+		/* The compiler's messages go to stderr, warnings too. */
+		if (res->compiled)
+			write_all(2, res->compile.output.data, res->compile.output.len);
+		if (rt_compile_failed(res)) {
+			fprintf(stderr, "safexec: compilation failed\n");
+			explain(&res->compile, &job->compile_limits);
+		} else {
+			write_all(1, res->run.out.data, res->run.out.len);
+			write_all(2, res->run.err.data, res->run.err.len);
+			explain(&res->run, &job->run_limits);
 		}
 	}
-	if (!inline_code) {
-		if (optind >= argc) {
-			usage(stderr);
-			return EXIT_USAGE;
+	return exit_status(last);
+}
+
+/* A program in a language of the runtime files. */
+static int run_language(const struct opts *o, const char *input, size_t input_len)
+{
+	struct rt_registry *reg = NULL;
+	struct sbx_host *host = NULL;
+	struct runtime *rt;
+	struct sbx_file *files = NULL;
+	char **data = NULL;
+	struct rt_job job = { 0 };
+	struct rt_result res;
+	struct sbx_limits def, max;
+	char why[512], dirs[4096];
+	size_t n = o->inline_code ? 1 : o->npaths, total = 0;
+	int r, rc = EXIT_USAGE;
+
+	r = rt_registry_load(&reg, o->runtimes ? o->runtimes : rt_default_dirs(dirs, sizeof(dirs)),
+			     why, sizeof(why));
+	if (r < 0) {
+		fprintf(stderr, "safexec run: runtimes: %s\n", why);
+		return EXIT_INTERNAL;
+	}
+	rt = o->language ? rt_lookup(reg, o->language, strlen(o->language))
+			 : rt_for_file(reg, o->paths[0]);
+	if (!rt) {
+		if (o->language)
+			fprintf(stderr, "safexec run: --language %s: no such language\n", o->language);
+		else
+			fprintf(stderr, "safexec run: %s: no language for its extension "
+				"(give --language)\n", o->paths[0]);
+		goto out;
+	}
+	files = calloc(n, sizeof(*files));
+	data = calloc(n, sizeof(*data));
+	if (!files || !data) {
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		if (o->inline_code) {
+			files[i] = (struct sbx_file){ rt->source_file, o->inline_code,
+						      strlen(o->inline_code), false };
+			break;
 		}
-		const char *path = argv[optind++];
-		if ((r = read_path(path, SBX_MAX_CODE, &code, &code_len)) < 0) {
+		const char *path = o->paths[i];
+		if ((r = read_path(path, SBX_MAX_CODE, &data[i], &len)) < 0) {
 			fprintf(stderr, "safexec run: %s: %s\n", path,
 				r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
 			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
 			goto out;
 		}
-		req.code = code;
-		req.code_len = code_len;
-	} else {
-		req.code = inline_code;
-		req.code_len = strlen(inline_code);
-	}
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
-	req.argv = (const char *const *)argv + optind;
-	req.argc = (size_t)(argc - optind);
-	if (stdin_path) {
-		if ((r = read_path(stdin_path, SBX_MAX_STDIN, &input, &input_len)) < 0) {
-			fprintf(stderr, "safexec run: --stdin %s: %s\n", stdin_path,
-				r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
-			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
+		/* "-" is the program from standard input, named as the
+		 * language names its source. */
+		const char *name = strcmp(path, "-") == 0 ? rt->source_file : base_name(path);
+		if (!sbx_file_name_ok(name)) {
+			fprintf(stderr, "safexec run: %s: not a file name\n", path);
 			goto out;
 		}
-		req.stdin_data = input;
-		req.stdin_len = input_len;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(files[j].name, name) == 0) {
+				fprintf(stderr, "safexec run: %s: a second file named %s\n", path, name);
+				goto out;
+			}
+		files[i] = (struct sbx_file){ name, data[i], len, false };
+		total += len;
 	}
-	if ((r = sbx_request_check(&req, why, sizeof(why))) < 0) {
-		fprintf(stderr, "safexec run: %s\n", why);
+	if (total > SBX_MAX_CODE) {
+		fprintf(stderr, "safexec run: the files take more than 16 MiB\n");
 		goto out;
 	}
 
@@ -298,10 +399,86 @@ int cli_run(int argc, char **argv)
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
+	rt_probe(rt, host);
+	if (!rt->available) {
+		fprintf(stderr, "safexec run: %s is not available here: %s\n", rt->name, rt->why);
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	struct sbx_limits engine_def, engine_max;
+	sbx_limits_default(&engine_def);
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
+		sbx_limit_set(&engine_max, (enum sbx_limit_id)i,
+			      sbx_limit_info((enum sbx_limit_id)i)->max);
+	rt_run_limits(rt, &engine_def, &engine_max, &job.run_limits, &max);
+	rt_compile_limits(rt, &job.compile_limits, &def);
+	apply(&job.run_limits, &o->given.run);
+	apply(&job.compile_limits, &o->given.compile);
+	job.files = files;
+	job.nfiles = n;
+	job.stdin_data = input;
+	job.stdin_len = input_len;
+	job.argv = o->args;
+	job.argc = o->nargs;
+
+	/* A closed reader of our output must not kill us mid-run. */
+	signal(SIGPIPE, SIG_IGN);
+	r = rt_execute(rt, host, &job, &res);
+	rc = r == -E2BIG ? EXIT_USAGE : report_language(o, &res, &job);
+	rt_result_release(&res);
+out:
+	sbx_host_close(host);
+	for (size_t i = 0; data && i < n; i++)
+		free(data[i]);
+	free(data);
+	free(files);
+	rt_registry_free(reg);
+	return rc;
+}
+
+/* Python on /box/main.py: the original, built-in language. */
+static int run_python(const struct opts *o, const char *input, size_t input_len)
+{
+	struct sbx_request req;
+	struct sbx_result res;
+	struct sbx_host *host = NULL;
+	char *code = NULL;
+	size_t code_len = 0;
+	char why[512];
+	int r, rc = EXIT_USAGE;
+
+	sbx_request_init(&req);
+	apply(&req.limits, &o->given.run);
+	if (!o->inline_code) {
+		const char *path = o->paths[0];
+		if ((r = read_path(path, SBX_MAX_CODE, &code, &code_len)) < 0) {
+			fprintf(stderr, "safexec run: %s: %s\n", path,
+				r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+			return r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
+		}
+		req.code = code;
+		req.code_len = code_len;
+	} else {
+		req.code = o->inline_code;
+		req.code_len = strlen(o->inline_code);
+	}
+	req.argv = o->args;
+	req.argc = o->nargs;
+	req.stdin_data = input;
+	req.stdin_len = input_len;
+	if ((r = sbx_request_check(&req, why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec run: %s\n", why);
+		goto out;
+	}
+	if (sbx_host_open(&host, why, sizeof(why)) < 0) {
+		fprintf(stderr, "safexec: %s\n", why);
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
 	/* A closed reader of our output must not kill us mid-run. */
 	signal(SIGPIPE, SIG_IGN);
 	r = sbx_run(host, &req, &res);
-	if (json) {
+	if (o->json) {
 		if (print_json(&res) < 0)
 			fprintf(stderr, "safexec run: cannot write the result\n");
 	} else {
@@ -316,6 +493,78 @@ int cli_run(int argc, char **argv)
 out:
 	sbx_host_close(host);
 	free(code);
+	return rc;
+}
+
+/* Whether the built-in Python runs this: no language asked for, and -c,
+ * standard input or a .py file (what safexec run always took). */
+static bool builtin_python(const struct opts *o)
+{
+	const char *p = o->npaths ? o->paths[0] : "-";
+	size_t n = strlen(p);
+
+	return !o->language && (o->inline_code || strcmp(p, "-") == 0 ||
+				(n > 3 && strcmp(p + n - 3, ".py") == 0));
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	char *input = NULL;
+	size_t input_len = 0;
+	int opt, r, rc;
+
+	opterr = 0;	/* our own message, with our own name */
+	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': o.inline_code = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_JSON: o.json = true; break;
+		case OPT_STDIN: o.stdin_path = optarg; break;
+		case OPT_LANGUAGE: o.language = optarg; break;
+		case OPT_RUNTIMES: o.runtimes = optarg; break;
+		case '?':
+			fprintf(stderr, "safexec run: %s: unknown option, or its value is missing\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		default:
+			if (set_limit(&o.given, opt, optarg) < 0)
+				return EXIT_USAGE;
+		}
+	}
+	if (!o.inline_code) {
+		if (optind >= argc) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		/* One FILE, then the arguments; with a language from the
+		 * runtime files, every FILE up to "--". */
+		o.paths = argv + optind++;
+		o.npaths = 1;
+		if (!builtin_python(&o))
+			while (optind < argc && strcmp(argv[optind], "--") != 0) {
+				optind++;
+				o.npaths++;
+			}
+	}
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	o.args = (const char *const *)argv + optind;
+	o.nargs = (size_t)(argc - optind);
+	if (o.nargs > SBX_MAX_ARGS) {
+		fprintf(stderr, "safexec run: more than %u arguments\n", SBX_MAX_ARGS);
+		return EXIT_USAGE;
+	}
+	if (o.stdin_path) {
+		if ((r = read_path(o.stdin_path, SBX_MAX_STDIN, &input, &input_len)) < 0) {
+			fprintf(stderr, "safexec run: --stdin %s: %s\n", o.stdin_path,
+				r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
+			return r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
+		}
+	}
+	rc = builtin_python(&o) ? run_python(&o, input, input_len)
+				: run_language(&o, input, input_len);
 	free(input);
 	return rc;
 }

@@ -207,3 +207,23 @@ char *codec_status_message(const struct sbx_result *res, const struct sbx_limits
 	}
 	return buf;
 }
+
+int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struct sbx_limits *l)
+{
+	json_t *c = codec_result_json(compile);
+	char msg[128], top[160];
+
+	if (!c)
+		return -ENOMEM;
+	codec_status_message(compile, l, msg, sizeof(msg));
+	if (set(c, "message", json_string(msg)) || set(obj, "compile", c))
+		return -ENOMEM;
+	if (compile->status == SBX_OK)
+		return 0;
+	/* The run did not start: the answer is the compile's failure. */
+	snprintf(top, sizeof(top), "Compilation failed%s%s", msg[0] ? ": " : "", msg);
+	if (set(obj, "status", json_string(CODEC_COMPILE_ERROR)) ||
+	    (json_object_get(obj, "message") && set(obj, "message", json_string(top))))
+		return -ENOMEM;
+	return 0;
+}

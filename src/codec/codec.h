@@ -36,6 +36,15 @@ char *codec_utf8_sanitize(const char *data, size_t len, size_t *outlen);
 char *codec_status_message(const struct sbx_result *res, const struct sbx_limits *l,
 			   char *buf, size_t len);
 
+/* The status of a request whose compile stage failed. */
+#define CODEC_COMPILE_ERROR "compile_error"
+
+/* Adds "compile": the compile stage's result fields and its message (l:
+ * its limits).  When it failed, also sets obj's "status" to
+ * "compile_error" and, where obj has a "message", "Compilation failed:
+ * ...": the run did not start.  Returns 0 or -ENOMEM. */
+int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struct sbx_limits *l);
+
 /* True when data is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int codec_utf8_valid(const char *data, size_t len);
 
