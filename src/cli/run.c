@@ -331,6 +331,7 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 	struct runtime *rt;
 	struct sbx_file *files = NULL;
 	char **data = NULL;
+	size_t *lens = NULL;
 	struct rt_job job = { 0 };
 	struct rt_result res;
 	struct sbx_limits def, max;
@@ -344,6 +345,20 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 		fprintf(stderr, "safexec run: runtimes: %s\n", why);
 		return EXIT_INTERNAL;
 	}
+	files = calloc(n, sizeof(*files));
+	data = calloc(n, sizeof(*data));
+	lens = calloc(n, sizeof(*lens));
+	if (!files || !data || !lens) {
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	for (size_t i = 0; !o->inline_code && i < n; i++)
+		if ((r = read_path(o->paths[i], SBX_MAX_CODE, &data[i], &lens[i])) < 0) {
+			fprintf(stderr, "safexec run: %s: %s\n", o->paths[i],
+				r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
+			goto out;
+		}
 	rt = o->language ? rt_lookup(reg, o->language, strlen(o->language))
 			 : rt_for_file(reg, o->paths[0]);
 	if (!rt) {
@@ -354,26 +369,14 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 				"(give --language)\n", o->paths[0]);
 		goto out;
 	}
-	files = calloc(n, sizeof(*files));
-	data = calloc(n, sizeof(*data));
-	if (!files || !data) {
-		rc = EXIT_INTERNAL;
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
-		size_t len;
+		size_t len = lens[i];
 		if (o->inline_code) {
 			files[i] = (struct sbx_file){ rt->source_file, o->inline_code,
 						      strlen(o->inline_code), false };
 			break;
 		}
 		const char *path = o->paths[i];
-		if ((r = read_path(path, SBX_MAX_CODE, &data[i], &len)) < 0) {
-			fprintf(stderr, "safexec run: %s: %s\n", path,
-				r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
-			rc = r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
-			goto out;
-		}
 		/* "-" is the program from standard input, named as the
 		 * language names its source. */
 		const char *name = strcmp(path, "-") == 0 ? rt->source_file : base_name(path);
@@ -431,6 +434,7 @@ out:
 	for (size_t i = 0; data && i < n; i++)
 		free(data[i]);
 	free(data);
+	free(lens);
 	free(files);
 	rt_registry_free(reg);
 	return rc;
