@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int ep = API_RUN; ep <= API_EXECUTE; ep++) {
 		if (api_parse_request((enum api_endpoint)ep, (const char *)data, size,
-				      &maxima, &req, &err) < 0) {
+				      &maxima, NULL, &req, &err) < 0) {
 			/* Every failure must carry a code and a sendable body. */
 			if (err.code == API_E_NONE || api_error_http_status(err.code) >= 500)
 				__builtin_trap();
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&res, 0, sizeof(res));
 		res.out.data = res.err.data = res.output.data = (char *)req.code;
 		res.out.len = res.err.len = res.output.len = req.code_len;
-		json_decref(api_response_json((enum api_endpoint)ep, 1, &req, &res));
+		json_decref(api_response_json((enum api_endpoint)ep, 1, &req, &res, NULL));
 		api_request_release(&req);
 	}
 	return 0;

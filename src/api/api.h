@@ -13,12 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 
 #define API_MAX_DEPTH	 32	/* deepest nesting of arrays and objects */
 #define API_LIST_DEFAULT 20
 #define API_LIST_MAX	 100
 #define API_MESSAGE_MAX	 256
+#define API_MAX_FILES	 64	/* files of one request */
+#define API_FILE_NAME_MAX 64	/* bytes of a file's name */
 
 /* Every error a client may get; docs/api.md lists them with their meaning. */
 enum api_error_code {
@@ -84,9 +87,17 @@ const char *api_endpoint_name(enum api_endpoint ep);
 /* A parsed, checked request.  Strings point into root, which it owns. */
 struct api_request {
 	json_t *root;
-	const char *language;		/* canonical name, static: "python" */
+	const char *language;		/* canonical name: "python", rt's name */
+	const struct runtime *rt;	/* NULL: the built-in Python */
 	const char *code;		/* code_len bytes, may hold NUL */
 	size_t code_len;
+	/* The program's files, the entry point first: code as the
+	 * runtime's source_file, or the request's files (base64 decoded
+	 * into decoded[], which the request owns). */
+	struct sbx_file *files;
+	size_t nfiles;
+	char **decoded;
+	struct sbx_limits compile_limits; /* effective, when rt compiles */
 	const char *stdin_data;		/* NULL when none */
 	size_t stdin_len;
 	const char **argv;		/* argc strings without NUL; malloc'ed array */
@@ -100,13 +111,14 @@ struct api_request {
  * sbx_request_check() with the default language (fuzz_request.c holds the
  * parser to that); otherwise
  * returns -EINVAL with *err filled (a 4xx code), or -ENOMEM with
- * API_E_INTERNAL.  POST /run ignores fields other than code, as the
- * original service did; /api/v1/execute refuses unknown fields so that a
- * typo in a limit's name cannot pass silently.
+ * API_E_INTERNAL.  POST /run takes code and language and ignores other
+ * fields, as the original service did; /api/v1/execute refuses unknown
+ * fields so that a typo in a limit's name cannot pass silently.  The
+ * language is looked up in runtimes (NULL: only the built-in Python).
  */
 int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
-		      const struct api_maxima *max, struct api_request *req,
-		      struct api_error *err);
+		      const struct api_maxima *max, const struct rt_registry *runtimes,
+		      struct api_request *req, struct api_error *err);
 void api_request_release(struct api_request *req);
 
 /* Points *out at req's data (borrowed). */
@@ -142,14 +154,19 @@ json_t *api_limits_json(const struct sbx_limits *l);
  * field, message and limits.  id < 0 is written as null (not recorded). */
 json_t *api_response_json(enum api_endpoint ep, int64_t id,
 			  const struct api_request *req,
-			  const struct sbx_result *res);
+			  const struct sbx_result *res, const struct sbx_result *compile);
 
 /* The most memory api_response_json() and its text can take for res,
  * counted from when the result exists until the text is sent. */
 size_t api_answer_max_bytes(const struct sbx_result *res);
 
-/* GET /api/v1/languages. */
-json_t *api_languages_json(const char *python_version);
+/* The server's maxima as limits (the engine's where the API has none). */
+void api_max_limits(const struct api_maxima *max, struct sbx_limits *l);
+
+/* GET /api/v1/languages: every available runtime of reg, with its limits
+ * under this server's maxima; without runtimes, the built-in Python. */
+json_t *api_languages_json(const struct rt_registry *reg, const struct api_maxima *max,
+			   const char *python_version);
 
 /* The query of GET /api/v1/executions: limit (1..100, default 20) and
  * before (a positive id; absent = from the newest, *before = 0).  NULL means

@@ -162,22 +162,201 @@ static int get_string(json_t *root, const char *name, int required,
 	return 0;
 }
 
-static int parse_language(json_t *root, struct api_request *req, struct api_error *err)
+/* The language and an optional version selector: a runtime of the
+ * registry, or the built-in Python when there is no python runtime. */
+static int parse_language(json_t *root, const struct rt_registry *runtimes,
+			  struct api_request *req, struct api_error *err)
 {
-	const char *s = NULL;
-	size_t len = 0;
+	const char *s = "python", *v = NULL;
+	size_t len = 6, vlen = 0;
 	int r;
 
 	req->language = "python";
-	r = get_string(root, "language", 0, &s, &len, err);
-	if (r < 0 || !s)
+	if ((r = get_string(root, "language", 0, &s, &len, err)) < 0 ||
+	    (r = get_string(root, "version", 0, &v, &vlen, err)) < 0)
 		return r;
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(python_aliases); i++)
-		if (len == strlen(python_aliases[i]) && memcmp(s, python_aliases[i], len) == 0)
-			return 0;
+	if (!s) {
+		s = "python";
+		len = 6;
+	}
+	req->rt = rt_find(runtimes, s, len);
+	if (req->rt) {
+		req->language = req->rt->name;
+		if (v && !rt_version_matches(req->rt, v, vlen))
+			return api_fail(err, API_E_UNKNOWN_LANGUAGE,
+					"%s is version %s here, not '%.*s'", req->rt->name,
+					req->rt->version_text, (int)(vlen > 40 ? 40 : vlen), v);
+		return 0;
+	}
+	if (!rt_find(runtimes, "python", 6) && !v)
+		for (size_t i = 0; i < UTIL_ARRAY_SIZE(python_aliases); i++)
+			if (len == strlen(python_aliases[i]) && memcmp(s, python_aliases[i], len) == 0)
+				return 0;
 	return api_fail(err, API_E_UNKNOWN_LANGUAGE,
-			"unknown language '%.*s'; known: python (python3, py)",
+			"unknown language '%.*s' (GET /api/v1/languages lists them)",
 			(int)(len > 40 ? 40 : len), s);
+}
+
+/* Strict RFC 4648 base64 (padding required, no line breaks) of len bytes
+ * into out (room for len / 4 * 3).  Returns the decoded length or -1. */
+static ssize_t base64_decode(const char *in, size_t len, char *out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	if (len % 4)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t v = 0;
+		int pad = 0;
+		for (int k = 0; k < 4; k++) {
+			const char *c = in[i + k] ? strchr(alphabet, in[i + k]) : NULL;
+			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
+				pad++;
+				v <<= 6;
+				continue;
+			}
+			if (!c || pad)
+				return -1;
+			v = v << 6 | (uint32_t)(c - alphabet);
+		}
+		out[o++] = (char)(v >> 16);
+		if (pad < 2)
+			out[o++] = (char)(v >> 8);
+		if (pad < 1)
+			out[o++] = (char)v;
+	}
+	return (ssize_t)o;
+}
+
+/* A file name a request may give: [A-Za-z0-9._+-], not starting with a
+ * dot, at most API_FILE_NAME_MAX bytes.  No '/', so every file lands in
+ * /box itself. */
+static bool file_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > API_FILE_NAME_MAX || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
+			return false;
+	return true;
+}
+
+static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *total,
+		      struct api_error *err)
+{
+	static const char *const known[] = { "name", "content", "encoding" };
+	const char *name, *content, *enc = "utf8", *key;
+	size_t nlen = 0, clen = 0, elen = 4;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(f))
+		return api_fail(err, API_E_INVALID_REQUEST, "files[%zu] must be an object, not %s",
+				i, type_name(f));
+	json_object_foreach(f, key, v) {
+		size_t k = 0;
+		while (k < UTIL_ARRAY_SIZE(known) && strcmp(key, known[k]) != 0)
+			k++;
+		if (k == UTIL_ARRAY_SIZE(known))
+			return api_fail(err, API_E_INVALID_REQUEST, "unknown field 'files[%zu].%.64s'; "
+					"known: name, content, encoding", i, key);
+	}
+	name = content = NULL;
+	if ((r = get_string(f, "name", 1, &name, &nlen, err)) < 0 ||
+	    (r = get_string(f, "content", 1, &content, &clen, err)) < 0 ||
+	    (r = get_string(f, "encoding", 0, &enc, &elen, err)) < 0) {
+		char msg[API_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg), "%s", err->message);
+		return api_fail(err, err->code, "files[%zu]: %s", i, msg);
+	}
+	if (!enc) {
+		enc = "utf8";
+		elen = 4;
+	}
+	if (!file_name_ok(name, nlen) || strlen(name) != nlen)
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"files[%zu]: the name '%.*s' is not allowed: letters, digits, '.', "
+				"'_', '+' and '-', at most %d, not starting with '.'", i,
+				(int)(nlen > API_FILE_NAME_MAX ? API_FILE_NAME_MAX : nlen), name,
+				API_FILE_NAME_MAX);
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(req->files[k].name, name) == 0)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"files[%zu]: a second file named '%s'", i, name);
+	struct sbx_file *out = &req->files[i];
+	out->name = name;
+	if (elen == 4 && memcmp(enc, "utf8", 4) == 0) {
+		out->data = content;
+		out->len = clen;
+	} else if (elen == 6 && memcmp(enc, "base64", 6) == 0) {
+		char *d = malloc(clen / 4 * 3 + 1);
+		if (!d)
+			return api_fail(err, API_E_INTERNAL, "out of memory");
+		req->decoded[i] = d;
+		ssize_t n = base64_decode(content, clen, d);
+		if (n < 0)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"files[%zu] ('%s'): content is not valid base64", i, name);
+		out->data = d;
+		out->len = (size_t)n;
+	} else {
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"files[%zu]: encoding must be \"utf8\" or \"base64\"", i);
+	}
+	*total += out->len;
+	if (*total > SBX_MAX_CODE)
+		return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+				"the files take more than %u bytes", SBX_MAX_CODE);
+	return 0;
+}
+
+/* The program: code (as the runtime's source file) or files. */
+static int parse_program(json_t *root, enum api_endpoint ep, struct api_request *req,
+			 struct api_error *err)
+{
+	json_t *files = ep == API_EXECUTE ? json_object_get(root, "files") : NULL;
+	size_t total = 0;
+	int r;
+
+	if (files && json_is_null(files))
+		files = NULL;
+	if ((r = get_string(root, "code", !files, &req->code, &req->code_len, err)) < 0)
+		return r;
+	if (files && req->code)
+		return api_fail(err, API_E_INVALID_REQUEST, "give 'code' or 'files', not both");
+	if (!files) {
+		if (!req->rt)
+			return 0;	/* the built-in Python takes code as it is */
+		if (!(req->files = calloc(1, sizeof(*req->files))))
+			return api_fail(err, API_E_INTERNAL, "out of memory");
+		req->files[0] = (struct sbx_file){ req->rt->source_file, req->code, req->code_len,
+						   false };
+		req->nfiles = 1;
+		return 0;
+	}
+	if (!json_is_array(files) || json_array_size(files) == 0 ||
+	    json_array_size(files) > API_MAX_FILES)
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field 'files' must be an array of 1 to %d files", API_MAX_FILES);
+	if (!req->rt)
+		return api_fail(err, API_E_INVALID_REQUEST, "'files' needs a language of the "
+				"runtime files; the built-in Python takes 'code'");
+	req->files = calloc(json_array_size(files), sizeof(*req->files));
+	req->decoded = calloc(json_array_size(files), sizeof(*req->decoded));
+	if (!req->files || !req->decoded)
+		return api_fail(err, API_E_INTERNAL, "out of memory");
+	for (size_t i = 0; i < json_array_size(files); i++) {
+		req->nfiles = i + 1;
+		if ((r = parse_file(json_array_get(files, i), i, req, &total, err)) < 0)
+			return r;
+	}
+	/* The entry point is the first file: its text is the code shown in
+	 * the history. */
+	req->code = req->files[0].data;
+	req->code_len = req->files[0].len;
+	return 0;
 }
 
 static int parse_args(json_t *root, struct api_request *req, struct api_error *err)
@@ -238,22 +417,32 @@ static const struct limit_field limit_fields[] = {
 	{ "output_bytes", offsetof(struct api_maxima, output_bytes), SBX_LIMIT_OUTPUT },
 };
 
-/*
- * A limit must lie between the sandbox's minimum and the lower of the
- * sandbox's maximum and this server's: the message gives the range, so
- * that a client can correct the request without guessing.
- */
-static int parse_limits(json_t *root, const struct api_maxima *max,
-			struct api_request *req, struct api_error *err)
+void api_max_limits(const struct api_maxima *max, struct sbx_limits *l)
 {
-	json_t *obj = json_object_get(root, "limits"), *v;
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
+		sbx_limit_set(l, (enum sbx_limit_id)i, sbx_limit_info((enum sbx_limit_id)i)->max);
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(limit_fields); i++)
+		sbx_limit_set(l, limit_fields[i].id,
+			      *(const uint64_t *)((const char *)max + limit_fields[i].max_off));
+}
+
+/*
+ * A limit must lie between the sandbox's minimum and the stage's maximum
+ * (this server's, the lower of the runtime's where it has one): the
+ * message gives the range, so that a client can correct the request
+ * without guessing.
+ */
+static int parse_limits(json_t *root, const char *field, const struct sbx_limits *max,
+			struct sbx_limits *l, struct api_error *err)
+{
+	json_t *obj = json_object_get(root, field), *v;
 	const char *key;
 
 	if (!obj || json_is_null(obj))
 		return 0;
 	if (!json_is_object(obj))
 		return api_fail(err, API_E_INVALID_REQUEST,
-				"the field 'limits' must be an object, not %s", type_name(obj));
+				"the field '%s' must be an object, not %s", field, type_name(obj));
 	json_object_foreach(obj, key, v) {
 		size_t i;
 		json_int_t n;
@@ -263,33 +452,62 @@ static int parse_limits(json_t *root, const struct api_maxima *max,
 				break;
 		if (i == UTIL_ARRAY_SIZE(limit_fields))
 			return api_fail(err, API_E_INVALID_REQUEST,
-					"unknown field 'limits.%.64s'; known: wall_time_ms, "
+					"unknown field '%s.%.64s'; known: wall_time_ms, "
 					"cpu_time_ms, memory_bytes, max_processes, output_bytes",
-					key);
+					field, key);
 		if (json_is_null(v))
 			continue;
 
 		const struct sbx_limit_info *li = sbx_limit_info(limit_fields[i].id);
-		uint64_t server_max = *(const uint64_t *)((const char *)max + limit_fields[i].max_off);
-		uint64_t hi = server_max < li->max ? server_max : li->max;
+		uint64_t hi = sbx_limit_get(max, limit_fields[i].id);
 
 		if (!json_is_integer(v) || (n = json_integer_value(v)) <= 0)
 			return api_fail(err, API_E_INVALID_LIMIT,
-					"limits.%s must be an integer from %llu to %llu", key,
+					"%s.%s must be an integer from %llu to %llu", field, key,
 					(unsigned long long)li->min, (unsigned long long)hi);
 		if ((uint64_t)n < li->min)
 			return api_fail(err, API_E_INVALID_LIMIT,
-					"limits.%s is %lld, below the sandbox's minimum; it must "
-					"be from %llu to %llu", key, (long long)n,
+					"%s.%s is %lld, below the sandbox's minimum; it must "
+					"be from %llu to %llu", field, key, (long long)n,
 					(unsigned long long)li->min, (unsigned long long)hi);
 		if ((uint64_t)n > hi)
 			return api_fail(err, API_E_LIMIT_EXCEEDED,
-					"limits.%s is %lld, above this server's maximum; it must "
-					"be from %llu to %llu", key, (long long)n,
+					"%s.%s is %lld, above this server's maximum; it must "
+					"be from %llu to %llu", field, key, (long long)n,
 					(unsigned long long)li->min, (unsigned long long)hi);
-		sbx_limit_set(&req->limits, limit_fields[i].id, (uint64_t)n);
+		sbx_limit_set(l, limit_fields[i].id, (uint64_t)n);
 	}
 	return 0;
+}
+
+/* Both stages' limits: the runtime's defaults and maxima under the
+ * server's, then the request's. */
+static int parse_stage_limits(json_t *root, enum api_endpoint ep, const struct api_maxima *max,
+			      struct api_request *req, struct api_error *err)
+{
+	struct sbx_limits server_max, run_max, compile_max;
+	int r;
+
+	api_max_limits(max, &server_max);
+	if (!req->rt) {
+		run_max = server_max;
+	} else {
+		struct sbx_limits base = req->limits;
+		rt_run_limits(req->rt, &base, &server_max, &req->limits, &run_max);
+		rt_compile_limits(req->rt, &req->compile_limits, &compile_max);
+	}
+	if (ep != API_EXECUTE)
+		return 0;
+	if ((r = parse_limits(root, "limits", &run_max, &req->limits, err)) < 0)
+		return r;
+	if (!req->rt || !rt_compiles(req->rt)) {
+		json_t *c = json_object_get(root, "compile_limits");
+		if (c && !json_is_null(c))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"compile_limits: %s is not compiled", req->language);
+		return 0;
+	}
+	return parse_limits(root, "compile_limits", &compile_max, &req->compile_limits, err);
 }
 
 /* The sizes the sandbox takes: bodies can be raised past them (max_body). */
@@ -308,7 +526,8 @@ static int check_sizes(const struct api_request *req, struct api_error *err)
 
 static int check_fields(json_t *root, struct api_error *err)
 {
-	static const char *const known[] = { "language", "code", "stdin", "args", "limits" };
+	static const char *const known[] = { "language", "version", "code", "files", "stdin",
+					     "args", "limits", "compile_limits" };
 	const char *key;
 	json_t *v;
 
@@ -320,15 +539,15 @@ static int check_fields(json_t *root, struct api_error *err)
 				break;
 		if (i == UTIL_ARRAY_SIZE(known))
 			return api_fail(err, API_E_INVALID_REQUEST,
-					"unknown field '%.64s'; known: language, code, stdin, "
-					"args, limits", key);
+					"unknown field '%.64s'; known: language, version, code, "
+					"files, stdin, args, limits, compile_limits", key);
 	}
 	return 0;
 }
 
 int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
-		      const struct api_maxima *max, struct api_request *req,
-		      struct api_error *err)
+		      const struct api_maxima *max, const struct rt_registry *runtimes,
+		      struct api_request *req, struct api_error *err)
 {
 	int r;
 
@@ -341,15 +560,14 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 	r = parse_json(body, len, &req->root, err);
 	if (r < 0)
 		goto out;
-	r = get_string(req->root, "code", 1, &req->code, &req->code_len, err);
-	if (r < 0)
+	if ((ep == API_EXECUTE && (r = check_fields(req->root, err)) < 0) ||
+	    (r = parse_language(req->root, runtimes, req, err)) < 0 ||
+	    (r = parse_program(req->root, ep, req, err)) < 0 ||
+	    (r = parse_stage_limits(req->root, ep, max, req, err)) < 0)
 		goto out;
 	if (ep == API_EXECUTE &&
-	    ((r = check_fields(req->root, err)) < 0 ||
-	     (r = parse_language(req->root, req, err)) < 0 ||
-	     (r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
-	     (r = parse_args(req->root, req, err)) < 0 ||
-	     (r = parse_limits(req->root, max, req, err)) < 0))
+	    ((r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
+	     (r = parse_args(req->root, req, err)) < 0))
 		goto out;
 	r = check_sizes(req, err);
 out:
@@ -360,8 +578,15 @@ out:
 
 void api_request_release(struct api_request *req)
 {
+	for (size_t i = 0; req->decoded && i < req->nfiles; i++)
+		free(req->decoded[i]);
+	free(req->decoded);
+	free(req->files);
 	free(req->argv);
 	json_decref(req->root);
+	req->decoded = NULL;
+	req->files = NULL;
+	req->nfiles = 0;
 	req->argv = NULL;
 	req->root = NULL;
 	req->argc = 0;

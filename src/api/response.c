@@ -32,7 +32,7 @@ json_t *api_limits_json(const struct sbx_limits *l)
 
 json_t *api_response_json(enum api_endpoint ep, int64_t id,
 			  const struct api_request *req,
-			  const struct sbx_result *res)
+			  const struct sbx_result *res, const struct sbx_result *compile)
 {
 	json_t *obj = json_object(), *idv;
 	char msg[128];
@@ -56,11 +56,16 @@ json_t *api_response_json(enum api_endpoint ep, int64_t id,
 	codec_status_message(res, &req->limits, msg, sizeof(msg));
 	if (json_object_set_new(obj, "message", json_string(msg)) < 0)
 		goto fail;
+	if (compile && codec_compile_add(obj, compile, &req->compile_limits) < 0)
+		goto fail;
 	if (ep == API_RUN) {
 		if (json_object_set(obj, "id", idv) < 0)
 			goto fail;
 	} else {
 		if (json_object_set_new(obj, "limits", api_limits_json(&req->limits)) < 0)
+			goto fail;
+		if (compile && json_object_set_new(obj, "compile_limits",
+						   api_limits_json(&req->compile_limits)) < 0)
 			goto fail;
 	}
 	json_decref(idv);
@@ -71,9 +76,65 @@ fail:
 	return NULL;
 }
 
-json_t *api_languages_json(const char *python_version)
+static json_t *stage_json(const struct sbx_limits *def, const struct sbx_limits *max)
 {
-	return json_pack("[{s:s, s:s, s:[s, s]}]", "language", "python",
-			 "version", python_version ? python_version : "",
-			 "aliases", "python3", "py");
+	return json_pack("{s:o, s:o}", "default", api_limits_json(def), "max", api_limits_json(max));
+}
+
+static json_t *strings(const char (*list)[RT_NAME_MAX], size_t n, size_t size)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string((const char *)list + i * size));
+	return a;
+}
+
+json_t *api_languages_json(const struct rt_registry *reg, const struct api_maxima *max,
+			   const char *python_version)
+{
+	struct sbx_limits base, server_max, def, most;
+	json_t *list = json_array();
+
+	if (!list)
+		return NULL;
+	api_default_limits(max, &base);
+	api_max_limits(max, &server_max);
+	for (size_t i = 0; reg && i < reg->n; i++) {
+		const struct runtime *rt = &reg->rt[i];
+		if (!rt->available)
+			continue;
+		rt_run_limits(rt, &base, &server_max, &def, &most);
+		json_t *limits = json_pack("{s:o}", "run", stage_json(&def, &most));
+		if (limits && rt_compiles(rt)) {
+			rt_compile_limits(rt, &def, &most);
+			json_object_set_new(limits, "compile", stage_json(&def, &most));
+		}
+		json_t *exts = json_array();
+		for (size_t e = 0; exts && e < rt->nextensions; e++)
+			json_array_append_new(exts, json_string(rt->extensions[e]));
+		json_t *item = json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:s, s:o}",
+					 "language", rt->name, "display_name", rt->display_name,
+					 "version", rt->version_text,
+					 "aliases", strings(rt->aliases, rt->naliases, RT_NAME_MAX),
+					 "compiled", rt_compiles(rt), "extensions", exts,
+					 "source_file", rt->source_file, "hello",
+					 rt->hello ? rt->hello : "", "limits", limits);
+		if (!item || json_array_append_new(list, item) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	if (!rt_find(reg, "python", 6)) {
+		json_t *item = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:[s], s:s, s:s}",
+					 "language", "python", "display_name", "Python 3",
+					 "version", python_version ? python_version : "",
+					 "aliases", "python3", "py", "compiled", 0, "extensions", "py",
+					 "source_file", "main.py", "hello", "print(\"Hello World\")\n");
+		if (!item || json_array_insert_new(list, 0, item) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
 }

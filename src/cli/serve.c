@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -114,6 +115,7 @@ int cli_serve(int argc, char **argv)
 	struct sbx_host *host = NULL;
 	struct store *st = NULL;
 	struct http_server *srv = NULL;
+	struct rt_registry *runtimes = NULL;
 	struct http_config hc;
 	char why[1024], bind_host[CFG_LISTEN_MAX];
 	const struct sbx_features *f;
@@ -145,6 +147,22 @@ int cli_serve(int argc, char **argv)
 	}
 	if (open_sandbox(&host) < 0)
 		goto out;
+	char dirs[CFG_PATH_MAX];
+	if ((r = rt_registry_load(&runtimes, c.runtimes[0] ? c.runtimes
+						  : rt_default_dirs(dirs, sizeof(dirs)),
+				  why, sizeof(why))) < 0) {
+		fprintf(stderr, "safexec serve: runtimes: %s\n", why);
+		goto out;
+	}
+	rt_registry_probe(runtimes, host);
+	size_t available = 0;
+	for (size_t i = 0; i < runtimes->n; i++) {
+		if (runtimes->rt[i].available)
+			available++;
+		else
+			fprintf(stderr, "safexec: %s is not offered: %s\n", runtimes->rt[i].name,
+				runtimes->rt[i].why);
+	}
 	why[0] = '\0';
 	struct store_config sc = {
 		.db_path = c.db,
@@ -164,6 +182,7 @@ int cli_serve(int argc, char **argv)
 	hc.connection_timeout = (unsigned)c.connection_timeout;
 	hc.connection_limit = (unsigned)c.connection_limit;
 	hc.allowed_hosts = c.allowed_hosts;
+	hc.runtimes = runtimes;
 	hc.maxima = (struct api_maxima){
 		.wall_time_ms = c.max_wall_time_ms,
 		.cpu_time_ms = c.max_cpu_time_ms,
@@ -180,12 +199,12 @@ int cli_serve(int argc, char **argv)
 	}
 	f = sbx_host_features(host);
 	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u worker%s, queue %u, "
-		"cgroup %s, history %s)\n",
+		"cgroup %s, %zu languages, history %s)\n",
 		strchr(bind_host, ':') ? "[" : "", bind_host,
 		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers,
 		hc.workers == 1 ? "" : "s", hc.queue,
 		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
-		c.db);
+		available ? available : 1, c.db);
 
 	wait_for_stop();
 	fprintf(stderr, "safexec: %s: stopping (grace period %llu s)\n",
@@ -198,6 +217,7 @@ out:
 	http_free(srv);
 	if (st)
 		store_close(st);
+	rt_registry_free(runtimes);
 	if (host)
 		sbx_host_close(host);
 	if (status == 0)

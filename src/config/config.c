@@ -46,6 +46,9 @@ const struct cfg_entry cfg_table[] = {
 	    "SQLite history database (default: DATA_DIR/history.db)"),
 	STR(log, "logs/executions.log", NULL,
 	    "append-only JSON-lines log of every execution; empty = none"),
+	STR(runtimes, "", "SAFEXEC_RUNTIMES",
+	    "folders of runtime files (docs/runtimes.md), colon-separated; empty = the "
+	    "runtimes folder beside the binary's, else /usr/share/safexec/runtimes"),
 	NUM(workers, CFG_UINT, "0", 0, 1024, "SAFEXEC_WORKERS",
 	    "sandboxes running at once (0 = number of CPUs)"),
 	NUM(queue, CFG_UINT, "64", 0, 1000000, NULL,

@@ -23,6 +23,7 @@ struct cfg {
 	char data_dir[CFG_PATH_MAX];
 	char db[CFG_PATH_MAX];		/* "" until cfg_finish(): <data_dir>/history.db */
 	char log[CFG_PATH_MAX];		/* "" = no JSON-lines log */
+	char runtimes[CFG_PATH_MAX];	/* runtime file folders; "" = the default */
 	uint64_t workers;		/* 0 until cfg_finish(): number of CPUs */
 	uint64_t queue;			/* waiting executions beyond the workers */
 	uint64_t max_body;		/* bytes */

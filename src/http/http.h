@@ -36,6 +36,7 @@ struct http_config {
 	struct api_maxima maxima;
 	int listen_fd;			/* from http_listen(), owned by the server
 					   from http_start() on; -1 = open one */
+	const struct rt_registry *runtimes; /* probed; borrowed; NULL: Python only */
 };
 
 /* Opens a listening socket on host:port, so that a caller can find out

@@ -238,10 +238,30 @@ static void mem_release(struct http_server *srv, size_t bytes)
 	pthread_mutex_unlock(&srv->mem.lock);
 }
 
-static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+/* The request's program: the built-in Python, or a runtime's stages. */
+static int execute(struct http_server *srv, const struct api_request *req, struct rt_result *res)
 {
 	struct sbx_request sreq;
-	struct sbx_result res;
+	struct rt_job job;
+
+	if (!req->rt) {
+		memset(res, 0, sizeof(*res));
+		res->ran = true;
+		api_request_sbx(req, &sreq);
+		return sbx_run(srv->host, &sreq, &res->run);
+	}
+	job = (struct rt_job){
+		.files = req->files, .nfiles = req->nfiles,
+		.stdin_data = req->stdin_data, .stdin_len = req->stdin_len,
+		.argv = req->argv, .argc = req->argc,
+		.run_limits = req->limits, .compile_limits = req->compile_limits,
+	};
+	return rt_execute(req->rt, srv->host, &job, res);
+}
+
+static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct rt_result res;
 	struct store_record rec;
 	struct api_error err;
 	int64_t id = -1;
@@ -253,22 +273,23 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
 		goto answer_error;
 	}
-	api_request_sbx(&ctx->req, &sreq);
 	t0 = util_now_ns();
-	r = sbx_run(srv->host, &sreq, &res);
-	http_metrics_run(&srv->metrics, res.status, (util_now_ns() - t0) / 1000);
+	r = execute(srv, &ctx->req, &res);
 	if (r == -E2BIG) {
 		/* The parser lets nothing through that the sandbox's check
 		 * refuses: only the kernel's word on the arguments, or /box's
 		 * room for the code, gets here. */
 		api_fail(&err, API_E_PAYLOAD_TOO_LARGE, "the sandbox refused the request: its "
 			 "code does not fit the memory limit, or its arguments are too large");
-		sbx_result_release(&res);
+		rt_result_release(&res);
 		goto answer_error;
 	}
-	if (res.status == SBX_INTERNAL_ERROR)
-		fprintf(stderr, "safexec: run failed: %s\n", res.error);
-	reserved = api_answer_max_bytes(&res);
+	const struct sbx_result *last = rt_compile_failed(&res) ? &res.compile : &res.run;
+	http_metrics_run(&srv->metrics, last->status, (util_now_ns() - t0) / 1000);
+	if (last->status == SBX_INTERNAL_ERROR)
+		fprintf(stderr, "safexec: run failed: %s\n", last->error);
+	reserved = api_answer_max_bytes(&res.run) +
+		   (res.compiled ? api_answer_max_bytes(&res.compile) : 0);
 	mem_reserve(srv, reserved);
 	ctx->resp_bytes = reserved;
 
@@ -284,16 +305,19 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		.argv = ctx->req.argv,
 		.argc = ctx->req.argc,
 		.limits = &ctx->req.limits,
-		.result = &res,
+		.result = &res.run,
+		.compile = res.compiled ? &res.compile : NULL,
+		.compile_limits = &ctx->req.compile_limits,
 	};
 	if (store_insert(srv->store, &rec, &id) < 0) {
 		fprintf(stderr, "safexec: could not record an execution\n");
 		id = -1;
 	}
 	ctx->resp_code = MHD_HTTP_OK;
-	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res),
+	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res.run,
+							 res.compiled ? &res.compile : NULL),
 				      &sent_bytes);
-	sbx_result_release(&res);
+	rt_result_release(&res);
 	if (ctx->resp) {
 		/* Keep what the answer holds; give back the rest. */
 		if (sent_bytes < reserved) {
@@ -565,7 +589,7 @@ static enum MHD_Result serve_run(struct conn_ctx *ctx)
 	}
 	ctx->ep = ctx->route.id == HTTP_R_RUN ? API_RUN : API_EXECUTE;
 	r = api_parse_request(ctx->ep, ctx->body ? ctx->body : "", ctx->body_len,
-			      &srv->cfg.maxima, &ctx->req, &err);
+			      &srv->cfg.maxima, srv->cfg.runtimes, &ctx->req, &err);
 	free(ctx->body);
 	ctx->body = NULL;
 	ctx->body_len = ctx->body_cap = 0;
@@ -582,7 +606,8 @@ static enum MHD_Result dispatch(struct conn_ctx *ctx)
 	case HTTP_R_EXECUTE: return serve_run(ctx);
 	case HTTP_R_LANGUAGES:
 		return send_json(ctx, MHD_HTTP_OK,
-				 api_languages_json(sbx_host_features(ctx->srv->host)->python_version));
+				 api_languages_json(ctx->srv->cfg.runtimes, &ctx->srv->cfg.maxima,
+						    sbx_host_features(ctx->srv->host)->python_version));
 	case HTTP_R_EXECUTIONS: return serve_list(ctx);
 	case HTTP_R_EXECUTION: return serve_get(ctx);
 	case HTTP_R_HEALTHZ: return serve_healthz(ctx);

@@ -26,7 +26,7 @@
 #include "util/util.h"
 
 /* Bump when the schema changes; store_open() refuses a newer database. */
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 /* How long a statement waits for a lock held by another process (an
  * operator's sqlite3 shell, a backup) before giving up. */
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -73,7 +73,8 @@ static const char schema_sql[] =
 	" stderr_truncated INTEGER NOT NULL,"
 	" wall_time_ms INTEGER NOT NULL,"
 	" cpu_time_ms INTEGER NOT NULL,"
-	" memory_bytes INTEGER NOT NULL);"
+	" memory_bytes INTEGER NOT NULL,"
+	" compile TEXT);"	/* since version 2: the compile stage, JSON */
 	"CREATE INDEX IF NOT EXISTS executions_created_ms"
 	" ON executions(created_ms);";
 
@@ -82,16 +83,16 @@ static const char insert_sql[] =
 	" stdin, args, limit_wall_time_ms, limit_cpu_time_ms,"
 	" limit_memory_bytes, limit_max_processes, limit_output_bytes, status,"
 	" exit_code, signal, stdout, stderr, output, stdout_truncated,"
-	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes)"
+	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes, compile)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 
 /* Column order shared by get_sql and full_row(). */
 enum {
 	C_ID, C_CREATED, C_CLIENT, C_ENDPOINT, C_LANGUAGE, C_CODE, C_STDIN,
 	C_ARGS, C_L_WALL, C_L_CPU, C_L_MEM, C_L_PROCS, C_L_OUTPUT, C_STATUS,
 	C_EXIT, C_SIGNAL, C_STDOUT, C_STDERR, C_OUTPUT, C_OUT_TRUNC,
-	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM,
+	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE,
 };
 
 static const char get_sql[] =
@@ -99,7 +100,7 @@ static const char get_sql[] =
 	" limit_wall_time_ms, limit_cpu_time_ms, limit_memory_bytes,"
 	" limit_max_processes, limit_output_bytes, status, exit_code, signal,"
 	" stdout, stderr, output, stdout_truncated, stderr_truncated,"
-	" wall_time_ms, cpu_time_ms, memory_bytes"
+	" wall_time_ms, cpu_time_ms, memory_bytes, compile"
 	" FROM executions WHERE id = ?1";
 
 /* Column order shared by list_sql and summary_json(). */
@@ -263,9 +264,19 @@ json_t *store_row_json(const struct store_row *row)
 	limits = NULL;
 	if (r || codec_result_add(obj, &row->result) < 0)
 		goto fail;
-	char msg[128];
-	if (set_new(obj, "message", json_string(codec_status_message(&row->result, &row->limits,
-								   msg, sizeof(msg)))) < 0)
+	char msg[200], failed[180];
+	codec_status_message(&row->result, &row->limits, msg, sizeof(msg));
+	if (row->compile) {
+		const char *cm = json_string_value(json_object_get(row->compile, "message"));
+		if (set_new(obj, "compile", json_incref(row->compile)) < 0)
+			goto fail;
+		if (row->status && strcmp(row->status, CODEC_COMPILE_ERROR) == 0) {
+			snprintf(failed, sizeof(failed), "Compilation failed%s%.150s",
+				 cm && *cm ? ": " : "", cm ? cm : "");
+			snprintf(msg, sizeof(msg), "%s", failed);
+		}
+	}
+	if (set_new(obj, "message", json_string(msg)) < 0)
 		goto fail;
 	/* A database written by a later version may hold a status this build
 	 * has no enum for; report the stored text rather than a guess. */
@@ -369,9 +380,17 @@ static json_t *full_row(sqlite3_stmt *st)
 	res->wall_time_ms = u64(sqlite3_column_int64(st, C_WALL));
 	res->cpu_time_ms = u64(sqlite3_column_int64(st, C_CPU));
 	res->memory_bytes = u64(sqlite3_column_int64(st, C_MEM));
+	if (sqlite3_column_type(st, C_COMPILE) != SQLITE_NULL) {
+		row.compile = json_loads(col_text(st, C_COMPILE), JSON_REJECT_DUPLICATES, NULL);
+		if (row.compile && !json_is_object(row.compile)) {
+			json_decref(row.compile);
+			row.compile = NULL;
+		}
+	}
 
 	out = store_row_json(&row);
 	json_decref(row.args);
+	json_decref(row.compile);
 	return out;
 }
 
@@ -593,7 +612,11 @@ static int setup_schema(sqlite3 *db, char *why, size_t whylen)
 			 "this safexec understands (%d)", version, STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
+	/* Version 1 had no compile column. */
+	rc = version == 1 ? sqlite3_exec(db, "ALTER TABLE executions ADD COLUMN compile TEXT",
+					 NULL, NULL, NULL) : SQLITE_OK;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version < STORE_SCHEMA_VERSION) {
 		char sql[64];
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
@@ -723,7 +746,7 @@ static int bind_bytes(sqlite3_stmt *s, int i, const char *p, size_t len)
 }
 
 static int bind_record(sqlite3_stmt *s, const struct store_row *row,
-		       const char *args)
+		       const char *args, const char *compile)
 {
 	const struct sbx_limits *l = &row->limits;
 	const struct sbx_result *res = &row->result;
@@ -761,6 +784,10 @@ static int bind_record(sqlite3_stmt *s, const struct store_row *row,
 	rc |= sqlite3_bind_int64(s, 21, i64(res->wall_time_ms));
 	rc |= sqlite3_bind_int64(s, 22, i64(res->cpu_time_ms));
 	rc |= sqlite3_bind_int64(s, 23, i64(res->memory_bytes));
+	if (compile)
+		rc |= sqlite3_bind_text(s, 24, compile, -1, SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(s, 24);
 	/* Every bind returns SQLITE_OK (0) or an error; OR-ing keeps "some
 	 * error" without caring which. */
 	return rc;
@@ -770,7 +797,7 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 {
 	struct store_row row = { 0 };
 	json_t *args = NULL, *full = NULL;
-	char *args_text = NULL;
+	char *args_text = NULL, *compile_text = NULL;
 	int r = 0, rc;
 
 	if (id)
@@ -792,6 +819,23 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	row.status = sbx_status_name(rec->result->status);
 	if (!row.status)
 		row.status = "internal_error";
+	if (rec->compile) {
+		char msg[128];
+		row.compile = codec_result_json(rec->compile);
+		if (!row.compile || json_object_set_new(row.compile, "message", json_string(
+				codec_status_message(rec->compile, rec->compile_limits,
+						     msg, sizeof(msg)))) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		compile_text = json_dumps(row.compile, JSON_COMPACT);
+		if (!compile_text) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (rec->compile->status != SBX_OK)
+			row.status = CODEC_COMPILE_ERROR;
+	}
 
 	args = args_json(rec->argv, rec->argc);
 	args_text = args ? json_dumps(args, JSON_COMPACT) : NULL;
@@ -802,7 +846,7 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	row.args = args;
 
 	pthread_mutex_lock(&st->lock);
-	rc = bind_record(st->ins, &row, args_text);
+	rc = bind_record(st->ins, &row, args_text, compile_text);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st->ins);
 	if (rc == SQLITE_DONE) {
@@ -830,7 +874,9 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 out:
 	json_decref(full);
 	json_decref(args);
+	json_decref(row.compile);
 	free(args_text);
+	free(compile_text);
 	return r;
 }
 

@@ -38,7 +38,9 @@ struct store_record {
 	const char *const *argv;	/* NUL-terminated strings */
 	size_t argc;
 	const struct sbx_limits *limits; /* NULL: stored as zeros */
-	const struct sbx_result *result; /* required */
+	const struct sbx_result *result; /* required: the run stage's */
+	const struct sbx_result *compile; /* the compile stage's, or NULL */
+	const struct sbx_limits *compile_limits; /* with compile */
 };
 
 struct store;

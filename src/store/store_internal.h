@@ -25,6 +25,7 @@ struct store_row {
 	struct sbx_limits limits;	/* only the five stored ones are used */
 	struct sbx_result result;	/* buffers borrowed */
 	const char *status;		/* status text; NULL: from result.status */
+	json_t *compile;		/* the compile stage as stored, or NULL */
 };
 
 /* The full JSON object of one record, as store_get() returns it and as the

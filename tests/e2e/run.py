@@ -526,7 +526,9 @@ def bad_input_execute_fields(s, slow):
     def ex(obj):
         return s.post("/api/v1/execute", obj)
 
-    expect_error(ex({"code": "x", "language": "ruby"}), 400, "unknown_language", "ruby")
+    expect_error(ex({"code": "x", "language": "cobol-85"}), 400, "unknown_language", "cobol-85")
+    expect_error(ex({"code": "x", "language": "python", "version": "2.7"}), 400,
+                 "unknown_language", "2.7")
     expect_error(ex({"code": "x", "language": 3}), 400, "invalid_request", "language")
     expect_error(ex({"code": "x", "stdin": 3}), 400, "invalid_request", "stdin")
     expect_error(ex({"code": "x", "args": "a b"}), 400, "invalid_request", "args")
@@ -657,10 +659,13 @@ def healthz_and_languages(s, slow):
     r = s.get("/api/v1/languages")
     eq(r.status, 200, "languages")
     j = r.json
-    eq(len(j), 1, "one language")
-    eq(j[0]["language"], "python", "language")
-    eq(j[0]["aliases"], ["python3", "py"], "aliases")
-    check(j[0]["version"].startswith("3."), f"version {j[0]['version']!r}")
+    py = [x for x in j if x["language"] == "python"]
+    eq(len(py), 1, "python is listed once")
+    py = py[0]
+    eq(sorted(py["aliases"]), ["py", "python3"], "aliases")
+    check(py["version"].startswith("3."), f"version {py['version']!r}")
+    eq((py["compiled"], py["source_file"]), (False, "main.py"), "python is not compiled")
+    eq(py["limits"]["run"]["default"]["memory_bytes"], 128 << 20, "python's default memory")
 
 
 @test()

@@ -22,7 +22,7 @@ static const struct api_maxima maxima = {
 static enum api_error_code parse(enum api_endpoint ep, const char *body,
 				 struct api_request *req, struct api_error *err)
 {
-	int r = api_parse_request(ep, body, strlen(body), &maxima, req, err);
+	int r = api_parse_request(ep, body, strlen(body), &maxima, NULL, req, err);
 
 	if (r == 0)
 		return API_E_NONE;
@@ -62,7 +62,7 @@ TEST(api_empty_body)
 	struct api_request req;
 	struct api_error err;
 
-	ASSERT_EQ(api_parse_request(API_RUN, "", 0, &maxima, &req, &err), -EINVAL);
+	ASSERT_EQ(api_parse_request(API_RUN, "", 0, &maxima, NULL, &req, &err), -EINVAL);
 	ASSERT_EQ(err.code, API_E_EMPTY_BODY);
 	ASSERT_EQ(parse(API_RUN, " \r\n\t ", &req, &err), API_E_EMPTY_BODY);
 	ASSERT_EQ(api_error_http_status(err.code), 400);
@@ -492,7 +492,7 @@ TEST(api_response_run_and_execute)
 	void *it;
 
 	ASSERT_EQ(parse(API_RUN, "{\"code\": \"print('out')\"}", &req, &err), API_E_NONE);
-	j = api_response_json(API_RUN, 7, &req, &r);
+	j = api_response_json(API_RUN, 7, &req, &r, NULL);
 	ASSERT(j != NULL);
 	it = json_object_iter(j);
 	first = json_object_iter_key(it);
@@ -507,7 +507,7 @@ TEST(api_response_run_and_execute)
 
 	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"limits\": {\"max_processes\": 3}}",
 			&req, &err), API_E_NONE);
-	j = api_response_json(API_EXECUTE, -1, &req, &r);
+	j = api_response_json(API_EXECUTE, -1, &req, &r, NULL);
 	ASSERT(j != NULL);
 	ASSERT(json_is_null(json_object_get(j, "id")));
 	ASSERT_STREQ(json_string_value(json_object_get(j, "language")), "python");
@@ -525,7 +525,7 @@ TEST(api_response_run_and_execute)
 
 TEST(api_languages)
 {
-	json_t *j = api_languages_json("3.11.2");
+	json_t *j = api_languages_json(NULL, &maxima, "3.11.2");
 
 	ASSERT(json_is_array(j));
 	ASSERT_EQ(json_array_size(j), 1);

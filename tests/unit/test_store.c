@@ -630,7 +630,7 @@ TEST(store_wal_schema_and_modes)
 	ASSERT_EQ(store_insert(st, &x.r, NULL), 0);
 
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 2);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
 			    " AND name = 'executions_created_ms'"), 1);
 
@@ -759,5 +759,62 @@ TEST(store_log_failure_keeps_record)
 	ASSERT(strstr(log, "\"id\":4,"));
 	ASSERT(strstr(log, "\"id\":5,"));
 	free(log);
+	tmp_remove(&t);
+}
+
+/* A compile stage is kept with its record, and a failed one makes the
+ * record's status compile_error; a version 1 database (no compile column)
+ * gains the column on open and keeps its records. */
+TEST(store_compile_stage_and_schema_1)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct rec x;
+	struct sbx_result comp = { 0 };
+	struct sbx_limits cl;
+	sqlite3 *h = NULL;
+	int64_t old_id, id;
+	json_t *j;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	rec_init(&x, store_now_ms(), "print(1)");
+	ASSERT_EQ(store_insert(st, &x.r, &old_id), 0);
+	store_close(st);
+	/* Back to version 1. */
+	ASSERT_EQ(sqlite3_open(t.db, &h), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(h, "ALTER TABLE executions DROP COLUMN compile;"
+			       "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 2);
+	ASSERT_EQ(store_get(st, old_id, &j), 0);
+	ASSERT_STREQ(jstr(j, "status"), "ok");
+	ASSERT(json_object_get(j, "compile") == NULL);
+	json_decref(j);
+
+	sbx_limits_default(&cl);
+	comp.status = SBX_RUNTIME_ERROR;
+	comp.has_exit_code = true;
+	comp.exit_code = 1;
+	comp.err = comp.output = (struct sbx_buf){ (char *)"main.c:1: error\n", 16 };
+	comp.out = (struct sbx_buf){ (char *)"", 0 };
+	rec_init(&x, store_now_ms(), "int main(");
+	x.r.language = "c";
+	x.r.compile = &comp;
+	x.r.compile_limits = &cl;
+	x.res.out = x.res.output = (struct sbx_buf){ (char *)"", 0 };
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT_STREQ(jstr(j, "status"), "compile_error");
+	ASSERT_STREQ(jstr(j, "message"), "Compilation failed: Exited with code 1");
+	json_t *c = json_object_get(j, "compile");
+	ASSERT(json_is_object(c));
+	ASSERT_STREQ(jstr(c, "status"), "runtime_error");
+	ASSERT_STREQ(jstr(c, "stderr"), "main.c:1: error\n");
+	ASSERT_EQ(json_integer_value(json_object_get(c, "exit_code")), 1);
+	json_decref(j);
+	store_close(st);
 	tmp_remove(&t);
 }
