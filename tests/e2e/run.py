@@ -535,10 +535,13 @@ def bad_input_execute_fields(s, slow):
     expect_error(ex({"code": "x", "args": [1]}), 400, "invalid_request", "args[0]")
     expect_error(ex({"code": "x", "args": ["a\u0000b"]}), 400, "invalid_request", "NUL")
     expect_error(ex({"code": "x", "args": ["a"] * 257}), 400, "invalid_request", "256")
-    expect_error(ex({"code": "x", "version": "3"}), 400, "invalid_request", "version")
-    # The original endpoint ignores extra fields, as the original service did.
-    r = s.post("/run", {"code": "print(4)", "language": "cobol", "extra": [1]})
+    expect_error(ex({"code": "x", "timeout": 3}), 400, "invalid_request", "timeout")
+    # The original endpoint ignores extra fields, as the original service
+    # did; a language it takes, and checks.
+    r = s.post("/run", {"code": "print(4)", "extra": [1], "stdin": 3})
     eq((r.status, r.json["output"]), (200, "4\n"), "/run ignores extra fields")
+    expect_error(s.post("/run", {"code": "x", "language": "cobol"}), 400, "unknown_language",
+                 "cobol")
 
 
 @test(quick=True)
