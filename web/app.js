@@ -1,15 +1,39 @@
-// safexec web page: a small editor, a Run button, the result and the history.
+// safexec web page: a language, a small editor, a Run button, the result
+// (the compile stage's apart) and the history.
 //
-// Everything the server returns (output, code, previews) is untrusted, so it
-// only ever reaches the page through textContent, never through innerHTML.
+// Everything the server returns (output, code, previews, language names) is
+// untrusted, so it only ever reaches the page through textContent or a
+// form control's value, never through innerHTML.
 'use strict';
 
 (function () {
-	const INDENT = '    ';
 	const HISTORY_PAGE = 20;
+	// What this browser keeps between visits (localStorage).
+	const STORE_LANGUAGE = 'safexec.language';
+	const STORE_DRAFTS = 'safexec.drafts';
+	const STORE_LANGUAGES = 'safexec.languages';
+	// Used until the server's list has come (and if it never does).
+	const PYTHON = {
+		language: 'python',
+		display_name: 'Python 3',
+		version: '',
+		aliases: ['python3', 'py'],
+		compiled: false,
+		extensions: ['py'],
+		source_file: 'main.py',
+		hello: 'print("Hello World")\n',
+		limits: null,
+	};
 
 	const $ = (id) => document.getElementById(id);
 	const el = {
+		language: $('language'),
+		sourceFile: $('source-file'),
+		languageNote: $('language-note'),
+		draftNote: $('draft-note'),
+		draftText: $('draft-text'),
+		draftBring: $('draft-bring'),
+		draftClose: $('draft-close'),
 		code: $('code'),
 		gutter: $('gutter'),
 		cursorPos: $('cursor-pos'),
@@ -18,8 +42,19 @@
 		runHint: $('run-hint'),
 		stdin: $('stdin'),
 		stdinFold: $('stdin-fold'),
+		args: $('args'),
 		limitWall: $('limit-wall'),
 		limitMemory: $('limit-memory'),
+		limitsHelp: $('limits-help'),
+		compile: $('compile'),
+		compileStatus: $('compile-status'),
+		compileMetrics: $('compile-metrics'),
+		cWall: $('c-wall'),
+		cCpu: $('c-cpu'),
+		cMem: $('c-mem'),
+		compileOutput: $('compile-output'),
+		compileNone: $('compile-none'),
+		compileTrunc: $('compile-trunc'),
 		status: $('status'),
 		runId: $('run-id'),
 		metrics: $('metrics'),
@@ -86,9 +121,23 @@
 		return typeof v === 'number' && Number.isFinite(v);
 	}
 
+	// The run stage's effective limits: the answer's `limits`, or their
+	// `run` part where the server gives each stage its own.
+	function runLimits(r) {
+		const lim = r && r.limits && typeof r.limits === 'object' ? r.limits : {};
+		return lim.run && typeof lim.run === 'object' ? lim.run : lim;
+	}
+
+	// The compile stage's effective limits (`compile_limits`), where the
+	// answer has them.
+	function compileLimits(r) {
+		const lim = r.compile_limits;
+		return lim && typeof lim === 'object' ? lim : {};
+	}
+
 	// The status of a run in words, with the limit that stopped it.
 	function describeStatus(r) {
-		const lim = r.limits || {};
+		const lim = runLimits(r);
 		switch (r.status) {
 		case 'ok':
 			return { text: 'Finished (exit ' + (isNum(r.exit_code) ? r.exit_code : 0) + ')', kind: 'ok' };
@@ -111,11 +160,26 @@
 				text: 'Output limit exceeded' + (isNum(lim.output_bytes) ? ' (' + formatBytes(lim.output_bytes, 2) + ')' : ''),
 				kind: 'warn',
 			};
+		case 'compile_error':
+			return { text: 'Compilation failed', kind: 'bad' };
 		case 'internal_error':
 			return { text: 'Internal error', kind: 'bad' };
 		default:
 			return { text: 'Unknown status: ' + String(r.status), kind: 'bad' };
 		}
+	}
+
+	// The compile stage's status in words.
+	function describeCompile(c, lim) {
+		if (c.status === 'ok') return { text: 'Compiled', kind: 'ok' };
+		if (c.status === 'runtime_error') {
+			return { text: 'Compilation failed (exit ' + c.exit_code + ')', kind: 'bad' };
+		}
+		const st = describeStatus({ status: c.status, exit_code: c.exit_code, signal: c.signal, limits: lim });
+		// Without the stage's limits the server's own words name the limit.
+		const limitless = Object.keys(lim).length === 0;
+		const text = limitless && typeof c.message === 'string' && c.message ? c.message : st.text;
+		return { text: 'Compilation failed: ' + text, kind: st.kind };
 	}
 
 	// The short label of a history badge.
@@ -127,6 +191,7 @@
 		case 'timeout': return { text: 'Time limit', kind: 'warn' };
 		case 'memory_limit': return { text: 'Memory limit', kind: 'warn' };
 		case 'output_limit': return { text: 'Output limit', kind: 'warn' };
+		case 'compile_error': return { text: 'Compile error', kind: 'bad' };
 		case 'internal_error': return { text: 'Error', kind: 'bad' };
 		default: return { text: String(item.status), kind: 'neutral' };
 		}
@@ -213,6 +278,10 @@
 		return v.lastIndexOf('\n', pos - 1) + 1;
 	}
 
+	// What Tab inserts: a tab where the language's template indents with
+	// tabs, else four spaces.
+	let indentUnit = '    ';
+
 	function indentLines(dedent) {
 		const ta = el.code;
 		const v = ta.value;
@@ -221,7 +290,7 @@
 		const multi = v.slice(s, e).indexOf('\n') !== -1;
 
 		if (!dedent && !multi) {
-			replaceRange(s, e, INDENT, s + INDENT.length, s + INDENT.length);
+			replaceRange(s, e, indentUnit, s + indentUnit.length, s + indentUnit.length);
 			return;
 		}
 
@@ -241,8 +310,8 @@
 				d = m ? -m[0].length : 0;
 				res = line.slice(-d);
 			} else {
-				d = INDENT.length;
-				res = INDENT + line;
+				d = indentUnit.length;
+				res = indentUnit + line;
 			}
 			if (i === 0) firstDelta = d;
 			total += d;
@@ -266,8 +335,10 @@
 		const from = lineStart(v, s);
 		const before = v.slice(from, s);
 		let indent = /^[ \t]*/.exec(before)[0];
-		// A Python block opener: the next line goes one level deeper.
-		if (/:\s*(#.*)?$/.test(before)) indent += INDENT;
+		// A block opener (an open bracket, or Python's colon): the next line
+		// goes one level deeper.
+		const opener = current.language === 'python' ? /[:{([]\s*(#.*)?$/ : /[{([]\s*(\/\/.*)?$/;
+		if (opener.test(before)) indent += indentUnit;
 		const text = '\n' + indent;
 		replaceRange(s, ta.selectionEnd, text, s + text.length, s + text.length);
 	}
@@ -303,7 +374,11 @@
 		}
 	});
 	el.code.addEventListener('blur', () => { tabEscapes = false; });
-	el.code.addEventListener('input', updateGutter);
+	el.code.addEventListener('input', () => {
+		updateGutter();
+		hideDraftNote();
+		keepDraftSoon();
+	});
 	// selectionchange fires on the textarea itself in current Chromium and
 	// Firefox; the document-level event covers the rest.
 	document.addEventListener('selectionchange', () => {
@@ -315,14 +390,294 @@
 	// Resizing the editor changes how far the textarea can scroll.
 	if (typeof ResizeObserver === 'function') new ResizeObserver(syncScroll).observe(el.code);
 
-	// Ctrl+Enter also runs from the stdin box and the limit fields.
-	for (const field of [el.stdin, el.limitWall, el.limitMemory]) {
+	// Ctrl+Enter also runs from the language, stdin, arguments and limits.
+	for (const field of [el.language, el.stdin, el.args, el.limitWall, el.limitMemory]) {
 		field.addEventListener('keydown', (ev) => {
 			if (isRunShortcut(ev)) {
 				ev.preventDefault();
 				run();
 			}
 		});
+	}
+
+	// ---- Languages and drafts ---------------------------------------------
+
+	// The server's languages, as GET /api/v1/languages lists them, with what
+	// an older server leaves out filled in.
+	let languages = [PYTHON];
+	let current = PYTHON;
+	// Code the user wrote, per language: what the editor held when it was
+	// neither empty nor that language's untouched template.  Kept in this
+	// browser, so that neither a switch nor a reload loses it.
+	const drafts = new Map();
+	// Until the first language is in place the editor's (empty) text is
+	// nobody's draft.
+	let editorReady = false;
+	// The language whose draft the note under the toolbar offers.
+	let offered = null;
+
+	function readStore(key) {
+		try {
+			const v = localStorage.getItem(key);
+			return v === null ? null : JSON.parse(v);
+		} catch (e) {
+			return null;
+		}
+	}
+
+	// False when the browser keeps nothing (storage off, or full).
+	function writeStore(key, value) {
+		try {
+			localStorage.setItem(key, JSON.stringify(value));
+			return true;
+		} catch (e) {
+			return false;
+		}
+	}
+
+	{
+		const saved = readStore(STORE_DRAFTS);
+		if (Array.isArray(saved)) {
+			for (const d of saved) {
+				if (Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string') drafts.set(d[0], d[1]);
+			}
+		}
+	}
+
+	function strings(v) {
+		return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+	}
+
+	function normalizeLanguage(item) {
+		if (!item || typeof item !== 'object' || typeof item.language !== 'string' || !item.language) return null;
+		const py = item.language === PYTHON.language;
+		const str = (v, fallback) => (typeof v === 'string' && v !== '' ? v : fallback);
+		const extensions = strings(item.extensions);
+		return {
+			language: item.language,
+			display_name: str(item.display_name, py ? PYTHON.display_name : item.language),
+			version: str(item.version, ''),
+			aliases: strings(item.aliases),
+			compiled: item.compiled === true,
+			extensions: extensions,
+			source_file: str(item.source_file, py ? PYTHON.source_file :
+				'main' + (extensions.length ? '.' + extensions[0] : '')),
+			hello: typeof item.hello === 'string' ? item.hello : (py ? PYTHON.hello : ''),
+			limits: item.limits && typeof item.limits === 'object' ? item.limits : null,
+		};
+	}
+
+	function findLanguage(name, list) {
+		if (typeof name !== 'string') return null;
+		const all = list || languages;
+		return all.find((l) => l.language === name) || all.find((l) => l.aliases.indexOf(name) !== -1) || null;
+	}
+
+	// A language's limits for one stage ('run' or 'compile'), 'default' or 'max'.
+	function stageLimits(lang, stage, which) {
+		const s = lang.limits && lang.limits[stage];
+		const v = s && s[which];
+		return v && typeof v === 'object' ? v : {};
+	}
+
+	function untouched(text, lang) {
+		const t = text.trim();
+		return t === '' || t === lang.hello.trim();
+	}
+
+	let draftTimer = 0;
+
+	// The editor's text becomes the current language's draft, or stops being
+	// one when it is empty or the template again.
+	function keepDraft() {
+		clearTimeout(draftTimer);
+		draftTimer = 0;
+		if (!editorReady) return;
+		if (untouched(el.code.value, current)) drafts.delete(current.language);
+		else drafts.set(current.language, el.code.value);
+		writeStore(STORE_DRAFTS, Array.from(drafts));
+	}
+
+	// While the user types, at most every half second.
+	function keepDraftSoon() {
+		if (!draftTimer) draftTimer = setTimeout(keepDraft, 500);
+	}
+
+	function setCode(text) {
+		el.code.value = text;
+		el.code.scrollTop = 0;
+		el.code.setSelectionRange(0, 0);
+		updateGutter();
+	}
+
+	function fillLanguageSelect() {
+		el.language.textContent = '';
+		for (const l of languages) {
+			const o = document.createElement('option');
+			o.value = l.language;
+			o.textContent = l.display_name + (l.version ? ' \u00b7 ' + l.version : '');
+			el.language.appendChild(o);
+		}
+		el.language.value = current.language;
+	}
+
+	// What depends on the language besides the code: the file name, the
+	// indentation, the limits' placeholders and bounds.
+	function applyLanguage() {
+		el.language.value = current.language;
+		el.sourceFile.textContent = current.source_file;
+		indentUnit = /^\t/m.test(current.hello) ? '\t' : '    ';
+		const def = stageLimits(current, 'run', 'default');
+		const max = stageLimits(current, 'run', 'max');
+		el.limitWall.placeholder = isNum(def.wall_time_ms) ? trimNumber(def.wall_time_ms / 1000, 3) : 'default';
+		el.limitMemory.placeholder = isNum(def.memory_bytes) ? trimNumber(def.memory_bytes / 1048576, 2) : 'default';
+		const most = [];
+		if (isNum(max.wall_time_ms)) most.push(formatLimitTime(max.wall_time_ms));
+		if (isNum(max.memory_bytes)) most.push(formatBytes(max.memory_bytes, 2));
+		el.limitsHelp.textContent = 'Leave empty for ' + current.display_name + "'s default" +
+			(most.length ? '; at most ' + most.join(' and ') : '') + '.';
+	}
+
+	function hideDraftNote() {
+		offered = null;
+		el.draftNote.hidden = true;
+	}
+
+	// After a switch away from code the user wrote, to a language that has
+	// none of its own: say where that code went, and offer it here.
+	function offerDraft(from) {
+		offered = from;
+		el.draftText.textContent = 'Your ' + from.display_name + ' code is kept: it comes back when you switch back.';
+		el.draftBring.textContent = 'Use it in ' + current.display_name;
+		el.draftNote.hidden = false;
+	}
+
+	// Switches the editor to another language: what it holds stays as the
+	// old language's draft, and the new one's draft or template comes in.
+	function switchTo(lang, offer) {
+		if (lang === current) return;
+		keepDraft();
+		const from = current;
+		current = lang;
+		writeStore(STORE_LANGUAGE, lang.language);
+		const draft = drafts.get(lang.language);
+		setCode(draft !== undefined ? draft : lang.hello);
+		applyLanguage();
+		if (offer && draft === undefined && drafts.has(from.language)) offerDraft(from);
+		else hideDraftNote();
+	}
+
+	// A new list of languages (the cached one, then the server's): the
+	// stored choice if it is still offered, else Python, else the first.
+	function setLanguages(list) {
+		const out = [];
+		for (const item of Array.isArray(list) ? list : []) {
+			const l = normalizeLanguage(item);
+			if (l && !out.some((o) => o.language === l.language)) out.push(l);
+		}
+		if (!out.length) return false;
+		keepDraft();  // measured against the template the editor was given
+		languages = out;
+		current = findLanguage(readStore(STORE_LANGUAGE), out) || findLanguage(current.language, out) ||
+			findLanguage(PYTHON.language, out) || out[0];
+		fillLanguageSelect();
+		applyLanguage();
+		const draft = drafts.get(current.language);
+		const code = draft !== undefined ? draft : current.hello;
+		if (el.code.value !== code) setCode(code);
+		editorReady = true;
+		return true;
+	}
+
+	async function loadLanguages() {
+		try {
+			const list = await api('/api/v1/languages');
+			if (!setLanguages(list)) throw new ApiError('The server lists no language.');
+			writeStore(STORE_LANGUAGES, list);
+			el.languageNote.hidden = true;
+		} catch (e) {
+			el.languageNote.textContent = 'Could not load the list of languages: ' +
+				(e instanceof ApiError ? e.message : String(e));
+			el.languageNote.hidden = false;
+		}
+	}
+
+	// A run from the history: its language, and its code in the editor as
+	// typed, so that Ctrl+Z there brings back what the editor held.
+	function loadCode(lang, code) {
+		const back = document.activeElement;
+		if (lang !== current) switchTo(lang, false);
+		hideDraftNote();
+		if (el.code.value !== code) replaceRange(0, el.code.value.length, code, 0, 0);
+		el.code.setSelectionRange(0, 0);
+		el.code.scrollTop = 0;
+		updateGutter();
+		keepDraft();
+		if (back && back !== el.code && typeof back.focus === 'function') back.focus();
+	}
+
+	el.language.addEventListener('change', () => {
+		const lang = findLanguage(el.language.value);
+		if (lang) switchTo(lang, true);
+	});
+	el.draftBring.addEventListener('click', () => {
+		const from = offered;
+		hideDraftNote();
+		const text = from && drafts.get(from.language);
+		if (typeof text !== 'string') return;
+		// As typed: Ctrl+Z brings the template back.  The code stays the
+		// other language's draft too.
+		replaceRange(0, el.code.value.length, text, 0, 0);
+		keepDraft();
+	});
+	el.draftClose.addEventListener('click', () => {
+		hideDraftNote();
+		el.code.focus();
+	});
+	window.addEventListener('pagehide', keepDraft);
+
+	// ---- Arguments ----------------------------------------------------------
+
+	// Words separated by white space; '...' keeps everything, "..." keeps
+	// all but \" and \\, and a backslash outside quotes keeps the next
+	// character.
+	function splitArgs(s) {
+		const out = [];
+		let word = null;
+		for (let i = 0; i < s.length; i++) {
+			const ch = s[i];
+			if (ch === "'") {
+				const j = s.indexOf("'", i + 1);
+				if (j === -1) throw new Error("Arguments: a ' is not closed.");
+				word = (word || '') + s.slice(i + 1, j);
+				i = j;
+			} else if (ch === '"') {
+				let j = i + 1;
+				let w = '';
+				for (; j < s.length && s[j] !== '"'; j++) {
+					if (s[j] === '\\' && (s[j + 1] === '"' || s[j + 1] === '\\')) j++;
+					w += s[j];
+				}
+				if (j >= s.length) throw new Error('Arguments: a " is not closed.');
+				word = (word || '') + w;
+				i = j;
+			} else if (ch === '\\' && i + 1 < s.length) {
+				word = (word || '') + s[++i];
+			} else if (/\s/.test(ch)) {
+				if (word !== null) out.push(word);
+				word = null;
+			} else {
+				word = (word || '') + ch;
+			}
+		}
+		if (word !== null) out.push(word);
+		return out;
+	}
+
+	// The other way: a list as splitArgs reads it back.
+	function formatArgs(list) {
+		return strings(list).map((a) => (/^[^\s'"\\]+$/.test(a) ? a :
+			"'" + a.replace(/'/g, "'\\''") + "'")).join(' ');
 	}
 
 	// ---- Output -----------------------------------------------------------
@@ -335,6 +690,8 @@
 	function clearOutput() {
 		el.error.hidden = true;
 		el.error.textContent = '';
+		el.compile.hidden = true;
+		el.compileOutput.textContent = '';
 		el.metrics.hidden = true;
 		el.runId.textContent = '';
 		for (const b of [el.stdoutBlock, el.stderrBlock, el.noOutput, el.stdoutTrunc, el.stderrTrunc]) b.hidden = true;
@@ -359,6 +716,47 @@
 		return has || truncated;
 	}
 
+	// Wall time, CPU time and memory into a <dl> of three; false when none
+	// of them is known.
+	function showMetrics(dl, wall, cpu, mem, r) {
+		let any = false;
+		const metric = (dd, v, fmt) => {
+			dd.parentElement.hidden = !isNum(v);
+			if (isNum(v)) {
+				dd.textContent = fmt(v);
+				any = true;
+			}
+		};
+		metric(wall, r.wall_time_ms, formatDuration);
+		metric(cpu, r.cpu_time_ms, formatDuration);
+		metric(mem, r.memory_bytes, (v) => formatBytes(v, 1));
+		dl.hidden = !any;
+		return any;
+	}
+
+	// The compile stage, when there was one: its status, usage and the
+	// compiler's messages.
+	function showCompile(r) {
+		const c = r.compile;
+		if (!c || typeof c !== 'object') return;
+		const st = describeCompile(c, compileLimits(r));
+		el.compileStatus.textContent = st.text;
+		el.compileStatus.dataset.kind = st.kind;
+		el.compile.dataset.kind = st.kind;
+		const text = typeof c.output === 'string' ? c.output :
+			strings([c.stdout, c.stderr]).join('');
+		el.compileOutput.textContent = text;
+		el.compileOutput.hidden = text === '';
+		el.compileNone.hidden = text !== '';
+		const lim = compileLimits(r);
+		const cut = c.stdout_truncated === true || c.stderr_truncated === true;
+		el.compileTrunc.textContent = cut ? "The compiler's output was cut off" +
+			(isNum(lim.output_bytes) ? ' at ' + formatBytes(lim.output_bytes, 2) : '') + '.' : '';
+		el.compileTrunc.hidden = !cut;
+		showMetrics(el.compileMetrics, el.cWall, el.cCpu, el.cMem, c);
+		el.compile.hidden = false;
+	}
+
 	function showResult(r) {
 		clearOutput();
 		const st = describeStatus(r);
@@ -367,26 +765,22 @@
 		if (r.status === 'internal_error') {
 			showError(r.message || r.error || 'The server could not run the program.');
 		}
+		showCompile(r);
+		if (r.status === 'compile_error') {
+			// The program never ran: no streams, no usage, and a word on why.
+			el.noOutput.textContent = 'The program did not run.';
+			el.noOutput.hidden = false;
+			return;
+		}
 
-		const lim = r.limits || {};
+		const lim = runLimits(r);
 		const a = showStream(el.stdoutBlock, el.stdout, el.stdoutTrunc, r.stdout,
 			r.stdout_truncated === true, lim.output_bytes, 'stdout');
 		const b = showStream(el.stderrBlock, el.stderr, el.stderrTrunc, r.stderr,
 			r.stderr_truncated === true, lim.output_bytes, 'stderr');
+		el.noOutput.textContent = 'No output.';
 		el.noOutput.hidden = a || b;
-
-		let anyMetric = false;
-		const metric = (dd, v, fmt) => {
-			dd.parentElement.hidden = !isNum(v);
-			if (isNum(v)) {
-				dd.textContent = fmt(v);
-				anyMetric = true;
-			}
-		};
-		metric(el.mWall, r.wall_time_ms, formatDuration);
-		metric(el.mCpu, r.cpu_time_ms, formatDuration);
-		metric(el.mMem, r.memory_bytes, (v) => formatBytes(v, 1));
-		el.metrics.hidden = !anyMetric;
+		showMetrics(el.metrics, el.mWall, el.mCpu, el.mMem, r);
 	}
 
 	// ---- Requests ---------------------------------------------------------
@@ -447,7 +841,20 @@
 
 	async function run() {
 		if (running) return;
-		const body = { language: 'python', code: el.code.value, stdin: el.stdin.value };
+		const lang = current;
+		const body = { language: lang.language, code: el.code.value, stdin: el.stdin.value };
+		let args;
+		try {
+			args = splitArgs(el.args.value);
+		} catch (e) {
+			clearOutput();
+			setStatus('Not run', 'bad');
+			showError(e.message);
+			el.stdinFold.open = true;
+			el.args.focus();
+			return;
+		}
+		if (args.length) body.args = args;
 		const limits = {};
 		const wall = readLimit(el.limitWall, 1000);
 		const mem = readLimit(el.limitMemory, 1024 * 1024);
@@ -463,10 +870,12 @@
 		if (Object.keys(limits).length) body.limits = limits;
 
 		setBusy(true);
+		hideDraftNote();
 		selectedId = null;
 		markSelected();
 		clearOutput();
-		setStatus('Running…', 'running');
+		keepDraft();
+		setStatus(lang.compiled ? 'Compiling and running…' : 'Running…', 'running');
 		try {
 			const r = await api('/api/v1/execute', {
 				method: 'POST',
@@ -474,7 +883,7 @@
 				body: JSON.stringify(body),
 			});
 			showResult(r);
-			if (!body.limits) showDefaults(r.limits);
+			if (!body.limits && lang === current) showDefaults(runLimits(r));
 			selectedId = r.id !== undefined ? r.id : null;
 		} catch (e) {
 			clearOutput();
@@ -486,8 +895,8 @@
 		loadHistory(false);
 	}
 
-	// The server's defaults, learnt from a run that set no limits, become the
-	// placeholders of the limit fields.
+	// The defaults, learnt from a run that set no limits (a server that does
+	// not list them), become the placeholders of the limit fields.
 	function showDefaults(lim) {
 		if (!lim) return;
 		if (isNum(lim.wall_time_ms)) el.limitWall.placeholder = trimNumber(lim.wall_time_ms / 1000, 3);
@@ -520,6 +929,16 @@
 		idSpan.textContent = '#' + item.id;
 		meta.appendChild(idSpan);
 
+		const lang = typeof item.language === 'string' ? item.language : '';
+		const known = findLanguage(lang);
+		if (lang) {
+			const langSpan = document.createElement('span');
+			langSpan.className = 'history-lang';
+			langSpan.textContent = lang;
+			if (known) langSpan.title = known.display_name;
+			meta.appendChild(langSpan);
+		}
+
 		// Runs that came through the original service's endpoint.
 		if (item.endpoint === 'run') {
 			const via = document.createElement('span');
@@ -550,7 +969,8 @@
 		if (isNum(item.wall_time_ms)) extra.push(formatDuration(item.wall_time_ms));
 		if (item.endpoint) extra.push('via ' + String(item.endpoint));
 		if (item.client) extra.push('from ' + String(item.client));
-		btn.setAttribute('aria-label', 'Run ' + item.id + ': ' + b.text + ', ' +
+		btn.setAttribute('aria-label', 'Run ' + item.id + (lang ? ' (' + (known ? known.display_name : lang) + ')' : '') +
+			': ' + b.text + ', ' +
 			(when ? relativeTime(when) + ', ' : '') + preview.textContent);
 		if (extra.length) btn.title = extra.join(' · ');
 		btn.addEventListener('click', () => openExecution(item.id));
@@ -599,13 +1019,17 @@
 		try {
 			const r = await api('/api/v1/executions/' + encodeURIComponent(id));
 			if (String(selectedId) !== String(id)) return;
-			el.code.value = typeof r.code === 'string' ? r.code : '';
-			el.code.scrollTop = 0;
-			el.code.setSelectionRange(0, 0);
-			updateGutter();
+			const name = typeof r.language === 'string' ? r.language : PYTHON.language;
+			const lang = findLanguage(name);
+			if (lang) loadCode(lang, typeof r.code === 'string' ? r.code : '');
 			el.stdin.value = typeof r.stdin === 'string' ? r.stdin : '';
-			if (el.stdin.value) el.stdinFold.open = true;
+			el.args.value = formatArgs(r.args);
+			if (el.stdin.value || el.args.value) el.stdinFold.open = true;
 			showResult(r);
+			if (!lang) {
+				showError('This server does not offer ' + name + ' any more: the run\'s code is not loaded ' +
+					'into the editor.');
+			}
 		} catch (e) {
 			clearOutput();
 			setStatus('Could not load run #' + id, 'bad');
@@ -618,7 +1042,9 @@
 
 	// ---- Start ------------------------------------------------------------
 
-	updateGutter();
+	// The languages of the last visit at once, the server's when they come.
+	if (!setLanguages(readStore(STORE_LANGUAGES))) setLanguages([PYTHON]);
+	loadLanguages();
 	loadHistory(false);
 	el.code.focus();
 	el.code.setSelectionRange(el.code.value.length, el.code.value.length);

@@ -6,8 +6,9 @@ drives the page the way a user would through Debian's chromium-driver
 (WebDriver, with the DevTools protocol where WebDriver has no word for it),
 prints one line per test and ends with "N passed, N failed".  Screenshots go
 to build/browser/ and are checked: a valid PNG of the page's size, in more
-than a few colours, with the page's background, and the output's background
-and text, drawn in their own colours, and the dark one darker.
+than a few colours, with the page's background, and the compiler's output,
+stdout's and stderr's background and text drawn in their own colours, and
+the dark one darker.
 
 Debian 12 packages only: chromium, chromium-driver, python3-selenium,
 python3-pil.
@@ -34,6 +35,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
 BIN = os.environ.get('SAFEXEC_BIN', 'build/safexec')
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
@@ -328,6 +330,16 @@ class Browser:
         want_s = want.pattern if isinstance(want, re.Pattern) else want
         raise AssertionError(f'status {json.dumps(last)}, wanted {want_s}' + (f'; error: {err}' if err else ''))
 
+    def language_texts(self):
+        """The language selector's options: [value, text] pairs."""
+        return self.js("return Array.from(document.querySelectorAll('#language option'),"
+                       " (o) => [o.value, o.textContent]);")
+
+    def choose_language(self, name):
+        """Picks a language in the selector as a user does (a change event)."""
+        Select(self.el('#language')).select_by_value(name)
+        check_eq(self.value('#language'), name, 'language chosen')
+
     def open_fold(self, fold_id):
         if not self.js('return document.getElementById(arguments[0]).open;', fold_id):
             self.click(f'#{fold_id} > summary')
@@ -342,18 +354,25 @@ class Browser:
         output blocks are drawn in it.
 
         The viewport is made as tall as the page, so that the page is laid
-        out once for the picture and the boxes measured are the ones drawn."""
+        out once for the picture and the boxes measured are the ones drawn.
+        The history is as tall as the viewport allows, so the page grows
+        with it: its height is first taken in a viewport taller than any
+        page here, where the history has all the room it needs."""
         self.js('window.scrollTo(0, 0);')
-        full = height
+        measure = 'return Math.ceil(document.documentElement.getBoundingClientRect().height);'
+        self.set_viewport(width, 16384)
+        full = max(height, self.js(measure))
         for _ in range(5):
             self.set_viewport(width, full)
-            h = self.js('return Math.ceil(document.documentElement.getBoundingClientRect().height);')
+            h = self.js(measure)
             if h <= full:
                 break
             full = h
+        else:
+            raise AssertionError(f'the page keeps growing with the viewport: {h} px at the last try')
         boxes = self.js('''
             const out = {};
-            for (const id of ['stdout', 'stderr']) {
+            for (const id of ['compile-output', 'stdout', 'stderr']) {
                 const e = document.getElementById(id);
                 if (!e) continue;
                 const r = e.getBoundingClientRect();
@@ -387,8 +406,9 @@ def near(a, b, tol):
 def check_png(path, data, width, height, boxes, what):
     """The file is a PNG of width x height, as the page was laid out, in
     more than a few colours, with the page's background colour on a good part
-    of it, and inside the stdout and stderr boxes their background and their
-    text drawn in their own colours.  Returns the page's background colour."""
+    of it, and inside the compiler's output, stdout and stderr boxes their
+    background and their text drawn in their own colours.  Returns the page's
+    background colour."""
     with open(path, 'wb') as f:
         f.write(data)
     with open(path, 'rb') as f:
@@ -408,7 +428,7 @@ def check_png(path, data, width, height, boxes, what):
     body = parse_rgb(boxes['body'])
     share = sum(n for n, c in colors if near(c, body, 2)) / (w * h)
     check(share >= 0.03, f'{what}: page background {body} on {share:.1%} of the picture')
-    for stream in ('stdout', 'stderr'):
+    for stream in ('compile-output', 'stdout', 'stderr'):
         b = boxes.get(stream)
         check(b, f'{what}: no #{stream} on the page')
         check(b['w'] > 20 and b['h'] > 10, f'{what}: {stream} box {b}')
@@ -432,9 +452,37 @@ def luminance(rgb):
 
 # ---- The tests -----------------------------------------------------------------
 
+def api_get(base, path):
+    with urllib.request.urlopen(base + path, timeout=10) as res:
+        return json.loads(res.read().decode('utf-8'))
+
+
+def gutter_for(code):
+    """The line numbers the editor's gutter shows for code."""
+    return '\n'.join(str(i + 1) for i in range(code.count('\n') + 1))
+
+
+def seconds(ms):
+    """A limit in seconds as the page writes it: 10000 -> "10", 500 -> "0.5"."""
+    return '%g' % (ms / 1000)
+
+
 def run_tests(b):
     base = b.base
     root = {}
+    # The server's languages, as the page gets them, by name.
+    langs = api_get(base, '/api/v1/languages')
+    check(isinstance(langs, list) and langs, 'GET /api/v1/languages: ' + json.dumps(langs)[:200])
+    lang = {x['language']: x for x in langs}
+    for name in ('python', 'c'):
+        check(name in lang, f'the server does not offer {name}: ' + ', '.join(lang))
+    py, c = lang['python'], lang['c']
+
+    def languages_listed():
+        """Waits until the selector lists the server's languages."""
+        want = [x['language'] for x in langs]
+        b.wait_for("return Array.from(document.querySelectorAll('#language option'), (o) => o.value)"
+                   ".join(' ') === arguments[0];", 'the languages in the selector', 15, ' '.join(want))
 
     def page_loads():
         # Chromium starts on its own start page: what that loads is not the
@@ -450,8 +498,16 @@ def run_tests(b):
         root['status'], root['headers'] = docs[-1][1], docs[-1][2]
         check_eq(root['status'], 200, 'status of GET /')
         check_eq(b.driver.title, 'safexec', 'title')
-        check_eq(b.value('#code'), "print('Hello World')", 'initial code')
-        check_eq(b.text('#gutter').strip(), '1', 'line numbers')
+        # The selector: every language the server lists, by its display
+        # name and version, Python chosen, its template in the editor.
+        languages_listed()
+        for (value, text), x in zip(b.language_texts(), langs):
+            check(x['display_name'] in text and x['version'] in text,
+                  f'option {value}: {json.dumps(text)} lacks {x["display_name"]} or {x["version"]}')
+        check_eq(b.value('#language'), 'python', 'language chosen at first')
+        check_eq(b.text('#source-file'), 'main.py', 'editor tab')
+        check_eq(b.value('#code'), py['hello'], 'initial code')
+        check_eq(b.text('#gutter'), gutter_for(py['hello']), 'line numbers')
         check(b.enabled('#run'), 'Run button is disabled')
         # The form control labelled so, by <label>, aria-label or
         # aria-labelledby (Playwright's getByLabel), is exactly one: #stdin.
@@ -652,6 +708,184 @@ def run_tests(b):
         check(re.search(r'Traceback[\s\S]*ZeroDivisionError: division by zero', err), 'stderr: ' + err)
         check('Traceback' not in b.text('#stdout'), 'traceback in stdout')
 
+    # ---- Languages
+
+    # The program the Python tests left in the editor: code the user wrote.
+    py_code = "print('before the error')\n1 / 0"
+    c_broken = '#include <stdio.h>\n\nint main(void)\n{\n\tputs("never printed");\n\treturn missing;\n}\n'
+
+    def check_language(name, code, what):
+        check_eq(b.value('#language'), name, what + ': language chosen')
+        check_eq(b.text('#source-file'), lang[name]['source_file'], what + ': editor tab')
+        check_eq(b.value('#code'), code, what + ': code')
+        check_eq(b.text('#gutter'), gutter_for(code), what + ': line numbers')
+
+    def compile_shown(kind):
+        check(b.visible('#compile'), 'no compile section')
+        check_eq(b.js("return document.getElementById('compile-status').dataset.kind;"), kind, 'compile status kind')
+
+    def c_hello():
+        check_eq(b.value('#code'), py_code, 'code before the switch')
+        b.choose_language('c')
+        check_language('c', c['hello'], 'after choosing C')
+        check('#include' in c['hello'], 'C template: ' + c['hello'])
+        # The Python code went nowhere: the note says so and offers it here.
+        check(b.visible('#draft-note'), 'no note about the Python code')
+        check(py['display_name'] in b.text('#draft-text'), 'note: ' + b.text('#draft-text'))
+        # The limits' placeholders are C's defaults.
+        dflt = c['limits']['run']['default']
+        check_eq(b.js("return document.getElementById('limit-wall').placeholder;"),
+                 seconds(dflt['wall_time_ms']), 'wall time placeholder')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 60)
+        compile_shown('ok')
+        check_eq(b.text('#compile-status').strip(), 'Compiled', 'compile status')
+        check(b.visible('#compile-metrics'), 'no compile time and memory')
+        check(re.search(r'\d+(\.\d+)? (ms|s)$', b.text('#c-wall')), 'compile wall time: ' + b.text('#c-wall'))
+        check(re.search(r'\d+(\.\d+)? (bytes|KiB|MiB|GiB)$', b.text('#c-mem')), 'compile memory: ' + b.text('#c-mem'))
+        check(not b.visible('#compile-output') and b.visible('#compile-none'), 'compiler messages of a clean compile')
+        check_eq(b.text('#stdout'), 'Hello World\n', 'stdout')
+        check(not b.visible('#stderr-block'), 'empty stderr shown')
+        check(b.visible('#metrics'), 'no run time and memory')
+        check(not b.visible('#draft-note'), 'the note outlived the run')
+
+    def c_compile_error():
+        b.fill('#code', c_broken)
+        b.press(Keys.ENTER, Keys.CONTROL)
+        b.wait_status('Compilation failed', 60)
+        check_eq(b.status_text(), 'Compilation failed', 'status')
+        check_eq(b.js("return document.getElementById('status').dataset.kind;"), 'bad', 'status kind')
+        compile_shown('bad')
+        check(re.match(r'Compilation failed \(exit [1-9]\d*\)$', b.text('#compile-status').strip()),
+              'compile status: ' + b.text('#compile-status'))
+        out = b.text('#compile-output')
+        check(b.visible('#compile-output'), 'compiler messages hidden')
+        check(re.search(r"main\.c:6:\d+: error: .missing. undeclared", out), 'compiler messages: ' + out)
+        # The program never ran: no stream, no usage of its own.
+        for sel in ('#stdout-block', '#stderr-block', '#metrics'):
+            check(not b.visible(sel), sel + ' shown after a failed compile')
+        check_eq(b.text('#no-output'), 'The program did not run.', 'note')
+        check_eq(b.text('#stdout') + b.text('#stderr'), '', 'run output')
+        # The history says so, with the language.
+        b.wait_for("const e = document.querySelector('#history-list .history-item');"
+                   "return e && e.textContent.includes('#include');", 'the run in the history')
+        first = b.js('''const e = document.querySelector('#history-list .history-item');
+            return [e.querySelector('.badge').textContent, e.querySelector('.history-lang').textContent];''')
+        check_eq(first, ['Compile error', 'c'], 'newest history item')
+
+    def switch_back():
+        b.choose_language('python')
+        check_language('python', py_code, 'back to Python')
+        check(not b.visible('#draft-note'), 'note shown though Python had its own code')
+        b.click('#run')
+        b.wait_status('Exited with code 1')
+        check(not b.visible('#compile'), 'a Python run shows a compile section')
+        check_eq(b.text('#stdout'), 'before the error\n', 'stdout')
+        b.choose_language('c')
+        check_language('c', c_broken, 'C again')
+
+    def reload_keeps():
+        b.driver.refresh()
+        languages_listed()
+        check_language('c', c_broken, 'after a reload')
+        b.choose_language('python')
+        check_language('python', py_code, 'Python after a reload')
+
+    def templates():
+        # An empty editor is nobody's code: the other language's template comes.
+        b.fill('#code', '')
+        b.choose_language('c')
+        check_language('c', c_broken, 'C keeps its code')
+        b.fill('#code', '')
+        b.choose_language('python')
+        check_language('python', py['hello'], 'Python emptied')
+        check(not b.visible('#draft-note'), 'note about empty code')
+        # An untouched template gives way to the other's.
+        b.choose_language('c')
+        check_language('c', c['hello'], 'C after its code was emptied')
+        check(not b.visible('#draft-note'), 'note about a template')
+        # Code written in the wrong language: kept, and brought over on request.
+        b.choose_language('python')
+        b.fill('#code', 'int main(void) { return 0; }')
+        b.choose_language('c')
+        check_language('c', c['hello'], 'C after Python code')
+        check(b.visible('#draft-note'), 'no note about the Python code')
+        b.click('#draft-bring')
+        check_language('c', 'int main(void) { return 0; }', 'brought into C')
+        check(not b.visible('#draft-note'), 'note still shown')
+        # Undo in the editor gives the template back.
+        b.press('z', Keys.CONTROL)
+        check_language('c', c['hello'], 'after Ctrl+Z')
+        b.choose_language('python')
+        check_language('python', 'int main(void) { return 0; }', 'Python keeps it too')
+        b.fill('#code', py['hello'])
+
+    def every_language():
+        # Each language's file name and template, and the template runs
+        # (compiled where the language says so).
+        for x in langs:
+            b.choose_language(x['language'])
+            check_language(x['language'], x['hello'], x['language'])
+            b.click('#run')
+            b.wait_status('Finished (exit 0)', 90)
+            check_eq(b.visible('#compile'), bool(x['compiled']), x['language'] + ': compile section shown')
+            check_eq(b.text('#stdout'), 'Hello World\n', x['language'] + ': stdout')
+
+    def history_language():
+        b.choose_language('python')
+        item = b.js('''for (const e of document.querySelectorAll('#history-list .history-item'))
+                           if (e.textContent.includes('#include') && e.textContent.includes('Compile error')) return e;
+                       return null;''')
+        check(item is not None, 'no history item for the compile error')
+        b.click(item)
+        b.wait_for("return document.getElementById('language').value === 'c';", 'C chosen from the history')
+        b.wait_status('Compilation failed')
+        check_language('c', c_broken, 'C from the history')
+        compile_shown('bad')
+        check(re.search(r'error: .missing. undeclared', b.text('#compile-output')),
+              'compiler messages: ' + b.text('#compile-output'))
+        check(not b.visible('#stdout-block') and not b.visible('#stderr-block'), 'run output shown')
+
+    def c_everything():
+        # Arguments, stdin, a compiler warning, stdout and stderr; the page
+        # is left so for the screenshots.
+        b.open_fold('stdin-fold')
+        b.fill('#args', 'one "two words"')
+        b.fill('#stdin', 'from stdin\n')
+        b.fill('#code', '\n'.join([
+            '#include <stdio.h>',
+            '#warning "a word from the compiler"',
+            '',
+            'int main(int argc, char **argv)',
+            '{',
+            '\tchar line[64];',
+            '\tif (fgets(line, sizeof line, stdin))',
+            '\t\tprintf("stdin: %s", line);',
+            '\tfor (int i = 1; i < argc; i++)',
+            '\t\tprintf("arg %d: %s\\n", i, argv[i]);',
+            '\tfprintf(stderr, "to stderr\\n");',
+            '\treturn 0;',
+            '}',
+        ]))
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 60)
+        compile_shown('ok')
+        check_eq(b.text('#compile-status').strip(), 'Compiled', 'compile status')
+        out = b.text('#compile-output')
+        check(re.search(r'warning: #warning "?a word from the compiler', out), 'compiler messages: ' + out)
+        check_eq(b.text('#stdout'), 'stdin: from stdin\narg 1: one\narg 2: two words\n', 'stdout')
+        check_eq(b.text('#stderr'), 'to stderr\n', 'stderr')
+        # An argument the page cannot read is not sent.
+        b.fill('#args', 'one "two')
+        b.click('#run')
+        b.wait_status('Not run')
+        check_eq(b.text('#error'), 'Arguments: a " is not closed.', 'error')
+        check(b.active_is('#args'), 'focus not on the arguments')
+        b.fill('#args', 'one "two words"')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 60)
+        check_eq(b.text('#stdout'), 'stdin: from stdin\narg 1: one\narg 2: two words\n', 'stdout')
+
     def screenshots():
         # The Run button focused, as a keyboard user sees it (an empty page
         # has none: what it looks like is for the pictures' checks to say).
@@ -684,6 +918,14 @@ def run_tests(b):
     test('the history lists the runs and a click loads one', history)
     test('a memory bomb and an output flood show their limits', limits)
     test('a traceback goes to stderr and the exit code shows', traceback_)
+    test('choosing C loads its template, main.c, and Run compiles it: "Compiled", "Hello World"', c_hello, 90)
+    test('a C compile error shows the compiler\'s message and no run output', c_compile_error, 90)
+    test('switching back to Python restores its code and runs Python', switch_back, 60)
+    test('the language and each one\'s code survive a reload', reload_keeps)
+    test('an empty or untouched editor takes the template; written code is kept and offered', templates)
+    test('every language\'s file name and template, and the template runs', every_language, 600)
+    test('a history item brings back its language, code and compile result', history_language)
+    test('C with arguments, stdin, a compiler warning, stdout and stderr', c_everything, 120)
     test('screenshots saved in ' + OUT_DIR + ' show the page', screenshots)
     test('no console error, failed, refused or external request', no_problems)
 
