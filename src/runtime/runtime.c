@@ -141,14 +141,15 @@ static char *unescape(const char *v)
 	return out;
 }
 
-/* The limit keys: the request's names, with "max_" and "compile_"
- * prefixes for maxima and the compile stage. */
+/* The limit keys, with "max_" and "compile_" prefixes for maxima and the
+ * compile stage ("compile_max_memory_bytes").  Processes are "processes"
+ * here: the request's "max_processes" would read as a maximum. */
 static const struct {
 	const char *name;
 	enum sbx_limit_id id;
 } limit_keys[] = {
 	{ "wall_time_ms", SBX_LIMIT_WALL_MS },	 { "cpu_time_ms", SBX_LIMIT_CPU_MS },
-	{ "memory_bytes", SBX_LIMIT_MEMORY },	 { "max_processes", SBX_LIMIT_PROCESSES },
+	{ "memory_bytes", SBX_LIMIT_MEMORY },	 { "processes", SBX_LIMIT_PROCESSES },
 	{ "output_bytes", SBX_LIMIT_OUTPUT },
 };
 
@@ -162,8 +163,7 @@ static int set_limit_key(struct runtime *rt, const char *key, const char *v, cha
 		st = &rt->compile_limits;
 		key += 8;
 	}
-	/* "max_processes" is a limit's name; "max_max_processes" its maximum. */
-	if (strncmp(key, "max_", 4) == 0 && strcmp(key, "max_processes") != 0) {
+	if (strncmp(key, "max_", 4) == 0) {
 		max = true;
 		key += 4;
 	}
@@ -288,8 +288,10 @@ static int set_key(void *ctx, const char *key, const char *v, char *why, size_t 
 		return (rt->hello = unescape(v)) ? 0 : -ENOMEM;
 	}
 	r = set_limit_key(rt, key, v, why, whylen);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		snprintf(why, whylen, "unknown key '%.64s'", key);
+		r = -EINVAL;
+	}
 	return r;
 }
 

@@ -212,28 +212,71 @@ static void join(char *dst, size_t len, const char *a, const char *b)
 	dst[na + nb] = '\0';
 }
 
+/*
+ * The host paths the new root takes from (the runtime's root, its extra
+ * paths), opened before the new root's tmpfs covers /tmp, where they may
+ * be, and reached through /proc/self/fd afterwards.
+ */
+struct sources {
+	int root;			/* the root whose usr, bin, lib... */
+	int binds[SBX_MAX_BINDS];
+};
+
+/* "/proc/self/fd/N/name" (name may be "") into buf, without snprintf. */
+static void fd_path(char *buf, size_t len, int fd, const char *name)
+{
+	char num[16];
+	size_t n = sizeof(num);
+
+	num[--n] = '\0';
+	do
+		num[--n] = (char)('0' + fd % 10);
+	while ((fd /= 10) && n);
+	join(buf, len, "/proc/self/fd/", num + n);
+	if (name[0]) {
+		join(buf, len, buf, "/");
+		join(buf, len, buf, name);
+	}
+}
+
+static void open_sources(const struct child_args *a, struct sources *src)
+{
+	TRY(a, "open the root", src->root = open(a->root[0] ? a->root : "/",
+						 O_PATH | O_DIRECTORY | O_CLOEXEC));
+	for (size_t i = 0; i < a->nbinds; i++)
+		TRY(a, "open a runtime path", src->binds[i] = open(a->binds[i],
+								   O_PATH | O_CLOEXEC));
+}
+
+static void close_sources(const struct child_args *a, struct sources *src)
+{
+	close(src->root);
+	for (size_t i = 0; i < a->nbinds; i++)
+		close(src->binds[i]);
+}
+
 /* /bin, /lib, ... are symlinks into /usr on merged-/usr hosts and
  * directories elsewhere: repeat whichever the root has. */
-static void setup_top_dir(const struct child_args *a, const char *name)
+static void setup_top_dir(const struct child_args *a, const struct sources *src,
+			  const char *name)
 {
-	char host[SBX_MAX_PATH + 16], inner[32] = R("/"), target[64];
+	char from[64], inner[32] = R("/"), target[64];
 	struct stat st;
 	ssize_t n;
 
-	join(host, sizeof(host), a->root, "/");
-	join(host, sizeof(host), host, name);
 	memcpy(inner + strlen(inner), name, strlen(name) + 1);
-	if (lstat(host, &st) < 0)
+	if (fstatat(src->root, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	if (S_ISLNK(st.st_mode)) {
-		n = readlink(host, target, sizeof(target) - 1);
+		n = readlinkat(src->root, name, target, sizeof(target) - 1);
 		if (n <= 0)
 			fail(a, "readlink top dir");
 		target[n] = '\0';
 		TRY(a, "symlink top dir", symlink(target, inner));
 	} else if (S_ISDIR(st.st_mode)) {
+		fd_path(from, sizeof(from), src->root, name);
 		TRY(a, "mkdir top dir", mkdir(inner, 0755));
-		TRY(a, "bind top dir", bind_ro(host, inner));
+		TRY(a, "bind top dir", bind_ro(from, inner));
 	}
 }
 
@@ -254,21 +297,22 @@ static int make_parents(char *path)
 }
 
 /* The runtime's extra host paths, read-only at the same place. */
-static void setup_binds(const struct child_args *a)
+static void setup_binds(const struct child_args *a, const struct sources *src)
 {
-	char inner[SBX_MAX_PATH + sizeof(NEWROOT)];
+	char inner[SBX_MAX_PATH + sizeof(NEWROOT)], from[32];
 	struct stat st;
 
 	for (size_t i = 0; i < a->nbinds; i++) {
 		join(inner, sizeof(inner), NEWROOT, a->binds[i]);
-		if (stat(a->binds[i], &st) < 0)
+		if (fstat(src->binds[i], &st) < 0)
 			fail(a, "stat a runtime path");
 		TRY(a, "make a runtime path", make_parents(inner));
 		if (S_ISDIR(st.st_mode))
 			TRY(a, "make a runtime path", mkdir(inner, 0755) < 0 && errno != EEXIST ? -1 : 0);
 		else
 			TRY(a, "make a runtime path", write_file(inner, "", 0, 0644));
-		TRY(a, "bind a runtime path", bind_ro(a->binds[i], inner));
+		fd_path(from, sizeof(from), src->binds[i], "");
+		TRY(a, "bind a runtime path", bind_ro(from, inner));
 	}
 }
 
@@ -315,17 +359,20 @@ static void setup_root(const struct child_args *a)
 {
 	static const char *const top[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
+	struct sources src;
+
 	/* Nothing done here may reach the host's mount tree. */
 	TRY(a, "private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	open_sources(a, &src);
 	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				       "mode=0755,size=1m,nr_inodes=128"));
 
-	char usr[SBX_MAX_PATH + 8];
-	join(usr, sizeof(usr), a->root, "/usr");
+	char usr[32];
+	fd_path(usr, sizeof(usr), src.root, "usr");
 	TRY(a, "mkdir /usr", mkdir(R("/usr"), 0755));
 	TRY(a, "bind /usr", bind_ro(usr, R("/usr")));
 	for (size_t i = 0; i < UTIL_ARRAY_SIZE(top); i++)
-		setup_top_dir(a, top[i]);
+		setup_top_dir(a, &src, top[i]);
 
 	/* An /etc of its own: never the host's files. */
 	TRY(a, "mkdir /etc", mkdir(R("/etc"), 0755));
@@ -333,7 +380,8 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
-	setup_binds(a);
+	setup_binds(a, &src);
+	close_sources(a, &src);
 
 	/* /dev is a directory of the root tmpfs, read-only with it; its
 	 * nodes are binds of the host's, which keep their own mount flags. */
