@@ -55,10 +55,14 @@ lang_pkgs() {
 	java) echo openjdk-17-jdk-headless ;;
 	sqlite) echo sqlite3 ;;
 	plaintext) echo coreutils ;;
+	fortran) echo gfortran ;;
+	pascal) echo fp-compiler ;;
+	csharp) echo mono-mcs mono-runtime ;;
+	r) echo r-base-core ;;
 	*) return 1 ;;
 	esac
 }
-ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust java sqlite plaintext"
+ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust java sqlite plaintext fortran pascal csharp r"
 
 PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev python3 curl"
 if [ "$test" = 1 ]; then

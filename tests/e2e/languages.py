@@ -231,6 +231,73 @@ LANGS = {
                ("Greeter.java", 'public class Greeter {\n    static String greeting(String who) {\n'
                                 '        return "Hello, " + who + "!";\n    }\n}\n')],
     ),
+    "fortran": dict(
+        compiled=True, aliases=["gfortran"],
+        stdin="program main\n  implicit none\n  character(len=100) :: name\n"
+              "  read (*, '(a)') name\n  print '(a)', 'Hello, ' // trim(name) // '!'\nend program main\n",
+        args="program main\n  implicit none\n  character(len=256) :: a\n  integer :: i\n"
+             "  do i = 1, command_argument_count()\n    call get_command_argument(i, a)\n"
+             "    print '(a)', trim(a)\n  end do\nend program main\n",
+        compile_error=("program main\n  implicit none\n  print *, undeclared_variable\n"
+                       "end program main\n",
+                       ["main.f90:3", "Error", "undeclared_variable"]),
+        runtime_error=("program main\n  implicit none\n"
+                       "  open (unit=10, file='/no/such/file', status='old')\nend program main\n",
+                       ["Fortran runtime error: Cannot open file '/no/such/file'"]),
+        files=[("main.f90", "program main\n  use greet\n  implicit none\n"
+                            "  print '(a)', greeting('files')\nend program main\n"),
+               ("greet.f90", "module greet\n  implicit none\ncontains\n"
+                             "  function greeting(who) result(s)\n"
+                             "    character(len=*), intent(in) :: who\n"
+                             "    character(len=:), allocatable :: s\n"
+                             "    s = 'Hello, ' // who // '!'\n  end function greeting\n"
+                             "end module greet\n")],
+    ),
+    "pascal": dict(
+        compiled=True, aliases=["fpc"],
+        stdin="program Main;\nvar\n  name: string;\nbegin\n  ReadLn(name);\n"
+              "  WriteLn('Hello, ', name, '!');\nend.\n",
+        args="program Main;\nvar\n  i: Integer;\nbegin\n  for i := 1 to ParamCount do\n"
+             "    WriteLn(ParamStr(i));\nend.\n",
+        compile_error=("program Main;\nbegin\n  WriteLn(undeclared_variable);\nend.\n",
+                       ["main.pas(3", "Error", "undeclared_variable"]),
+        runtime_error=("program Main;\nvar\n  f: Text;\nbegin\n  Assign(f, '/no/such/file');\n"
+                       "  Reset(f);\nend.\n",
+                       ["Runtime error 2"]),
+        files=[("main.pas", "program Main;\nuses Greet;\nbegin\n  WriteLn(Greeting('files'));\nend.\n"),
+               ("greet.pas", "unit Greet;\n\ninterface\n\nfunction Greeting(const who: string): string;\n\n"
+                             "implementation\n\nfunction Greeting(const who: string): string;\nbegin\n"
+                             "  Greeting := 'Hello, ' + who + '!';\nend;\n\nend.\n")],
+    ),
+    "csharp": dict(
+        compiled=True, aliases=["cs", "c#"],
+        stdin="using System;\n\nclass Program\n{\n    static void Main()\n    {\n"
+              "        string name = Console.ReadLine();\n"
+              "        Console.WriteLine(\"Hello, \" + name + \"!\");\n    }\n}\n",
+        args="using System;\n\nclass Program\n{\n    static void Main(string[] args)\n    {\n"
+             "        foreach (string a in args)\n            Console.WriteLine(a);\n    }\n}\n",
+        compile_error=("class Program\n{\n    static void Main()\n    {\n        int x = \"text\";\n"
+                       "    }\n}\n",
+                       ["main.cs(5", "error CS0029"]),
+        runtime_error=("using System;\n\nclass Program\n{\n    static void Main()\n    {\n"
+                       "        int[] a = new int[1];\n        Console.WriteLine(a[5]);\n    }\n}\n",
+                       ["System.IndexOutOfRangeException"]),
+        files=[("main.cs", "using System;\n\nclass Program\n{\n    static void Main()\n    {\n"
+                           "        Console.WriteLine(Greeter.Greeting(\"files\"));\n    }\n}\n"),
+               ("greeter.cs", "static class Greeter\n{\n    public static string Greeting(string who)\n"
+                              "    {\n        return \"Hello, \" + who + \"!\";\n    }\n}\n")],
+    ),
+    "r": dict(
+        compiled=False, aliases=["rscript"],
+        stdin='con <- file("stdin")\nname <- readLines(con, n = 1)\nclose(con)\n'
+              'cat("Hello, ", name, "!\\n", sep = "")\n',
+        args='for (a in commandArgs(trailingOnly = TRUE)) cat(a, "\\n", sep = "")\n',
+        compile_error="R is not compiled: a syntax error is a runtime error",
+        runtime_error=("x <- 1\nundefined_function(x)\n",
+                       ['could not find function "undefined_function"', "Execution halted"]),
+        files=[("main.R", 'source("greet.R")\ncat(greeting("files"), "\\n", sep = "")\n'),
+               ("greet.R", 'greeting <- function(who) paste0("Hello, ", who, "!")\n')],
+    ),
     "sqlite": dict(
         compiled=False, aliases=["sqlite3", "sql"],
         stdin="SELECT 'Hello, ' || trim(CAST(readfile('/dev/stdin') AS TEXT), char(10)) || '!';\n",
@@ -252,9 +319,10 @@ LANGS = {
     ),
 }
 
-# Where a runtime error's exit status is not 1 (PHP's and Perl's die is
-# 255, Go's panic 2, Rust's 101, a failed sqlite3 statement 1).
-EXIT_STATUS = {"php": 255, "perl": 255, "go": 2, "rust": 101}
+# Where a runtime error's exit status is not 1: PHP's and Perl's die is
+# 255, Go's panic 2, Rust's 101, GFortran's runtime errors 2, Free Pascal's
+# its error's number (2: file not found).
+EXIT_STATUS = {"php": 255, "perl": 255, "go": 2, "rust": 101, "fortran": 2, "pascal": 2}
 
 
 # --- Helpers -----------------------------------------------------------------------
@@ -487,28 +555,37 @@ def t_languages_list(s, langs):
 
 
 def t_default_limits(s, langs):
-    """Each run stage starts from the original API's defaults unless its
-    runtime file says otherwise."""
+    """Every language runs within the original API's default limits (10 s,
+    128 MiB, 64 processes) and compiles within the compile stage's (10 s,
+    512 MiB, 64 processes): none of the runtime files needs more."""
+    run_default = {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 128 << 20,
+                   "max_processes": 64, "output_bytes": 1 << 20}
+    compile_default = {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 512 << 20,
+                       "max_processes": 64, "output_bytes": 1 << 20}
     for lang in LANGS:
-        x = langs.need(lang)
-        lim = x.get("limits") or {}
-        for k in ("wall_time_ms", "cpu_time_ms", "memory_bytes", "max_processes",
-                  "output_bytes"):
-            check(isinstance(lim.get(k), int) and lim[k] > 0, f"{lang}: limits.{k} {lim.get(k)!r}")
+        lim = langs.need(lang).get("limits") or {}
+        check(isinstance(lim.get("run"), dict), f"{lang}: limits {lim!r} have no run stage")
+        eq(lim["run"].get("default"), run_default, f"{lang}: the run stage's default limits")
+        if LANGS[lang]["compiled"]:
+            check(isinstance(lim.get("compile"), dict), f"{lang}: no compile stage limits: {lim!r}")
+            eq(lim["compile"].get("default"), compile_default,
+               f"{lang}: the compile stage's default limits")
+        else:
+            check("compile" not in lim, f"{lang} is not compiled but has compile limits {lim!r}")
 
 
 def t_bad_file_names(s, langs):
     """A file name the sandbox cannot take is a 400 that names it."""
     langs.need("python")
+    unnamed = []
     for name in ("../main.py", "/etc/passwd", "a/../../b.py", "./main.py", "a//b.py",
-                 "dir/", "x\u0000y.py"):
+                 "dir/", ".hidden.py", "n" * 62 + ".py", "x\u0000y.py"):
         r = s.post("/api/v1/execute", {"language": "python", "files": [
             {"name": "main.py", "content": "print(1)\n"},
             {"name": name, "content": "x = 1\n"}]})
         j = expect_error(r, 400, "invalid_request")
-        shown = name.replace("\u0000", "\\u0000")
-        check(name in j["error"]["message"] or shown in j["error"]["message"],
-              f"the message does not name {shown!r}: {j['error']['message']!r}")
+        if name not in j["error"]["message"]:
+            unnamed.append(f"{name!r} (message {j['error']['message']!r})")
     r = s.post("/api/v1/execute", {"language": "python", "files": [
         {"name": "", "content": "print(1)\n"}]})
     expect_error(r, 400, "invalid_request")
@@ -519,10 +596,11 @@ def t_bad_file_names(s, langs):
     # A bad encoding, and base64 that is not.
     r = s.post("/api/v1/execute", {"language": "python", "files": [
         {"name": "main.py", "content": "print(1)\n", "encoding": "rot13"}]})
-    expect_error(r, 400, "invalid_request", "rot13")
+    expect_error(r, 400, "invalid_request", "files[0]", "encoding")
     r = s.post("/api/v1/execute", {"language": "python", "files": [
         {"name": "main.py", "content": "!!!", "encoding": "base64"}]})
     expect_error(r, 400, "invalid_request", "main.py")
+    check(not unnamed, "the 400's message does not name " + "; ".join(unnamed))
 
 
 def t_code_and_files_conflict(s, langs):
