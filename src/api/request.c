@@ -275,12 +275,23 @@ static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *tota
 		enc = "utf8";
 		elen = 4;
 	}
-	if (!file_name_ok(name, nlen) || strlen(name) != nlen)
+	if (!file_name_ok(name, nlen) || strlen(name) != nlen) {
+		/* Named as sent, control bytes as \xNN, at most 100 bytes. */
+		char shown[4 * 100 + 4];
+		size_t o = 0;
+		for (size_t k = 0; k < nlen && k < 100; k++) {
+			unsigned char ch = (unsigned char)name[k];
+			if (ch < 0x20 || ch == 0x7f || ch == '\\')
+				o += (size_t)snprintf(shown + o, sizeof(shown) - o, "\\x%02x", ch);
+			else
+				shown[o++] = (char)ch;
+		}
+		snprintf(shown + o, sizeof(shown) - o, "%s", nlen > 100 ? "..." : "");
 		return api_fail(err, API_E_INVALID_REQUEST,
-				"files[%zu]: the name '%.*s' is not allowed: letters, digits, '.', "
-				"'_', '+' and '-', at most %d, not starting with '.'", i,
-				(int)(nlen > API_FILE_NAME_MAX ? API_FILE_NAME_MAX : nlen), name,
+				"files[%zu]: the name '%s' is not allowed: letters, digits, '.', "
+				"'_', '+' and '-', at most %d bytes, not starting with '.'", i, shown,
 				API_FILE_NAME_MAX);
+	}
 	for (size_t k = 0; k < i; k++)
 		if (strcmp(req->files[k].name, name) == 0)
 			return api_fail(err, API_E_INVALID_REQUEST,
