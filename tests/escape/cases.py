@@ -7,7 +7,8 @@ expectation names the status and that evidence exactly.
 
 A case is built by case(name, code, opts, expect, ...):
 
-  code     program text; PRELUDE (below) is prepended, so every program has
+  code     program text, or a function of the mode M returning it; for
+           Python PRELUDE (below) is prepended, so every program has
            os, sys, errno, ctypes, signal, time, socket, struct, json and the
            helpers sc() (raw syscall -> "OK" or errno name), lc() (libc call),
            tryf() (call -> "OK" or errno name) and say() (print + flush).
@@ -17,6 +18,7 @@ A case is built by case(name, code, opts, expect, ...):
              status, exit_code (None = must be null), signal,
              stdout (exact), stdout_re / stderr_re (full match, re.S),
              stdout_truncated, stderr_truncated, stdout_len, stderr_len,
+             stdout_bytes, stderr_bytes (UTF-8), message (exact),
              wall_min, wall_max, cpu_min, cpu_max, mem_max (ms / bytes)
   check    host-side extra assertions: f(res, M) -> [problems]
   setup    f(M, st) before the run; teardown f(M, st, res) -> [problems],
@@ -35,6 +37,9 @@ A case is built by case(name, code, opts, expect, ...):
   skip     {layer: reason}: why the case is skipped when that layer is left
            out although it tests the other one (its outcome is then a
            different one, legitimately)
+  language None: Python; "c": C source run with `--language c`, compiled
+           in a sandbox of its own first (the C cases are in cases_c.py,
+           which says what expect holds for the compile stage)
 
 Layer modes.  `run.py --without caps` runs a test build with every
 capability of the sandbox's user namespace kept: only the cases whose layers
@@ -165,15 +170,17 @@ SYSCALL_NR = dict(NR, umount2=166, kexec_file_load=320, quotactl=179,
 
 def case(name, code, opts=(), expect=None, args=(), check=None, setup=None,
          teardown=None, custom=None, pass_fds=None, timeout=None, tty=False,
-         raise_limits=False, skip_if=None, layers=(), skip=None):
+         raise_limits=False, skip_if=None, layers=(), skip=None, language=None):
     assert set(layers) <= set(LAYER_NAMES), name
     assert set(skip or {}) <= set(LAYER_NAMES), name
+    assert language in (None, "c"), name
+    assert name not in {c["name"] for c in CASES}, name
     CASES.append(dict(name=name, code=code, opts=opts, expect=expect or {},
                       args=args, check=check, setup=setup, teardown=teardown,
                       custom=custom, pass_fds=pass_fds, timeout=timeout,
                       tty=tty, raise_limits=raise_limits, skip_if=skip_if,
                       layers=frozenset(layers), skip=dict(skip or {}),
-                      topic=TOPIC))
+                      topic=TOPIC, language=language))
 
 
 def layer_skip(cs, without):

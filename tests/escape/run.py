@@ -6,9 +6,12 @@
     python3 tests/escape/run.py --bin build/layers/safexec --without caps
     python3 tests/escape/run.py --bin build/layers/safexec --without seccomp
 
-Runs every case of cases.py (or those whose name contains one of NAME) as an
-untrusted program under `safexec run --json` and asserts its precise safe
-outcome.
+Runs every case of cases.py and cases_c.py (or those whose name contains one
+of NAME) as an untrusted program under `safexec run --json` (the C cases
+with `--language c`: compiled in a sandbox, then run) and asserts its
+precise safe outcome.  No answer may hold the host's secret (in safexec's
+environment) or the marker line of a host file (M.marker, in M.marker_file,
+readable by anyone on the host).
 
 --without LAYER runs a test build (`make layers`) with one protection layer
 left out (SAFEXEC_TEST_WITHOUT=LAYER), to show that the other holds by
@@ -23,13 +26,13 @@ the variable is removed from safexec's environment.
 After each case it checks that nothing was left behind:
 
   processes  no process that appeared during the case, outside this suite,
-             that runs as the sandbox's host uid, has /box/main.py on its
-             command line, or lives in another pid namespace and, where runs
-             have cgroups, in a run's cgroup (a concurrent run of someone
-             else's safexec, a live process whose comm is "safexec" in our
-             pid namespace, and its descendants, are not ours and are
-             ignored, and so are processes in someone else's cgroups, see
-             below);
+             that runs as the sandbox's host uid, has /box/main (main.py, or
+             a compiled program) on its command line, or lives in another
+             pid namespace and, where runs have cgroups, in a run's cgroup
+             (a concurrent run of someone else's safexec, a live process
+             whose comm is "safexec" in our pid namespace, and its
+             descendants, are not ours and are ignored, and so are
+             processes in someone else's cgroups, see below);
   cgroups    no new directory under any cgroup or cgroup2 mount whose path
              has a `safexec` component above it (the instance and run
              cgroups, `.../safexec/inst-<hex>/run-<n>`; the `safexec`
@@ -49,9 +52,12 @@ before it counts.  Cases run one at a time, so each check is exact for its
 case (two_runs_at_once starts its two runs together and is checked after
 both).
 
---rootless, started as root, copies the binary and the suite to a fresh
-directory and re-runs the suite as nobody (uid 65534) through setpriv;
-started unprivileged it just runs.  Expectations follow what
+The C cases name the tree's runtime files (runtimes/, with --runtimes):
+safexec would look beside its binary, where the layers build has none.
+
+--rootless, started as root, copies the binary and the suite (with
+runtimes/c.conf) to a fresh directory and re-runs the suite as nobody
+(uid 65534) through setpriv; started unprivileged it just runs.  Expectations follow what
 `safexec check --json` says is in force, and the check itself must report
 the missing cgroup limits.
 
@@ -77,6 +83,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases as C  # noqa: E402
+import cases_c  # noqa: E402,F401  (registers the C cases in C.CASES)
 
 NOBODY = 65534
 GRACE_S = 2.0
@@ -93,6 +100,13 @@ RESULT_KEYS = {
 }
 STATUSES = {"ok", "runtime_error", "signaled", "timeout", "memory_limit",
             "output_limit", "internal_error"}
+# The compile stage's result, in the answer of a compiled language.
+COMPILE_KEYS = {
+    "status": str, "exit_code": (int, type(None)), "signal": (int, type(None)),
+    "stdout": str, "stderr": str, "output": str, "stdout_truncated": bool,
+    "stderr_truncated": bool, "wall_time_ms": int, "cpu_time_ms": int,
+    "memory_bytes": int, "message": str,
+}
 
 
 def short(v, n=160):
@@ -409,9 +423,9 @@ class Leftovers:
             why = []
             # A sandboxed program whose host uid is not the one this mode
             # maps to belongs to another user's safexec.
-            if b"/box/main.py" in cmd and (not uids or not M.sandbox_uids
-                                           or uids & M.sandbox_uids):
-                why.append("runs /box/main.py")
+            if b"/box/main" in cmd and (not uids or not M.sandbox_uids
+                                        or uids & M.sandbox_uids):
+                why.append("runs /box/main*")
             if uids & M.sandbox_uids:
                 why.append("uid %s" % sorted(uids))
             # Another pid namespace: where runs have cgroups, a sandbox's
@@ -497,9 +511,9 @@ class Leftovers:
 # --------------------------------------------------------------------------
 # Running safexec
 
-def wall_limit_s(opts):
+def wall_limit_s(opts, option="--wall-time"):
     for i, o in enumerate(opts):
-        if o == "--wall-time" and i + 1 < len(opts):
+        if o == option and i + 1 < len(opts):
             return int(opts[i + 1]) / 1000
     return 10.0
 
@@ -519,16 +533,18 @@ class Runner:
             self.env["SAFEXEC_TEST_WITHOUT"] = M.without
         self.ptys = {}
 
-    def start(self, tag, code, opts, args, pass_fds=(), tty=False, raise_limits=False):
+    def start(self, tag, code, opts, args, pass_fds=(), tty=False, raise_limits=False,
+              language=None):
         """tty: safexec starts in a session of its own whose controlling
         terminal is a new pty (setsid --ctty fails, and so does the case,
         when it cannot be made so).  raise_limits: safexec starts with the
         limits M.raised (prlimit fails, and so does the case, when it
-        cannot set them)."""
-        path = os.path.join(self.M.tmp, tag + ".py")
+        cannot set them).  language: "c" runs the code as C."""
+        path = os.path.join(self.M.tmp, tag + (".c" if language == "c" else ".py"))
         with open(path, "w") as f:
             f.write(code)
-        cmd = [self.bin, "run", "--json"] + list(opts) + [path]
+        lang = ["--language", language, "--runtimes", self.M.runtimes] if language else []
+        cmd = [self.bin, "run", "--json"] + lang + list(opts) + [path]
         if args:
             cmd += ["--"] + list(args)
         if raise_limits:
@@ -550,8 +566,10 @@ class Runner:
         self.M.our_safexec.add(p.pid)
         return p
 
-    def finish(self, p, opts, timeout=None):
+    def finish(self, p, opts, timeout=None, language=None):
         limit = timeout or wall_limit_s(opts) + 20
+        if language and not timeout:
+            limit += wall_limit_s(opts, "--compile-wall-time")
         try:
             try:
                 out, err = p.communicate(timeout=limit)
@@ -566,6 +584,8 @@ class Runner:
         problems = []
         if self.M.secret in raw or "SAFEXEC_TEST_SECRET" in raw:
             problems.append("the host's secret appears in the result")
+        if self.M.marker in raw:
+            problems.append("the marker line of a host file appears in the result")
         try:
             res = json.loads(out)
         except ValueError:
@@ -578,16 +598,34 @@ class Runner:
                 problems.append("result lacks %s" % k)
             elif not isinstance(res[k], t) or (t is int and isinstance(res[k], bool)):
                 problems.append("%s has type %s" % (k, type(res[k]).__name__))
-        if res.get("status") not in STATUSES:
+        if res.get("status") not in STATUSES | ({"compile_error"} if language else set()):
             problems.append("unknown status %s" % short(res.get("status")))
         if res.get("status") == "internal_error":
             problems.append("internal_error: %s" % short(res.get("error")))
+        if language:
+            comp = res.get("compile")
+            if not isinstance(comp, dict):
+                problems.append("result lacks the compile stage's (compile: %s)" % short(comp))
+            else:
+                for k, t in COMPILE_KEYS.items():
+                    if k not in comp:
+                        problems.append("compile lacks %s" % k)
+                    elif not isinstance(comp[k], t) or (t is int and isinstance(comp[k], bool)):
+                        problems.append("compile.%s has type %s" % (k, type(comp[k]).__name__))
+                if comp.get("status") not in STATUSES:
+                    problems.append("unknown compile status %s" % short(comp.get("status")))
+                if comp.get("status") == "internal_error":
+                    problems.append("compile internal_error: %s" % short(comp.get("error")))
+                if (comp.get("status") == "ok") != (res.get("status") != "compile_error"):
+                    problems.append("compile status %s with status %s" % (
+                        short(comp.get("status")), short(res.get("status"))))
         res["_problems"] = problems
+        res["_raw"] = raw
         return res, None
 
     def run(self, tag, code, opts, args, pass_fds=(), timeout=None, **how):
         p = self.start(tag, code, opts, args, pass_fds, **how)
-        return self.finish(p, opts, timeout)
+        return self.finish(p, opts, timeout, how.get("language"))
 
     def run_many(self, specs):
         """Starts every (tag, code, opts, args) at once; returns
@@ -610,11 +648,17 @@ class Runner:
     @staticmethod
     def judge(res, exp, prefix=""):
         out = list(res.get("_problems", []))
+        if "compile" in exp:
+            comp = res.get("compile")
+            if isinstance(comp, dict):
+                out += Runner.judge(comp, exp["compile"], prefix + "compile.")
+            else:
+                out.append("%scompile: expected a result, got %s" % (prefix, short(comp)))
 
         def bad(what, want, got):
             out.append("%s%s: expected %s, got %s" % (prefix, what, short(want), short(got)))
         for k in ("status", "exit_code", "signal", "stdout", "stderr",
-                  "stdout_truncated", "stderr_truncated"):
+                  "stdout_truncated", "stderr_truncated", "message"):
             if k in exp and res.get(k) != exp[k]:
                 bad(k, exp[k], res.get(k))
                 if k == "stdout" and isinstance(res.get(k), str):
@@ -626,6 +670,9 @@ class Runner:
             n = exp.get(k + "_len")
             if n is not None and len(res.get(k) or "") != n:
                 bad(k + " length", n, len(res.get(k) or ""))
+            n = exp.get(k + "_bytes")
+            if n is not None and len((res.get(k) or "").encode()) != n:
+                bad(k + " length in UTF-8 bytes", n, len((res.get(k) or "").encode()))
         for key, field, cmp in (("wall_min", "wall_time_ms", "ge"),
                                 ("wall_max", "wall_time_ms", "le"),
                                 ("cpu_min", "cpu_time_ms", "ge"),
@@ -652,10 +699,13 @@ def line_diff(want, got, most=40):
 
 
 def context(res):
-    return "[status=%s exit=%s signal=%s wall=%s cpu=%s mem=%s stdout=%s stderr=%s]" % (
+    s = "[status=%s exit=%s signal=%s wall=%s cpu=%s mem=%s stdout=%s stderr=%s]" % (
         res.get("status"), res.get("exit_code"), res.get("signal"),
         res.get("wall_time_ms"), res.get("cpu_time_ms"), res.get("memory_bytes"),
         short(res.get("stdout"), 120), short(res.get("stderr"), 200))
+    if isinstance(res.get("compile"), dict):
+        s += " [compile: " + context(res["compile"])[1:]
+    return s
 
 
 def run_case(cs, M, runner, leftovers):
@@ -673,9 +723,13 @@ def run_case(cs, M, runner, leftovers):
             opts = cs["opts"](M) if callable(cs["opts"]) else list(cs["opts"])
             args = cs["args"](M) if callable(cs["args"]) else list(cs["args"])
             exp = cs["expect"](M) if callable(cs["expect"]) else cs["expect"]
-            res, err = runner.run(cs["name"], C.PRELUDE + cs["code"], opts, args,
+            code = cs["code"](M) if callable(cs["code"]) else cs["code"]
+            if not cs["language"]:
+                code = C.PRELUDE + code
+            res, err = runner.run(cs["name"], code, opts, args,
                                   st.get("pass_fds", ()), cs["timeout"],
-                                  tty=cs["tty"], raise_limits=cs["raise_limits"])
+                                  tty=cs["tty"], raise_limits=cs["raise_limits"],
+                                  language=cs["language"])
             if err:
                 problems.append(err)
             else:
@@ -705,11 +759,19 @@ def setup_mode(args):
     M.rootless = args.rootless or os.getuid() != 0
     M.without = args.without
     M.policy_src = policy_source()
+    M.runtimes = runtimes_dir()
     M.raised = raised_limits()
     M.tmp = tempfile.mkdtemp(prefix="safexec-escape-")
     os.chmod(M.tmp, 0o755)
     M.secret = "s3cr3t-" + secrets.token_hex(16)
     M.token = "safexec-escape-" + secrets.token_hex(6)
+    # A host file anyone may read, holding a line no answer may show.
+    M.marker = "host-marker-" + secrets.token_hex(16)
+    M.marker_text = '#define HOST_MARKER "%s"\n%s\n' % (M.marker, M.marker)
+    M.marker_file = os.path.join(M.tmp, "host-marker.h")
+    with open(M.marker_file, "w") as f:
+        f.write(M.marker_text)
+    os.chmod(M.marker_file, 0o644)
     M.our_safexec = set()
     M.host_pid1_comm = (read_quiet("/proc/1/comm") or "").strip()
     M.int80 = probe_int80()
@@ -753,6 +815,17 @@ def setup_mode(args):
     u.listen(16)
     M.unix_listener = Listener(u)
     return M
+
+
+def runtimes_dir():
+    """The tree's runtime files, for the C cases: in the tree, or beside
+    this file in the copy --rootless makes (safexec looks beside its
+    binary, which the layers build and that copy do not have)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for p in (os.path.join(here, "..", "..", "runtimes"), os.path.join(here, "runtimes")):
+        if os.path.isfile(os.path.join(p, "c.conf")):
+            return os.path.normpath(p)
+    return os.path.join(here, "runtimes")       # the C cases then fail, saying so
 
 
 def policy_source():
@@ -852,9 +925,14 @@ def reexec_unprivileged(args):
         shutil.copy2(args.bin, binary)
         os.chmod(binary, 0o755)
         here = os.path.dirname(os.path.abspath(__file__))
-        for f in ("run.py", "cases.py"):
+        for f in ("run.py", "cases.py", "cases_c.py"):
             shutil.copy2(os.path.join(here, f), os.path.join(d, f))
             os.chmod(os.path.join(d, f), 0o644)
+        rt = runtimes_dir()
+        if os.path.isfile(os.path.join(rt, "c.conf")):
+            os.mkdir(os.path.join(d, "runtimes"), 0o755)
+            shutil.copy2(os.path.join(rt, "c.conf"), os.path.join(d, "runtimes", "c.conf"))
+            os.chmod(os.path.join(d, "runtimes", "c.conf"), 0o644)
         src = policy_source()
         if src:
             shutil.copy2(src, os.path.join(d, "seccomp.c"))
