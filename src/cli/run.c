@@ -51,57 +51,15 @@ static void usage(FILE *f)
 	      "large for the sandbox).  Only --json tells these from the program's own.\n", f);
 }
 
-/* Reads all of fd, refusing more than max bytes. */
-static int read_all(int fd, uint64_t max, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				free(buf);
-				return -EFBIG;
-			}
-			char *n = realloc(buf, cap * 2);
-			if (!n) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = n;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
-static int read_path(const char *path, uint64_t max, char **out, size_t *outlen)
+/* FILE, or standard input for "-", at most max bytes. */
+static int read_path(const char *path, size_t max, char **out, size_t *outlen)
 {
 	int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
 	int r;
 
 	if (fd < 0)
 		return -errno;
-	r = read_all(fd, max, out, outlen);
+	r = util_read_fd(fd, max, out, outlen);
 	close(fd);
 	return r;
 }

@@ -78,19 +78,6 @@ const struct cfg_entry cfg_table[] = {
 };
 const size_t cfg_table_count = UTIL_ARRAY_SIZE(cfg_table);
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static const struct cfg_entry *find_entry(const char *name)
 {
 	for (size_t i = 0; i < cfg_table_count; i++)
@@ -138,18 +125,18 @@ int cfg_set(struct cfg *c, const char *name, const char *value,
 	int r;
 
 	if (!e) {
-		fail(why, whylen, "unknown setting '%s'", shown(name, sb, sizeof(sb)));
+		util_msg(why, whylen, "unknown setting '%s'", shown(name, sb, sizeof(sb)));
 		return -ENOENT;
 	}
 	if (e->type == CFG_STRING) {
 		size_t n = strlen(value);
 
 		if (n >= e->size)
-			return fail(why, whylen, "%s: value is too long (at most %zu bytes)",
+			return util_msg(why, whylen, "%s: value is too long (at most %zu bytes)",
 				    e->name, e->size - 1);
 		for (size_t i = 0; i < n; i++)
 			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-				return fail(why, whylen, "%s: value contains a control character",
+				return util_msg(why, whylen, "%s: value contains a control character",
 					    e->name);
 		if (e->check && e->check(value, why, whylen) < 0)
 			return -EINVAL;
@@ -178,20 +165,20 @@ int cfg_set(struct cfg *c, const char *name, const char *value,
 		max = li->max;
 	}
 	if (r == -ERANGE)
-		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
+		return util_msg(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
 			    shown(value, sb, sizeof(sb)), (unsigned long long)max);
 	if (r < 0)
-		return fail(why, whylen, "%s: '%s' is not %s", e->name,
+		return util_msg(why, whylen, "%s: '%s' is not %s", e->name,
 			    shown(value, sb, sizeof(sb)),
 			    e->type == CFG_SIZE ? "a size (like 512K, 8M, 1G)" :
 			    e->type == CFG_SECONDS ? "a number of seconds" :
 			    "a non-negative integer");
 	if (v < min)
-		return fail(why, whylen, "%s: '%s' is below the minimum %llu%s", e->name,
+		return util_msg(why, whylen, "%s: '%s' is below the minimum %llu%s", e->name,
 			    shown(value, sb, sizeof(sb)), (unsigned long long)min,
 			    e->limit ? " (what a sandbox needs at least)" : "");
 	if (v > max)
-		return fail(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
+		return util_msg(why, whylen, "%s: '%s' is above the maximum %llu", e->name,
 			    shown(value, sb, sizeof(sb)), (unsigned long long)max);
 	*(uint64_t *)((char *)c + e->offset) = v;
 	return 0;
@@ -232,7 +219,7 @@ int cfg_load_file(struct cfg *c, const char *path, char *why, size_t whylen)
 	int r = util_read_file(path, CFG_FILE_MAX, &buf, &len);
 
 	if (r < 0) {
-		fail(why, whylen, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" :
+		util_msg(why, whylen, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" :
 		     r == -EISDIR ? "not a regular file" : strerror(-r));
 		return r;
 	}
@@ -252,7 +239,7 @@ int cfg_load_env(struct cfg *c, char *why, size_t whylen)
 			continue;
 		r = cfg_set(c, e->name, v, msg, sizeof(msg));
 		if (r < 0) {
-			fail(why, whylen, "environment %s: %s", e->env, msg);
+			util_msg(why, whylen, "environment %s: %s", e->env, msg);
 			return r;
 		}
 	}
@@ -292,7 +279,7 @@ int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen
 			return 1;
 		if (strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc)
-				return fail(why, whylen, "--config needs a FILE");
+				return util_msg(why, whylen, "--config needs a FILE");
 			file = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
 			file = argv[i] + 9;
@@ -312,7 +299,7 @@ int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen
 		char msg[512];
 
 		if (!flag_name(arg, name, sizeof(name)))
-			return fail(why, whylen, "unexpected argument '%s' (see --help)",
+			return util_msg(why, whylen, "unexpected argument '%s' (see --help)",
 				    shown(arg, sb, sizeof(sb)));
 		if (strcmp(name, "config") == 0) {
 			if (!strchr(arg, '='))
@@ -324,14 +311,14 @@ int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen
 			continue;
 		}
 		if (!find_entry(name))
-			return fail(why, whylen, "unknown option '%s' (see --help)",
+			return util_msg(why, whylen, "unknown option '%s' (see --help)",
 				    shown(arg, sb, sizeof(sb)));
 		eq = strchr(arg, '=');
 		if (eq) {
 			val = eq + 1;
 		} else {
 			if (i + 1 >= argc)
-				return fail(why, whylen, "%s needs a value", arg);
+				return util_msg(why, whylen, "%s needs a value", arg);
 			val = argv[++i];
 		}
 		r = cfg_set(c, name, val, msg, sizeof(msg));
@@ -340,7 +327,7 @@ int cfg_from_args(struct cfg *c, int argc, char **argv, char *why, size_t whylen
 			for (char *p = msg; *p && *p != ':'; p++)
 				if (*p == '_')
 					*p = '-';
-			fail(why, whylen, "--%s", msg);
+			util_msg(why, whylen, "--%s", msg);
 			return r;
 		}
 	}
@@ -386,7 +373,7 @@ static int check_listen(const char *value, char *why, size_t whylen)
 	uint16_t port;
 
 	if (cfg_split_listen(value, host, sizeof(host), &port) < 0)
-		return fail(why, whylen, "listen: '%s' is not HOST:PORT",
+		return util_msg(why, whylen, "listen: '%s' is not HOST:PORT",
 			    shown(value, sb, sizeof(sb)));
 	return 0;
 }
@@ -394,12 +381,12 @@ static int check_listen(const char *value, char *why, size_t whylen)
 int cfg_finish(struct cfg *c, char *why, size_t whylen)
 {
 	if (!c->data_dir[0] && !c->db[0])
-		return fail(why, whylen, "data_dir: must not be empty");
+		return util_msg(why, whylen, "data_dir: must not be empty");
 	if (!c->db[0]) {
 		int n = snprintf(c->db, sizeof(c->db), "%s/history.db", c->data_dir);
 
 		if (n < 0 || (size_t)n >= sizeof(c->db))
-			return fail(why, whylen, "data_dir: path too long");
+			return util_msg(why, whylen, "data_dir: path too long");
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

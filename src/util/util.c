@@ -106,24 +106,26 @@ uint64_t util_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int util_read_file(const char *path, size_t max, char **out, size_t *len)
+int util_read_fd(int fd, size_t max, char **out, size_t *outlen)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
-	char *buf;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EISDIR;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	for (;;) {
+		if (len + 1 == cap) {
+			if (len > max)
+				break;
+			char *n = realloc(buf, cap * 2);
+			if (!n) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = n;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -133,16 +135,33 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len)
 		}
 		if (n == 0)
 			break;
-		got += (size_t)n;
+		len += (size_t)n;
 	}
-	buf[got] = '\0';
+	if (len > max) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
 	*out = buf;
-	*len = got;
+	*outlen = len;
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int kv_fail(char *why, size_t whylen, const char *fmt, ...)
+int util_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EISDIR;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	return util_read_fd(fd, max, out, len);
+}
+
+int util_msg(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -185,21 +204,21 @@ int util_kv_parse(const char *text, size_t len, const char *origin,
 		if (a == b || line[a] == '#')
 			continue;
 		if (b - a >= UTIL_KV_LINE_MAX)
-			return kv_fail(why, whylen, "%s:%u: line too long", origin, lineno);
+			return util_msg(why, whylen, "%s:%u: line too long", origin, lineno);
 		if (memchr(line + a, '\0', b - a))
-			return kv_fail(why, whylen, "%s:%u: NUL byte in line", origin, lineno);
+			return util_msg(why, whylen, "%s:%u: NUL byte in line", origin, lineno);
 		eq = a;
 		while (eq < b && line[eq] != '=')
 			eq++;
 		if (eq == b)
-			return kv_fail(why, whylen, "%s:%u: expected 'key = value'", origin, lineno);
+			return util_msg(why, whylen, "%s:%u: expected 'key = value'", origin, lineno);
 		k = eq;
 		while (k > a && is_blank(line[k - 1]))
 			k--;
 		if (k == a)
-			return kv_fail(why, whylen, "%s:%u: missing key before '='", origin, lineno);
+			return util_msg(why, whylen, "%s:%u: missing key before '='", origin, lineno);
 		if (k - a >= sizeof(key))
-			return kv_fail(why, whylen, "%s:%u: key too long", origin, lineno);
+			return util_msg(why, whylen, "%s:%u: key too long", origin, lineno);
 		memcpy(key, line + a, k - a);
 		key[k - a] = '\0';
 		eq++;
@@ -209,14 +228,14 @@ int util_kv_parse(const char *text, size_t len, const char *origin,
 			eq++;
 			b--;
 		} else if (eq < b && line[eq] == '"') {
-			return kv_fail(why, whylen, "%s:%u: %s: unterminated quote", origin,
+			return util_msg(why, whylen, "%s:%u: %s: unterminated quote", origin,
 				       lineno, key);
 		}
 		memcpy(val, line + eq, b - eq);
 		val[b - eq] = '\0';
 		r = set(ctx, key, val, msg, sizeof(msg));
 		if (r < 0) {
-			kv_fail(why, whylen, "%s:%u: %s", origin, lineno, msg);
+			util_msg(why, whylen, "%s:%u: %s", origin, lineno, msg);
 			return r;
 		}
 	}

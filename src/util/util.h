@@ -26,10 +26,16 @@ int util_parse_size(const char *s, uint64_t max, uint64_t *out);
 /* Formats bytes as "128 MiB", "1.5 GiB", "512 B" into buf.  Returns buf. */
 char *util_format_size(uint64_t bytes, char *buf, size_t len);
 
-/* Reads a regular file of at most max bytes into a malloc'ed buffer with a
- * NUL after its len bytes.  Returns 0, -EFBIG, -EISDIR (not a regular
- * file) or another negative errno. */
+/* Reads fd to its end, at most max bytes, into a malloc'ed buffer with a
+ * NUL after its len bytes.  Returns 0, -EFBIG or another negative errno. */
+int util_read_fd(int fd, size_t max, char **out, size_t *len);
+/* The same for a regular file (-EISDIR for anything else). */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Formats a message into why (if any) and returns -EINVAL, so that a
+ * checker can `return util_msg(why, len, "...")`. */
+__attribute__((format(printf, 3, 4)))
+int util_msg(char *why, size_t whylen, const char *fmt, ...);
 
 #define UTIL_KV_LINE_MAX 4096
 
