@@ -231,11 +231,11 @@ static ssize_t base64_decode(const char *in, size_t len, char *out)
 }
 
 /* A file name a request may give: [A-Za-z0-9._+-], not starting with a
- * dot, at most API_FILE_NAME_MAX bytes.  No '/', so every file lands in
- * /box itself. */
+ * dot or a dash (a compiler given it by a glob would read an option), at
+ * most API_FILE_NAME_MAX bytes.  No '/', so every file lands in /box. */
 static bool file_name_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > API_FILE_NAME_MAX || s[0] == '.')
+	if (len == 0 || len > API_FILE_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
@@ -289,7 +289,7 @@ static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *tota
 		snprintf(shown + o, sizeof(shown) - o, "%s", nlen > 100 ? "..." : "");
 		return api_fail(err, API_E_INVALID_REQUEST,
 				"files[%zu]: the name '%s' is not allowed: letters, digits, '.', "
-				"'_', '+' and '-', at most %d bytes, not starting with '.'", i, shown,
+				"'_', '+' and '-', at most %d bytes, not starting with '.' or '-'", i, shown,
 				API_FILE_NAME_MAX);
 	}
 	for (size_t k = 0; k < i; k++)

@@ -99,6 +99,10 @@ bool sbx_file_name_ok(const char *name)
 		size_t c = strcspn(p, "/");
 		if (c == 0 || (c == 1 && p[0] == '.') || (c == 2 && p[0] == '.' && p[1] == '.'))
 			return false;
+		/* A name a command could read as an option ("-specs=x" given
+		 * to a compiler by a glob): never. */
+		if (p[0] == '-')
+			return false;
 		p += c;
 		if (*p == '/' && !*++p)
 			return false;	/* a trailing slash */

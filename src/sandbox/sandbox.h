@@ -42,7 +42,8 @@
 #define SBX_MAX_ARGS		 256u
 #define SBX_MAX_ARG_LEN		 ((128u << 10) - 1)	/* bytes, without the NUL */
 #define SBX_MAX_ARGS_BYTES	 (1u << 20)		/* all of them, with NULs */
-#define SBX_STACK		 (8ull << 20)
+#define SBX_STACK		 (8ull << 20)	/* the program's stack limit: arguments
+						   get a quarter of it, 2 MiB */
 #define SBX_MAX_FILES		 1024u	/* files in /box, given or returned */
 #define SBX_MAX_FILES_BYTES	 (64u << 20)	/* all of them together */
 #define SBX_MAX_NAME		 255u	/* a file's path below /box */
@@ -52,8 +53,9 @@
 #define SBX_MAX_PATH		 255u	/* a bind's or a root's path */
 
 /* A file in /box.  name is relative to /box ("main.c", "pkg/A.class"):
- * no leading '/', no empty, "." or ".." component, at most SBX_MAX_NAME
- * bytes (see sbx_file_name_ok()). */
+ * no leading '/', no empty, "." or ".." component, no component starting
+ * with '-' (a command given the name, by a glob say, would take it for an
+ * option), at most SBX_MAX_NAME bytes (see sbx_file_name_ok()). */
 struct sbx_file {
 	const char *name;
 	const char *data;	/* len bytes */

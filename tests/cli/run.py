@@ -555,6 +555,22 @@ def default_memory_is_128M():
         check(b"MemoryError" in r.err, "stderr %s" % short(r.err))
 
 
+@test
+def files_named_like_options_are_refused():
+    # Given to a compiler by a glob, "-specs=s.c" would be read as an
+    # option (a specs file can run any command during the compile).
+    here = os.path.dirname(os.path.abspath(__file__))
+    runtimes = os.path.join(here, "..", "..", "runtimes")
+    main = write("main.c", "int main(void){return 0;}\n")
+    specs = write("s.c", ".c:\nsh payload.sh\n")
+    dash = write("-specs=s.c", "")
+    payload = write("payload.sh", "echo compile stage ran request code >&2\n")
+    r = run("--runtimes", runtimes, "--language", "c", main, dash, specs, payload)
+    expect_rc(r, 2)
+    check(b"-specs=s.c: not a file name" in r.err, "stderr %s" % short(r.err))
+    check(b"ran request code" not in r.out + r.err, "the compile ran the request's code")
+
+
 def main():
     global BIN, TMP, FEATURES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -1289,6 +1289,16 @@ def start_up_failures_are_clear_and_leave_nothing(binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+@test(quick=True)
+def file_names_like_options_are_refused(s, slow):
+    # A compiler given "-v.c" by a glob would read an option.
+    for name in ("-v.c", "-specs.c"):
+        r = s.post("/api/v1/execute", {"language": "c", "files": [
+            {"name": "main.c", "content": "int main(void){return 0;}\n"},
+            {"name": name, "content": ""}]})
+        expect_error(r, 400, "invalid_request", f"'{name}'", "not starting with '.' or '-'")
+
+
 @test()
 def history_records_carry_their_message(s, slow):
     j = s.run("import sys; sys.exit(3)")

@@ -731,3 +731,18 @@ TEST(sandbox_files_carry_from_one_run_to_the_next)
 	sbx_result_release(&r);
 	sbx_result_release(&c);
 }
+
+TEST(sandbox_file_names)
+{
+	static const char *const good[] = { "main.c", "pkg/A.class", "a-b", "x.-y", "a/b-c/d" };
+	static const char *const bad[] = { "", "/etc/passwd", "../x", "a/../b", "./a", "a//b",
+					   "a/", "-specs=s.c", "dir/-v.c", ".", ".." };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ASSERT(sbx_file_name_ok(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (sbx_file_name_ok(bad[i]))
+			fprintf(stderr, "  accepted: '%s'\n", bad[i]);
+		ASSERT(!sbx_file_name_ok(bad[i]));
+	}
+}
