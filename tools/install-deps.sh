@@ -8,14 +8,17 @@
 #
 # The languages: each runtimes/NAME.conf runs a Debian package's compiler or
 # interpreter, and the service offers only the languages whose packages are
-# there (Python always).  --test installs every language's packages (the
-# language suite, tests/e2e/languages.py, needs them all).  Otherwise
-# `make serve` installs none of them unless asked, with the LANGUAGES
-# variable or --languages: `all`, or names of runtimes/*.conf separated by
-# spaces or commas:
+# there: Python, and C, C++, Bash, Perl and plain text, whose packages come
+# with the build's.  --test installs every language's packages (the
+# language suite, tests/e2e/languages.py, needs them all: about 340 MB to
+# download, a minute and a half on a two-CPU machine).  Otherwise
+# `make serve` installs no other language's unless asked, with the
+# LANGUAGES variable (from the environment or make's command line) or
+# --languages: `all`, or names of runtimes/*.conf separated by spaces or
+# commas:
 #
 #     LANGUAGES=all make serve
-#     LANGUAGES="c java" make serve
+#     make serve LANGUAGES="java go"
 #
 # Node.js must be Debian's own package: a `nodejs` package from another
 # archive (NodeSource's has the same name and a higher version) lacks the

@@ -53,6 +53,9 @@ class NA(str):
 # runtime_error: (program, words its standard error has).
 # files: the files of a request (the entry point first) printing
 # FILES_GREETING, the entry using the others.
+# extra: tests of one language only, by name: (program, status, stdout,
+# words its standard error has, the most CPU time its compile may take or
+# None).
 # NA("why") instead says why the test cannot apply: it is skipped.
 
 LANGS = {
@@ -200,6 +203,13 @@ LANGS = {
                            '\tfmt.Println(greeting("files"))\n}\n'),
                ("greet.go", 'package main\n\nfunc greeting(who string) string {\n'
                             '\treturn "Hello, " + who + "!"\n}\n')],
+        # The packages of the standard library that use cgo are not rebuilt
+        # on every compile: it stays well within the compile's CPU limit
+        # (700 ms here; 9 s when they are rebuilt).
+        extra={"cgo_packages": ('package main\n\nimport (\n\t"fmt"\n\t"net/http"\n\t"os/user"\n)\n\n'
+                                'func main() {\n\t_, err := http.Get("http://127.0.0.1:1/")\n'
+                                '\t_, uerr := user.Current()\n\tfmt.Println(err != nil, uerr == nil)\n}\n',
+                                "ok", "true true\n", [], 5000)},
     ),
     "rust": dict(
         compiled=True, aliases=["rs"],
@@ -234,6 +244,15 @@ LANGS = {
                              '        System.out.println(Greeter.greeting("files"));\n    }\n}\n'),
                ("Greeter.java", 'public class Greeter {\n    static String greeting(String who) {\n'
                                 '        return "Hello, " + who + "!";\n    }\n}\n')],
+        # The heap is sized from the memory limit: too much allocation is
+        # Java's own OutOfMemoryError, not the sandbox's OOM killer.
+        extra={"heap_within_memory_limit": (
+            'import java.util.ArrayList;\n\npublic class Main {\n'
+            '    public static void main(String[] args) {\n'
+            '        ArrayList<byte[]> keep = new ArrayList<>();\n'
+            '        for (int i = 0; i < 1000; i++)\n            keep.add(new byte[1 << 20]);\n'
+            '    }\n}\n',
+            "runtime_error", "", ["java.lang.OutOfMemoryError: Java heap space"], None)},
     ),
     "fortran": dict(
         compiled=True, aliases=["gfortran"],
@@ -503,6 +522,21 @@ def t_aliases(s, langs, lang):
     return f"{len(got)} aliases"
 
 
+def t_extra(s, langs, lang, name):
+    prog, status, stdout, words, compile_cpu = LANGS[lang]["extra"][name]
+    langs.need(lang)
+    j = execute(s, {"language": lang, "code": prog}, name)
+    eq(j.get("status"), status, f"status ({show(j)})")
+    if compile_cpu is not None:
+        took = (j.get("compile") or {}).get("cpu_time_ms")
+        check(isinstance(took, int) and took <= compile_cpu,
+              f"the compile took {took} ms of CPU time, more than {compile_cpu}")
+    eq(j.get("stdout"), stdout, f"stdout ({show(j)})")
+    for w in words:
+        check(w in j.get("stderr", ""), f"stderr lacks {w!r}: {j.get('stderr', '')[-800:]!r}")
+    return times(j)
+
+
 PER_LANGUAGE = [("hello", t_hello), ("stdin", t_stdin), ("args", t_args),
                 ("compile_error", t_compile_error), ("runtime_error", t_runtime_error),
                 ("files", t_files), ("aliases", t_aliases)]
@@ -653,6 +687,8 @@ def main():
     for lang in LANGS:
         for t, f in PER_LANGUAGE:
             tests.append((f"{lang}/{t}", (lambda f, lang: lambda s, langs: f(s, langs, lang))(f, lang)))
+        for t in LANGS[lang].get("extra", {}):
+            tests.append((f"{lang}/{t}", (lambda lang, t: lambda s, langs: t_extra(s, langs, lang, t))(lang, t)))
     if args.only:
         tests = [(n, f) for n, f in tests if any(fnmatch.fnmatch(n, p) for p in args.only)]
 
