@@ -188,10 +188,15 @@ static int parse_language(json_t *root, const struct rt_registry *runtimes,
 					req->rt->version_text, (int)(vlen > 40 ? 40 : vlen), v);
 		return 0;
 	}
-	if (!rt_find(runtimes, "python", 6) && !v)
+	if (!rt_find(runtimes, "python", 6))
 		for (size_t i = 0; i < UTIL_ARRAY_SIZE(python_aliases); i++)
-			if (len == strlen(python_aliases[i]) && memcmp(s, python_aliases[i], len) == 0)
-				return 0;
+			if (len == strlen(python_aliases[i]) && memcmp(s, python_aliases[i], len) == 0) {
+				if (!v)
+					return 0;
+				return api_fail(err, API_E_UNKNOWN_LANGUAGE, "the built-in "
+						"python has no version '%.*s' to choose",
+						(int)(vlen > 40 ? 40 : vlen), v);
+			}
 	return api_fail(err, API_E_UNKNOWN_LANGUAGE,
 			"unknown language '%.*s' (GET /api/v1/languages lists them)",
 			(int)(len > 40 ? 40 : len), s);

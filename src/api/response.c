@@ -126,11 +126,12 @@ json_t *api_languages_json(const struct rt_registry *reg, const struct api_maxim
 		}
 	}
 	if (!rt_find(reg, "python", 6)) {
-		json_t *item = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:[s], s:s, s:s}",
+		json_t *item = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:[s], s:s, s:s, s:{s:o}}",
 					 "language", "python", "display_name", "Python 3",
 					 "version", python_version ? python_version : "",
 					 "aliases", "python3", "py", "compiled", 0, "extensions", "py",
-					 "source_file", "main.py", "hello", "print(\"Hello World\")\n");
+					 "source_file", "main.py", "hello", "print(\"Hello World\")\n",
+					 "limits", "run", stage_json(&base, &server_max));
 		if (!item || json_array_insert_new(list, 0, item) < 0) {
 			json_decref(list);
 			return NULL;

@@ -832,6 +832,12 @@ def run_tests(b):
             check_eq(b.text('#stdout'), 'Hello World\n', x['language'] + ': stdout')
 
     def history_language():
+        # A fresh compile error, so that the history shows it whatever
+        # number of languages ran before.
+        b.choose_language('c')
+        b.fill('#code', c_broken)
+        b.click('#run')
+        b.wait_status('Compilation failed', 60)
         b.choose_language('python')
         item = b.js('''for (const e of document.querySelectorAll('#history-list .history-item'))
                            if (e.textContent.includes('#include') && e.textContent.includes('Compile error')) return e;
@@ -849,6 +855,8 @@ def run_tests(b):
     def c_everything():
         # Arguments, stdin, a compiler warning, stdout and stderr; the page
         # is left so for the screenshots.
+        if b.value('#language') != 'c':
+            b.choose_language('c')
         b.open_fold('stdin-fold')
         b.fill('#args', 'one "two words"')
         b.fill('#stdin', 'from stdin\n')
