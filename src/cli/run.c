@@ -355,14 +355,13 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 		goto out;
 	}
 
-	if (sbx_host_open(&host, why, sizeof(why)) < 0) {
-		fprintf(stderr, "safexec: %s\n", why);
+	if (!rt_check(rt)) {
+		fprintf(stderr, "safexec run: %s is not available here: %s\n", rt->name, rt->why);
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	rt_probe(rt, host);
-	if (!rt->available) {
-		fprintf(stderr, "safexec run: %s is not available here: %s\n", rt->name, rt->why);
+	if (sbx_host_open(&host, why, sizeof(why)) < 0) {
+		fprintf(stderr, "safexec: %s\n", why);
 		rc = EXIT_INTERNAL;
 		goto out;
 	}

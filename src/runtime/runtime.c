@@ -546,9 +546,10 @@ void rt_compile_limits(const struct runtime *rt, struct sbx_limits *def, struct 
 	max->output_bytes = RT_COMPILE_MAX_OUTPUT;
 	overlay(def, &rt->compile_limits.def);
 	overlay(max, &rt->compile_limits.max);
+	/* As for the run stage: a default never above the maximum. */
 	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
 		if (sbx_limit_get(def, (enum sbx_limit_id)i) > sbx_limit_get(max, (enum sbx_limit_id)i))
-			sbx_limit_set(max, (enum sbx_limit_id)i, sbx_limit_get(def, (enum sbx_limit_id)i));
+			sbx_limit_set(def, (enum sbx_limit_id)i, sbx_limit_get(max, (enum sbx_limit_id)i));
 }
 
 /* ---- running ------------------------------------------------------------ */
@@ -702,6 +703,14 @@ static void version_of(const char *text, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)line, text);
 }
 
+bool rt_check(struct runtime *rt)
+{
+	rt->available = program_there(rt, rt->version, rt->why, sizeof(rt->why)) &&
+			program_there(rt, rt->run, rt->why, sizeof(rt->why)) &&
+			program_there(rt, rt->compile, rt->why, sizeof(rt->why));
+	return rt->available;
+}
+
 void rt_probe(struct runtime *rt, struct sbx_host *host)
 {
 	struct sbx_request req;
@@ -709,11 +718,9 @@ void rt_probe(struct runtime *rt, struct sbx_host *host)
 	struct sbx_limits def, max;
 	char **cmd;
 
-	rt->available = false;
-	if (!program_there(rt, rt->version, rt->why, sizeof(rt->why)) ||
-	    !program_there(rt, rt->run, rt->why, sizeof(rt->why)) ||
-	    !program_there(rt, rt->compile, rt->why, sizeof(rt->why)))
+	if (!rt_check(rt))
 		return;
+	rt->available = false;
 	/* A toolchain's version needs what its compile stage gets. */
 	rt_compile_limits(rt, &def, &max);
 	stage_request(rt, &req);

@@ -92,8 +92,12 @@ void rt_runtime_release(struct runtime *rt);
  * version command runs in a sandbox; fills version_text or why. */
 void rt_registry_probe(struct rt_registry *reg, struct sbx_host *host);
 
-/* The same for one runtime (the command line probes only the one it runs). */
+/* The same for one runtime. */
 void rt_probe(struct runtime *rt, struct sbx_host *host);
+/* Only the first half of that: whether its programs are there (sets
+ * available or why, not the version).  The command line, which shows no
+ * version, runs no version command. */
+bool rt_check(struct runtime *rt);
 
 /* The available runtime named name or one of its aliases (case counts),
  * or NULL. */
