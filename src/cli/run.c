@@ -231,15 +231,6 @@ struct opts {
 	size_t nargs;
 };
 
-/* The given limits over l. */
-static void apply(struct sbx_limits *l, const struct sbx_limits *given)
-{
-	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
-		if (sbx_limit_get(given, (enum sbx_limit_id)i))
-			sbx_limit_set(l, (enum sbx_limit_id)i,
-				      sbx_limit_get(given, (enum sbx_limit_id)i));
-}
-
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -372,8 +363,8 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 			      sbx_limit_info((enum sbx_limit_id)i)->max);
 	rt_run_limits(rt, &engine_def, &engine_max, &job.run_limits, &max);
 	rt_compile_limits(rt, &job.compile_limits, &def);
-	apply(&job.run_limits, &o->given.run);
-	apply(&job.compile_limits, &o->given.compile);
+	sbx_limits_apply(&job.run_limits, &o->given.run);
+	sbx_limits_apply(&job.compile_limits, &o->given.compile);
 	job.files = files;
 	job.nfiles = n;
 	job.stdin_data = input;
@@ -409,7 +400,7 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 	int r, rc = EXIT_USAGE;
 
 	sbx_request_init(&req);
-	apply(&req.limits, &o->given.run);
+	sbx_limits_apply(&req.limits, &o->given.run);
 	if (!o->inline_code) {
 		const char *path = o->paths[0];
 		if ((r = read_path(path, SBX_MAX_CODE, &code, &code_len)) < 0) {

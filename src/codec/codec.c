@@ -208,10 +208,18 @@ char *codec_status_message(const struct sbx_result *res, const struct sbx_limits
 	return buf;
 }
 
+char *codec_compile_failed_message(const char *compile_msg, char *buf, size_t len)
+{
+	const char *m = compile_msg ? compile_msg : "";
+
+	snprintf(buf, len, "Compilation failed%s%.150s", m[0] ? ": " : "", m);
+	return buf;
+}
+
 int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struct sbx_limits *l)
 {
 	json_t *c = codec_result_json(compile);
-	char msg[128], top[160];
+	char msg[128], top[180];
 
 	if (!c)
 		return -ENOMEM;
@@ -221,7 +229,7 @@ int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struc
 	if (compile->status == SBX_OK)
 		return 0;
 	/* The run did not start: the answer is the compile's failure. */
-	snprintf(top, sizeof(top), "Compilation failed%s%s", msg[0] ? ": " : "", msg);
+	codec_compile_failed_message(msg, top, sizeof(top));
 	if (set(obj, "status", json_string(CODEC_COMPILE_ERROR)) ||
 	    (json_object_get(obj, "message") && set(obj, "message", json_string(top))))
 		return -ENOMEM;

@@ -39,6 +39,10 @@ char *codec_status_message(const struct sbx_result *res, const struct sbx_limits
 /* The status of a request whose compile stage failed. */
 #define CODEC_COMPILE_ERROR "compile_error"
 
+/* The message of a request whose compile failed, from the compile
+ * stage's: "Compilation failed: Exited with code 1".  Returns buf. */
+char *codec_compile_failed_message(const char *compile_msg, char *buf, size_t len);
+
 /* Adds "compile": the compile stage's result fields and its message (l:
  * its limits).  When it failed, also sets obj's "status" to
  * "compile_error" and, where obj has a "message", "Compilation failed:

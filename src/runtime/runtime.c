@@ -505,23 +505,13 @@ bool rt_version_matches(const struct runtime *rt, const char *sel, size_t len)
 
 /* ---- limits ------------------------------------------------------------- */
 
-/* Each field of over that is set (not 0) replaces base's. */
-static void overlay(struct sbx_limits *base, const struct sbx_limits *over)
-{
-	for (int i = 0; i < SBX_LIMIT_COUNT; i++) {
-		uint64_t v = sbx_limit_get(over, (enum sbx_limit_id)i);
-		if (v)
-			sbx_limit_set(base, (enum sbx_limit_id)i, v);
-	}
-}
-
 void rt_run_limits(const struct runtime *rt, const struct sbx_limits *base_def,
 		   const struct sbx_limits *base_max, struct sbx_limits *def,
 		   struct sbx_limits *max)
 {
 	*def = *base_def;
 	*max = *base_max;
-	overlay(def, &rt->run_limits.def);
+	sbx_limits_apply(def, &rt->run_limits.def);
 	for (int i = 0; i < SBX_LIMIT_COUNT; i++) {
 		enum sbx_limit_id id = (enum sbx_limit_id)i;
 		uint64_t m = sbx_limit_get(&rt->run_limits.max, id);
@@ -544,8 +534,8 @@ void rt_compile_limits(const struct runtime *rt, struct sbx_limits *def, struct 
 	max->memory_bytes = RT_COMPILE_MAX_MEMORY;
 	max->processes = RT_COMPILE_MAX_PROCS;
 	max->output_bytes = RT_COMPILE_MAX_OUTPUT;
-	overlay(def, &rt->compile_limits.def);
-	overlay(max, &rt->compile_limits.max);
+	sbx_limits_apply(def, &rt->compile_limits.def);
+	sbx_limits_apply(max, &rt->compile_limits.max);
 	/* As for the run stage: a default never above the maximum. */
 	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
 		if (sbx_limit_get(def, (enum sbx_limit_id)i) > sbx_limit_get(max, (enum sbx_limit_id)i))

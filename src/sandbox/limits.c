@@ -79,6 +79,15 @@ bool sbx_limit_ok(enum sbx_limit_id id, uint64_t v)
 	return v >= limit_info[id].min && v <= limit_info[id].max;
 }
 
+void sbx_limits_apply(struct sbx_limits *l, const struct sbx_limits *set)
+{
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++) {
+		uint64_t v = sbx_limit_get(set, (enum sbx_limit_id)i);
+		if (v)
+			sbx_limit_set(l, (enum sbx_limit_id)i, v);
+	}
+}
+
 int sbx_limits_check(const struct sbx_limits *l, enum sbx_limit_id *bad)
 {
 	for (int id = 0; id < SBX_LIMIT_COUNT; id++)

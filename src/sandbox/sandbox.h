@@ -107,6 +107,9 @@ void sbx_limit_set(struct sbx_limits *l, enum sbx_limit_id id, uint64_t v);
 /* True when v is within the limit's bounds. */
 bool sbx_limit_ok(enum sbx_limit_id id, uint64_t v);
 
+/* Each field of set that is not 0 replaces l's (limits given in part). */
+void sbx_limits_apply(struct sbx_limits *l, const struct sbx_limits *set);
+
 /* Fills *l with the SBX_DEFAULT_* values. */
 void sbx_limits_default(struct sbx_limits *l);
 

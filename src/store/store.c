@@ -264,17 +264,14 @@ json_t *store_row_json(const struct store_row *row)
 	limits = NULL;
 	if (r || codec_result_add(obj, &row->result) < 0)
 		goto fail;
-	char msg[200], failed[180];
+	char msg[200];
 	codec_status_message(&row->result, &row->limits, msg, sizeof(msg));
 	if (row->compile) {
 		const char *cm = json_string_value(json_object_get(row->compile, "message"));
 		if (set_new(obj, "compile", json_incref(row->compile)) < 0)
 			goto fail;
-		if (row->status && strcmp(row->status, CODEC_COMPILE_ERROR) == 0) {
-			snprintf(failed, sizeof(failed), "Compilation failed%s%.150s",
-				 cm && *cm ? ": " : "", cm ? cm : "");
-			snprintf(msg, sizeof(msg), "%s", failed);
-		}
+		if (row->status && strcmp(row->status, CODEC_COMPILE_ERROR) == 0)
+			codec_compile_failed_message(cm, msg, sizeof(msg));
 	}
 	if (set_new(obj, "message", json_string(msg)) < 0)
 		goto fail;
