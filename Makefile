@@ -6,7 +6,7 @@
 # part needs no edit here.
 
 CC       ?= cc
-PKGS     := libseccomp jansson libmicrohttpd sqlite3
+PKGS     := libseccomp jansson libmicrohttpd sqlite3 nettle libcurl libzip
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Every `safexec run` pays for loading the binary's shared libraries before
 # the sandbox starts: libmicrohttpd (with GnuTLS under it) is therefore not
@@ -16,7 +16,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # side by side).  A Debian update of those three takes a rebuild: `make`.
 # libseccomp is needed only at build time: tools/seccomp-gen.c compiles the
 # filter of src/sandbox/seccomp.c once and the binary carries the BPF.
-STATIC_PKGS := jansson sqlite3
+STATIC_PKGS := jansson sqlite3 nettle
 PKG_LIBS   := -Wl,-Bstatic $(shell pkg-config --libs-only-l $(STATIC_PKGS) 2>/dev/null) \
 	-Wl,-Bdynamic -lm
 SECCOMP_LIBS := -Wl,-Bstatic $(shell pkg-config --libs-only-l libseccomp 2>/dev/null) -Wl,-Bdynamic

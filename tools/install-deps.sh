@@ -67,7 +67,7 @@ lang_pkgs() {
 }
 ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust java sqlite plaintext fortran pascal csharp r"
 
-PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev python3 curl"
+PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:

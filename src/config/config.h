@@ -32,6 +32,13 @@ struct cfg {
 	uint64_t keep_days;		/* 0 = forever */
 	uint64_t connection_timeout;	/* seconds of idleness */
 	uint64_t connection_limit;
+	uint64_t jobs_max;		/* submissions queued or running */
+	uint64_t wait_max;		/* seconds a wait=true request is held */
+	uint64_t allow_delete;		/* 1: DELETE /submissions/{token} */
+	uint64_t compile_cache;		/* bytes; 0 = no compile cache */
+	uint64_t callback_private;	/* 1: callbacks may reach private addresses */
+	uint64_t callback_timeout;	/* seconds per attempt */
+	uint64_t callback_retries;	/* attempts after the first */
 	/* The most a request may ask for. */
 	uint64_t max_wall_time_ms;
 	uint64_t max_cpu_time_ms;

@@ -1,5 +1,4 @@
 /* mhd.c - loads libmicrohttpd at run time; see mhd.h for why. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,10 +14,7 @@ static char load_error[256];
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		void **slot;
-	} syms[] = {
+	static const struct util_sym syms[] = {
 #define SYM(field) { "MHD_" #field, (void **)&http_mhd.field }
 		SYM(start_daemon), SYM(stop_daemon), SYM(quiesce_daemon),
 		SYM(suspend_connection), SYM(resume_connection),
@@ -27,24 +23,10 @@ static void load(void)
 		SYM(queue_response), SYM(destroy_response),
 #undef SYM
 	};
-	/* Never unloaded: the server keeps using it until the process ends. */
-	void *lib = dlopen(HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
 
-	if (!lib) {
-		snprintf(load_error, sizeof(load_error), "cannot load %s: %s "
-			 "(install Debian's libmicrohttpd12)", HTTP_MHD_SONAME, dlerror());
-		load_result = -ENOENT;
-		return;
-	}
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(syms); i++) {
-		*syms[i].slot = dlsym(lib, syms[i].name);
-		if (!*syms[i].slot) {
-			snprintf(load_error, sizeof(load_error), "%s lacks %s",
-				 HTTP_MHD_SONAME, syms[i].name);
-			load_result = -ENOENT;
-			return;
-		}
-	}
+	/* Never unloaded: the server keeps using it until the process ends. */
+	load_result = util_dlsyms(HTTP_MHD_SONAME, "libmicrohttpd12", syms,
+				  UTIL_ARRAY_SIZE(syms), load_error, sizeof(load_error));
 }
 
 int http_mhd_load(char *why, size_t whylen)

@@ -1,5 +1,6 @@
 /* util.c - number and size parsing, formatting, clocks, reading small
  * files and `key = value` lines. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -237,6 +238,26 @@ int util_kv_parse(const char *text, size_t len, const char *origin,
 		if (r < 0) {
 			util_msg(why, whylen, "%s:%u: %s", origin, lineno, msg);
 			return r;
+		}
+	}
+	return 0;
+}
+
+int util_dlsyms(const char *soname, const char *package, const struct util_sym *syms,
+		size_t n, char *why, size_t whylen)
+{
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib) {
+		snprintf(why, whylen, "cannot load %s: %s (install Debian's %s)", soname,
+			 dlerror(), package);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		*syms[i].slot = dlsym(lib, syms[i].name);
+		if (!*syms[i].slot) {
+			snprintf(why, whylen, "%s lacks %s", soname, syms[i].name);
+			return -ENOENT;
 		}
 	}
 	return 0;

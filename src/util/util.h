@@ -52,6 +52,20 @@ int util_kv_parse(const char *text, size_t len, const char *origin,
 			     char *why, size_t whylen),
 		  void *ctx, char *why, size_t whylen);
 
+/* A symbol to look up in a library loaded at run time, and where to put it. */
+struct util_sym {
+	const char *name;
+	void **slot;
+};
+
+/* Loads soname (RTLD_NOW | RTLD_LOCAL, never unloaded) and fills every
+ * slot.  Returns 0, or -ENOENT with a message naming the library, the
+ * missing symbol or, when the library is missing, the Debian package to
+ * install.  For libraries only the server uses (see src/http/mhd.h), so
+ * that `safexec run` does not pay for loading them. */
+int util_dlsyms(const char *soname, const char *package, const struct util_sym *syms,
+		size_t n, char *why, size_t whylen);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
 
