@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "job/job.h"
 #include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 
@@ -22,6 +23,9 @@
 #define API_MESSAGE_MAX	 256
 #define API_MAX_FILES	 64	/* files of one request */
 #define API_FILE_NAME_MAX 64	/* bytes of a file's name */
+#define API_MAX_TESTS	 256	/* tests of one request */
+#define API_MAX_RUNS	 20	/* runs of each test */
+#define API_URL_MAX	 2048	/* bytes of a callback_url */
 
 /* Every error a client may get; docs/api.md lists them with their meaning. */
 enum api_error_code {
@@ -70,6 +74,7 @@ struct api_maxima {
 	uint64_t memory_bytes;
 	uint64_t max_processes;
 	uint64_t output_bytes;
+	uint64_t file_size_bytes;	/* 0: the sandbox's maximum */
 };
 
 /* The limits a request gets when it asks for none: the engine's defaults,
@@ -79,9 +84,17 @@ void api_default_limits(const struct api_maxima *max, struct sbx_limits *l);
 enum api_endpoint {
 	API_RUN,	/* POST /run, the original service's: {"code": "..."} */
 	API_EXECUTE,	/* POST /api/v1/execute */
+	API_JOBS,	/* POST /api/v1/jobs: the same body, answered later */
+	API_JUDGE0,	/* Judge0's /submissions, translated to API_EXECUTE's body */
+	API_PISTON,	/* Piston's /api/v2/execute, likewise */
 };
 
-/* "run" or "execute", as recorded in the history. */
+/* Whether the endpoint takes every field of /api/v1/execute (all but
+ * API_RUN). */
+static inline int api_endpoint_full(enum api_endpoint ep) { return ep != API_RUN; }
+
+/* "run", "execute", "jobs", "judge0" or "piston", as recorded in the
+ * history. */
 const char *api_endpoint_name(enum api_endpoint ep);
 
 /* A parsed, checked request.  Strings point into root, which it owns. */
@@ -103,6 +116,14 @@ struct api_request {
 	const char **argv;		/* argc strings without NUL; malloc'ed array */
 	size_t argc;
 	struct sbx_limits limits;	/* effective limits */
+	struct job_test *tests;		/* NULL: one run of stdin and args */
+	size_t ntests;
+	bool stop_on_failure;		/* tests after a failed one do not run */
+	bool redirect_stderr;		/* stdout gets both streams */
+	unsigned runs;			/* of each test (or the one run), >= 1 */
+	const char **options;		/* compile options, allowed by rt */
+	size_t noptions;
+	const char *callback_url;	/* NULL: none; syntax not checked here */
 };
 
 /*
@@ -121,8 +142,17 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 		      struct api_request *req, struct api_error *err);
 void api_request_release(struct api_request *req);
 
+/* The same for a parsed body (root, consumed): for the translators of the
+ * peers' APIs, which build an /api/v1/execute body. */
+int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima *max,
+		    const struct rt_registry *runtimes, struct api_request *req,
+		    struct api_error *err);
+
 /* Points *out at req's data (borrowed). */
 void api_request_sbx(const struct api_request *req, struct sbx_request *out);
+
+/* The job of a request (borrowing req's data). */
+void api_request_job(const struct api_request *req, struct job_spec *out);
 
 /* Content-Type check for request bodies: NULL or empty passes, any JSON
  * media type (application/json, or application/NAME+json) with parameters
@@ -149,16 +179,21 @@ int api_check_host(const char *host, const char *allowed, struct api_error *err)
  * "output_bytes"}. */
 json_t *api_limits_json(const struct sbx_limits *l);
 
-/* The 200 answer to a run: for API_RUN, output first then every result
- * field, message and id; for API_EXECUTE, id, language, every result
- * field, message and limits.  id < 0 is written as null (not recorded). */
-json_t *api_response_json(enum api_endpoint ep, int64_t id,
-			  const struct api_request *req,
-			  const struct sbx_result *res, const struct sbx_result *compile);
+/* The 200 answer to a job: for API_RUN, output first then every result
+ * field, message and id; for the others, id, language, every result field,
+ * message and limits.  The result fields are those of the decisive test
+ * (job.h); a request with tests also gets verdict, tests and totals.  id
+ * < 0 is written as null (not recorded). */
+json_t *api_response_json(enum api_endpoint ep, int64_t id, const struct api_request *req,
+			  const struct job_result *res);
+
+/* The tests part of that answer alone, {verdict, tests, totals}, for the
+ * history; NULL when the request had no tests. */
+json_t *api_tests_json(const struct api_request *req, const struct job_result *res);
 
 /* The most memory api_response_json() and its text can take for res,
  * counted from when the result exists until the text is sent. */
-size_t api_answer_max_bytes(const struct sbx_result *res);
+size_t api_answer_max_bytes(const struct job_result *res);
 
 /* The server's maxima as limits (the engine's where the API has none). */
 void api_max_limits(const struct api_maxima *max, struct sbx_limits *l);

@@ -20,7 +20,13 @@ static const char *const python_aliases[] = { "python", "python3", "py" };
 
 const char *api_endpoint_name(enum api_endpoint ep)
 {
-	return ep == API_RUN ? "run" : "execute";
+	switch (ep) {
+	case API_RUN: return "run";
+	case API_JOBS: return "jobs";
+	case API_JUDGE0: return "judge0";
+	case API_PISTON: return "piston";
+	default: return "execute";
+	}
 }
 
 void api_default_limits(const struct api_maxima *max, struct sbx_limits *l)
@@ -332,7 +338,7 @@ static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *tota
 static int parse_program(json_t *root, enum api_endpoint ep, struct api_request *req,
 			 struct api_error *err)
 {
-	json_t *files = ep == API_EXECUTE ? json_object_get(root, "files") : NULL;
+	json_t *files = api_endpoint_full(ep) ? json_object_get(root, "files") : NULL;
 	size_t total = 0;
 	int r;
 
@@ -375,46 +381,179 @@ static int parse_program(json_t *root, enum api_endpoint ep, struct api_request 
 	return 0;
 }
 
-static int parse_args(json_t *root, struct api_request *req, struct api_error *err)
+/* An array of strings that become C strings (no NUL), within the sandbox's
+ * bounds on arguments; name is the field's name in messages. */
+static int parse_strings(json_t *v, const char *name, const char ***out, size_t *n,
+			 struct api_error *err)
 {
-	json_t *v = json_object_get(root, "args"), *item;
+	json_t *item;
 	size_t i, total = 0;
 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
 		return api_fail(err, API_E_INVALID_REQUEST,
-				"the field 'args' must be an array of strings, not %s",
+				"the field '%s' must be an array of strings, not %s", name,
 				type_name(v));
 	if (json_array_size(v) > SBX_MAX_ARGS)
 		return api_fail(err, API_E_INVALID_REQUEST,
-				"the field 'args' has %zu items; at most %u are allowed",
-				json_array_size(v), SBX_MAX_ARGS);
+				"the field '%s' has %zu items; at most %u are allowed",
+				name, json_array_size(v), SBX_MAX_ARGS);
 	if (json_array_size(v) == 0)
 		return 0;
-	req->argv = calloc(json_array_size(v), sizeof(*req->argv));
-	if (!req->argv)
+	*out = calloc(json_array_size(v), sizeof(**out));
+	if (!*out)
 		return api_fail(err, API_E_INTERNAL, "out of memory");
 	json_array_foreach(v, i, item) {
 		if (!json_is_string(item))
 			return api_fail(err, API_E_INVALID_REQUEST,
-					"args[%zu] must be a string, not %s", i,
+					"%s[%zu] must be a string, not %s", name, i,
 					type_name(item));
 		if (strlen(json_string_value(item)) != json_string_length(item))
 			return api_fail(err, API_E_INVALID_REQUEST,
-					"args[%zu] must not contain NUL characters", i);
+					"%s[%zu] must not contain NUL characters", name, i);
 		if (json_string_length(item) > SBX_MAX_ARG_LEN)
 			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
-					"args[%zu] is %zu bytes; at most %u are allowed", i,
+					"%s[%zu] is %zu bytes; at most %u are allowed", name, i,
 					json_string_length(item), SBX_MAX_ARG_LEN);
 		total += json_string_length(item) + 1;
 		if (total > SBX_MAX_ARGS_BYTES)
 			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
-					"the args take more than %u bytes in all (with one "
-					"byte more for each)", SBX_MAX_ARGS_BYTES);
-		req->argv[i] = json_string_value(item);
+					"the %s take more than %u bytes in all (with one "
+					"byte more for each)", name, SBX_MAX_ARGS_BYTES);
+		(*out)[i] = json_string_value(item);
 	}
-	req->argc = json_array_size(v);
+	*n = json_array_size(v);
+	return 0;
+}
+
+static int parse_args(json_t *root, struct api_request *req, struct api_error *err)
+{
+	return parse_strings(json_object_get(root, "args"), "args", &req->argv, &req->argc, err);
+}
+
+static int get_bool(json_t *root, const char *name, bool *out, struct api_error *err)
+{
+	json_t *v = json_object_get(root, name);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"the field '%s' must be a boolean, not %s", name, type_name(v));
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* One test: {stdin?, args?, expected_output?}. */
+static int parse_test(json_t *t, size_t i, struct job_test *out, struct api_error *err)
+{
+	static const char *const known[] = { "stdin", "args", "expected_output" };
+	char name[48];
+	const char *key;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(t))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"tests[%zu] must be an object, not %s", i, type_name(t));
+	json_object_foreach(t, key, v) {
+		size_t k;
+		for (k = 0; k < UTIL_ARRAY_SIZE(known); k++)
+			if (strcmp(key, known[k]) == 0)
+				break;
+		if (k == UTIL_ARRAY_SIZE(known))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"unknown field 'tests[%zu].%.64s'; known: stdin, args, "
+					"expected_output", i, key);
+	}
+	if ((r = get_string(t, "stdin", 0, &out->stdin_data, &out->stdin_len, err)) < 0 ||
+	    (r = get_string(t, "expected_output", 0, &out->expected, &out->expected_len, err)) < 0)
+		return r;
+	out->has_expected = out->expected != NULL;
+	if (out->stdin_len > SBX_MAX_STDIN)
+		return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+				"tests[%zu].stdin is %zu bytes; at most %u are allowed", i,
+				out->stdin_len, SBX_MAX_STDIN);
+	v = json_object_get(t, "args");
+	out->has_args = v && !json_is_null(v);
+	snprintf(name, sizeof(name), "tests[%zu].args", i);
+	return parse_strings(v, name, &out->argv, &out->argc, err);
+}
+
+/* tests, stop_on_failure, runs, redirect_stderr, compile_options and
+ * callback_url: what a judge and the peers' APIs ask for beyond one run. */
+static int parse_judging(json_t *root, struct api_request *req, struct api_error *err)
+{
+	json_t *v = json_object_get(root, "tests"), *item;
+	size_t i, total = 0;
+	int r;
+
+	req->runs = 1;
+	if (v && !json_is_null(v)) {
+		if (!json_is_array(v) || json_array_size(v) == 0 ||
+		    json_array_size(v) > API_MAX_TESTS)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"the field 'tests' must be an array of 1 to %u objects",
+					API_MAX_TESTS);
+		req->tests = calloc(json_array_size(v), sizeof(*req->tests));
+		if (!req->tests)
+			return api_fail(err, API_E_INTERNAL, "out of memory");
+		req->ntests = json_array_size(v);
+		json_array_foreach(v, i, item) {
+			if ((r = parse_test(item, i, &req->tests[i], err)) < 0)
+				return r;
+			total += req->tests[i].stdin_len + req->tests[i].expected_len;
+		}
+		/* Each test's stdin is held once more while it runs; together
+		 * they stay within what one request may bring. */
+		if (total > SBX_MAX_STDIN)
+			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
+					"the tests' stdin and expected_output take %zu bytes; "
+					"at most %u are allowed", total, SBX_MAX_STDIN);
+	}
+	if ((r = get_bool(root, "stop_on_failure", &req->stop_on_failure, err)) < 0 ||
+	    (r = get_bool(root, "redirect_stderr", &req->redirect_stderr, err)) < 0)
+		return r;
+	v = json_object_get(root, "runs");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > API_MAX_RUNS)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"the field 'runs' must be an integer from 1 to %u",
+					API_MAX_RUNS);
+		req->runs = (unsigned)json_integer_value(v);
+	}
+	v = json_object_get(root, "compile_options");
+	if (v && !json_is_null(v)) {
+		char why[API_MESSAGE_MAX - 32];
+
+		if (!req->rt || !rt_compiles(req->rt))
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"compile_options: %s is not compiled", req->language);
+		if (json_is_array(v) && json_array_size(v) > RT_MAX_OPTIONS)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"the field 'compile_options' has %zu items; at most %u "
+					"are allowed", json_array_size(v), RT_MAX_OPTIONS);
+		if ((r = parse_strings(v, "compile_options", &req->options, &req->noptions,
+				       err)) < 0)
+			return r;
+		for (i = 0; i < req->noptions; i++) {
+			if (strlen(req->options[i]) > RT_OPTION_MAX)
+				return api_fail(err, API_E_INVALID_REQUEST,
+						"compile_options[%zu] is longer than %u bytes", i,
+						RT_OPTION_MAX);
+			if (!rt_option_allowed(req->rt, req->options[i], why, sizeof(why)))
+				return api_fail(err, API_E_INVALID_REQUEST, "compile_options: %s",
+						why);
+		}
+	}
+	size_t ulen = 0;
+	if ((r = get_string(root, "callback_url", 0, &req->callback_url, &ulen, err)) < 0)
+		return r;
+	if (req->callback_url && (ulen == 0 || ulen > API_URL_MAX || strlen(req->callback_url) != ulen))
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"callback_url must be a URL of 1 to %u bytes", API_URL_MAX);
 	return 0;
 }
 
@@ -431,15 +570,18 @@ static const struct limit_field limit_fields[] = {
 	{ "memory_bytes", offsetof(struct api_maxima, memory_bytes), SBX_LIMIT_MEMORY },
 	{ "max_processes", offsetof(struct api_maxima, max_processes), SBX_LIMIT_PROCESSES },
 	{ "output_bytes", offsetof(struct api_maxima, output_bytes), SBX_LIMIT_OUTPUT },
+	{ "file_size_bytes", offsetof(struct api_maxima, file_size_bytes), SBX_LIMIT_FILE_SIZE },
 };
 
 void api_max_limits(const struct api_maxima *max, struct sbx_limits *l)
 {
 	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
 		sbx_limit_set(l, (enum sbx_limit_id)i, sbx_limit_info((enum sbx_limit_id)i)->max);
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(limit_fields); i++)
-		sbx_limit_set(l, limit_fields[i].id,
-			      *(const uint64_t *)((const char *)max + limit_fields[i].max_off));
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(limit_fields); i++) {
+		uint64_t v = *(const uint64_t *)((const char *)max + limit_fields[i].max_off);
+		if (v)
+			sbx_limit_set(l, limit_fields[i].id, v);
+	}
 }
 
 /*
@@ -469,7 +611,8 @@ static int parse_limits(json_t *root, const char *field, const struct sbx_limits
 		if (i == UTIL_ARRAY_SIZE(limit_fields))
 			return api_fail(err, API_E_INVALID_REQUEST,
 					"unknown field '%s.%.64s'; known: wall_time_ms, "
-					"cpu_time_ms, memory_bytes, max_processes, output_bytes",
+					"cpu_time_ms, memory_bytes, max_processes, output_bytes, "
+					"file_size_bytes",
 					field, key);
 		if (json_is_null(v))
 			continue;
@@ -512,7 +655,7 @@ static int parse_stage_limits(json_t *root, enum api_endpoint ep, const struct a
 		rt_run_limits(req->rt, &base, &server_max, &req->limits, &run_max);
 		rt_compile_limits(req->rt, &req->compile_limits, &compile_max);
 	}
-	if (ep != API_EXECUTE)
+	if (!api_endpoint_full(ep))
 		return 0;
 	if ((r = parse_limits(root, "limits", &run_max, &req->limits, err)) < 0)
 		return r;
@@ -543,7 +686,9 @@ static int check_sizes(const struct api_request *req, struct api_error *err)
 static int check_fields(json_t *root, struct api_error *err)
 {
 	static const char *const known[] = { "language", "version", "code", "files", "stdin",
-					     "args", "limits", "compile_limits" };
+					     "args", "limits", "compile_limits", "tests",
+					     "stop_on_failure", "runs", "redirect_stderr",
+					     "compile_options", "callback_url" };
 	const char *key;
 	json_t *v;
 
@@ -556,14 +701,16 @@ static int check_fields(json_t *root, struct api_error *err)
 		if (i == UTIL_ARRAY_SIZE(known))
 			return api_fail(err, API_E_INVALID_REQUEST,
 					"unknown field '%.64s'; known: language, version, code, "
-					"files, stdin, args, limits, compile_limits", key);
+					"files, stdin, args, limits, compile_limits, tests, "
+					"stop_on_failure, runs, redirect_stderr, compile_options, "
+					"callback_url", key);
 	}
 	return 0;
 }
 
-int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
-		      const struct api_maxima *max, const struct rt_registry *runtimes,
-		      struct api_request *req, struct api_error *err)
+int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima *max,
+		    const struct rt_registry *runtimes, struct api_request *req,
+		    struct api_error *err)
 {
 	int r;
 
@@ -572,24 +719,41 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 	err->message[0] = '\0';
 	api_default_limits(max, &req->limits);
 	req->language = "python";
-
-	r = parse_json(body, len, &req->root, err);
-	if (r < 0)
+	req->runs = 1;
+	req->root = root;
+	if (!json_is_object(root)) {
+		r = api_fail(err, API_E_INVALID_REQUEST, "the request body must be a JSON object");
 		goto out;
-	if ((ep == API_EXECUTE && (r = check_fields(req->root, err)) < 0) ||
+	}
+	if ((api_endpoint_full(ep) && (r = check_fields(req->root, err)) < 0) ||
 	    (r = parse_language(req->root, runtimes, req, err)) < 0 ||
 	    (r = parse_program(req->root, ep, req, err)) < 0 ||
 	    (r = parse_stage_limits(req->root, ep, max, req, err)) < 0)
 		goto out;
-	if (ep == API_EXECUTE &&
+	if (api_endpoint_full(ep) &&
 	    ((r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
-	     (r = parse_args(req->root, req, err)) < 0))
+	     (r = parse_args(req->root, req, err)) < 0 ||
+	     (r = parse_judging(req->root, req, err)) < 0))
 		goto out;
 	r = check_sizes(req, err);
 out:
 	if (r < 0)
 		api_request_release(req);
 	return r;
+}
+
+int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
+		      const struct api_maxima *max, const struct rt_registry *runtimes,
+		      struct api_request *req, struct api_error *err)
+{
+	json_t *root = NULL;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	r = parse_json(body, len, &root, err);
+	if (r < 0)
+		return r;
+	return api_parse_value(ep, root, max, runtimes, req, err);
 }
 
 void api_request_release(struct api_request *req)
@@ -599,11 +763,19 @@ void api_request_release(struct api_request *req)
 	free(req->decoded);
 	free(req->files);
 	free(req->argv);
+	for (size_t i = 0; req->tests && i < req->ntests; i++)
+		free(req->tests[i].argv);
+	free(req->tests);
+	free(req->options);
 	json_decref(req->root);
 	req->decoded = NULL;
 	req->files = NULL;
 	req->nfiles = 0;
 	req->argv = NULL;
+	req->tests = NULL;
+	req->ntests = 0;
+	req->options = NULL;
+	req->noptions = 0;
 	req->root = NULL;
 	req->argc = 0;
 	req->code = req->stdin_data = NULL;
@@ -620,6 +792,23 @@ void api_request_sbx(const struct api_request *req, struct sbx_request *out)
 	out->argv = req->argv;
 	out->argc = req->argc;
 	out->limits = req->limits;
+}
+
+void api_request_job(const struct api_request *req, struct job_spec *out)
+{
+	*out = (struct job_spec){
+		.rt = req->rt, .language = req->language,
+		.code = req->code, .code_len = req->code_len,
+		.files = req->files, .nfiles = req->nfiles,
+		.options = req->options, .noptions = req->noptions,
+		.stdin_data = req->stdin_data, .stdin_len = req->stdin_len,
+		.argv = req->argv, .argc = req->argc,
+		.limits = req->limits, .compile_limits = req->compile_limits,
+		.tests = req->tests, .ntests = req->ntests,
+		.stop_on_failure = req->stop_on_failure,
+		.redirect_stderr = req->redirect_stderr,
+		.runs = req->runs,
+	};
 }
 
 int api_check_content_type(const char *ct, struct api_error *err)

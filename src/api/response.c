@@ -11,7 +11,7 @@
 #include "codec/codec.h"
 #include "util/util.h"
 
-size_t api_answer_max_bytes(const struct sbx_result *res)
+static size_t result_max_bytes(const struct sbx_result *res)
 {
 	size_t raw = res->out.len + res->err.len + res->output.len;
 
@@ -20,21 +20,75 @@ size_t api_answer_max_bytes(const struct sbx_result *res)
 	return raw + 6 * raw + (16u << 10);
 }
 
+size_t api_answer_max_bytes(const struct job_result *res)
+{
+	size_t n = res->compiled ? result_max_bytes(&res->compile) : 0;
+
+	for (size_t i = 0; i < res->ntests; i++)
+		n += result_max_bytes(&res->tests[i].res);
+	/* The decisive test's fields appear twice with tests. */
+	if (res->ntests > 1)
+		n += result_max_bytes(&res->tests[res->decisive].res);
+	return n;
+}
+
 json_t *api_limits_json(const struct sbx_limits *l)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "wall_time_ms", (json_int_t)l->wall_ms,
 			 "cpu_time_ms", (json_int_t)l->cpu_ms,
 			 "memory_bytes", (json_int_t)l->memory_bytes,
 			 "max_processes", (json_int_t)l->processes,
-			 "output_bytes", (json_int_t)l->output_bytes);
+			 "output_bytes", (json_int_t)l->output_bytes,
+			 "file_size_bytes", (json_int_t)l->file_size_bytes);
 }
 
-json_t *api_response_json(enum api_endpoint ep, int64_t id,
-			  const struct api_request *req,
-			  const struct sbx_result *res, const struct sbx_result *compile)
+/* A test's result fields and its verdict (only the verdict when it did
+ * not run). */
+static json_t *test_json(const struct api_request *req, const struct job_test_result *t)
 {
-	json_t *obj = json_object(), *idv;
+	json_t *obj = json_pack("{s:s}", "verdict", job_verdict_name(t));
+	char msg[128];
+
+	if (!obj || t->verdict == JOB_NOT_RUN)
+		return obj;
+	codec_status_message(&t->res, &req->limits, msg, sizeof(msg));
+	if (codec_result_add(obj, &t->res) < 0 ||
+	    json_object_set_new(obj, "message", json_string(msg)) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+json_t *api_tests_json(const struct api_request *req, const struct job_result *res)
+{
+	json_t *obj, *list;
+
+	if (!req->tests)
+		return NULL;
+	obj = json_pack("{s:s, s:[], s:{s:I, s:I, s:I, s:I}}", "verdict",
+			res->compile_failed ? "compile_error"
+					    : job_verdict_name(&res->tests[res->decisive]),
+			"tests", "totals", "tests", (json_int_t)res->ntests,
+			"accepted", (json_int_t)res->accepted, "failed", (json_int_t)res->failed,
+			"not_run", (json_int_t)res->not_run);
+	list = obj ? json_object_get(obj, "tests") : NULL;
+	for (size_t i = 0; list && i < res->ntests; i++) {
+		if (json_array_append_new(list, test_json(req, &res->tests[i])) < 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+json_t *api_response_json(enum api_endpoint ep, int64_t id, const struct api_request *req,
+			  const struct job_result *jr)
+{
+	const struct sbx_result *res = &jr->tests[jr->decisive].res;
+	const struct sbx_result *compile = jr->compiled ? &jr->compile : NULL;
+	json_t *obj = json_object(), *idv, *tests;
 	char msg[128];
 
 	if (!obj)
@@ -58,6 +112,13 @@ json_t *api_response_json(enum api_endpoint ep, int64_t id,
 		goto fail;
 	if (compile && codec_compile_add(obj, compile, &req->compile_limits) < 0)
 		goto fail;
+	if (req->tests) {
+		if (!(tests = api_tests_json(req, jr)) || json_object_update(obj, tests) < 0) {
+			json_decref(tests);
+			goto fail;
+		}
+		json_decref(tests);
+	}
 	if (ep == API_RUN) {
 		if (json_object_set(obj, "id", idv) < 0)
 			goto fail;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cache/cache.h"
 #include "http/http.h"
 #include "http/mhd.h"
 #include "store/store.h"
@@ -86,6 +87,7 @@ struct http_server {
 	char allowed_hosts[256];	/* copy of cfg->allowed_hosts */
 	struct sbx_host *host;
 	struct store *store;
+	struct cache *cache;		/* compiled programs; NULL: none */
 	struct MHD_Daemon *daemon;
 	int listen_fd;
 	uint16_t port;
@@ -238,32 +240,13 @@ static void mem_release(struct http_server *srv, size_t bytes)
 	pthread_mutex_unlock(&srv->mem.lock);
 }
 
-/* The request's program: the built-in Python, or a runtime's stages. */
-static int execute(struct http_server *srv, const struct api_request *req, struct rt_result *res)
-{
-	struct sbx_request sreq;
-	struct rt_job job;
-
-	if (!req->rt) {
-		memset(res, 0, sizeof(*res));
-		res->ran = true;
-		api_request_sbx(req, &sreq);
-		return sbx_run(srv->host, &sreq, &res->run);
-	}
-	job = (struct rt_job){
-		.files = req->files, .nfiles = req->nfiles,
-		.stdin_data = req->stdin_data, .stdin_len = req->stdin_len,
-		.argv = req->argv, .argc = req->argc,
-		.run_limits = req->limits, .compile_limits = req->compile_limits,
-	};
-	return rt_execute(req->rt, srv->host, &job, res);
-}
-
 static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 {
-	struct rt_result res;
+	struct job_result res;
+	struct job_spec spec;
 	struct store_record rec;
 	struct api_error err;
+	json_t *tests = NULL;
 	int64_t id = -1;
 	uint64_t t0;
 	size_t reserved, sent_bytes;
@@ -274,25 +257,27 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		goto answer_error;
 	}
 	t0 = util_now_ns();
-	r = execute(srv, &ctx->req, &res);
+	api_request_job(&ctx->req, &spec);
+	r = job_execute(srv->host, srv->cache, &spec, &res);
 	if (r == -E2BIG) {
 		/* The parser lets nothing through that the sandbox's check
 		 * refuses: only the kernel's word on the arguments, or /box's
 		 * room for the code, gets here. */
 		api_fail(&err, API_E_PAYLOAD_TOO_LARGE, "the sandbox refused the request: its "
 			 "code does not fit the memory limit, or its arguments are too large");
-		rt_result_release(&res);
+		job_result_release(&res);
 		goto answer_error;
 	}
-	const struct sbx_result *last = rt_compile_failed(&res) ? &res.compile : &res.run;
+	const struct sbx_result *last = res.compile_failed ? &res.compile
+							   : &res.tests[res.decisive].res;
 	http_metrics_run(&srv->metrics, last->status, (util_now_ns() - t0) / 1000);
 	if (last->status == SBX_INTERNAL_ERROR)
 		fprintf(stderr, "safexec: run failed: %s\n", last->error);
-	reserved = api_answer_max_bytes(&res.run) +
-		   (res.compiled ? api_answer_max_bytes(&res.compile) : 0);
+	reserved = api_answer_max_bytes(&res);
 	mem_reserve(srv, reserved);
 	ctx->resp_bytes = reserved;
 
+	tests = api_tests_json(&ctx->req, &res);
 	rec = (struct store_record){
 		.created_ms = ctx->created_ms,
 		.client = ctx->client,
@@ -305,19 +290,20 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		.argv = ctx->req.argv,
 		.argc = ctx->req.argc,
 		.limits = &ctx->req.limits,
-		.result = &res.run,
+		.result = &res.tests[res.decisive].res,
 		.compile = res.compiled ? &res.compile : NULL,
 		.compile_limits = &ctx->req.compile_limits,
+		.tests = tests,
 	};
 	if (store_insert(srv->store, &rec, &id) < 0) {
 		fprintf(stderr, "safexec: could not record an execution\n");
 		id = -1;
 	}
+	json_decref(tests);
 	ctx->resp_code = MHD_HTTP_OK;
-	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res.run,
-							 res.compiled ? &res.compile : NULL),
+	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res),
 				      &sent_bytes);
-	rt_result_release(&res);
+	job_result_release(&res);
 	if (ctx->resp) {
 		/* Keep what the answer holds; give back the rest. */
 		if (sent_bytes < reserved) {

@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,26 @@ static int set_key(void *ctx, const char *key, const char *v, char *why, size_t 
 		snprintf(rt->source_file, sizeof(rt->source_file), "%s", v);
 		return 0;
 	}
+	if (strcmp(key, "compile_options") == 0) {
+		/* Patterns, not a command: no leading '/' required. */
+		char **w = NULL;
+		size_t n = 0;
+		char *copy = strdup(v), *save = NULL;
+
+		if (!copy)
+			return -ENOMEM;
+		r = 0;
+		for (char *t = strtok_r(copy, " ", &save); t && r == 0; t = strtok_r(NULL, " ", &save))
+			r = append(&w, &n, RT_MAX_WORDS, t, why, whylen);
+		free(copy);
+		if (r < 0) {
+			free_words(w);
+			return r;
+		}
+		free_words(rt->compile_options);
+		rt->compile_options = w;
+		return 0;
+	}
 	if (strcmp(key, "compile") == 0)
 		words = &rt->compile;
 	else if (strcmp(key, "run") == 0)
@@ -317,12 +338,13 @@ int rt_parse(struct runtime *rt, const char *text, size_t len, const char *origi
 void rt_runtime_release(struct runtime *rt)
 {
 	free_words(rt->compile);
+	free_words(rt->compile_options);
 	free_words(rt->run);
 	free_words(rt->version);
 	free_words(rt->env);
 	free_words(rt->paths);
 	free(rt->hello);
-	rt->compile = rt->run = rt->version = rt->env = rt->paths = NULL;
+	rt->compile = rt->compile_options = rt->run = rt->version = rt->env = rt->paths = NULL;
 	rt->hello = NULL;
 }
 
@@ -544,15 +566,38 @@ void rt_compile_limits(const struct runtime *rt, struct sbx_limits *def, struct 
 
 /* ---- running ------------------------------------------------------------ */
 
+bool rt_option_allowed(const struct runtime *rt, const char *opt, char *why, size_t whylen)
+{
+	bool takes = false;
+	size_t len = 0;
+
+	for (char **w = rt->compile; w && *w; w++)
+		takes |= strcmp(*w, "{options}") == 0;
+	if (!takes || !rt->compile_options) {
+		snprintf(why, whylen, "%s takes no compile options", rt->name);
+		return false;
+	}
+	for (char **p = rt->compile_options; *p; p++)
+		if (fnmatch(*p, opt, 0) == 0)
+			return true;
+	len = (size_t)snprintf(why, whylen, "'%.64s' is not a compile option %s allows; it allows:",
+			       opt, rt->name);
+	for (char **p = rt->compile_options; *p && len < whylen; p++)
+		len += (size_t)snprintf(why + len, whylen - len, " %s", *p);
+	return false;
+}
+
 /* The words with {file}, {stem}, {memory_bytes} and {memory_mib} filled
- * in; one malloc'ed block (pointers, then the strings). */
-static char **expand(char *const *words, const char *file, const struct sbx_limits *l)
+ * in, and a word {options} replaced by the options (none or more words);
+ * one malloc'ed block (pointers, then the strings). */
+static char **expand(char *const *words, const char *file, const struct sbx_limits *l,
+		     const char *const *opts, size_t nopts)
 {
 	const char *dot = strrchr(file, '.');
 	char stem[SBX_MAX_NAME + 1], mem[32], mib[32];
 	const char *keys[] = { "{file}", "{stem}", "{memory_bytes}", "{memory_mib}" };
 	const char *vals[] = { file, stem, mem, mib };
-	size_t n = 0, bytes = 0;
+	size_t n = 0, bytes = 0, k = 0;
 
 	snprintf(stem, sizeof(stem), "%.*s", dot && dot != file ? (int)(dot - file) : (int)strlen(file),
 		 file);
@@ -563,29 +608,38 @@ static char **expand(char *const *words, const char *file, const struct sbx_limi
 	/* Each placeholder can grow a word by at most the longest value. */
 	for (size_t i = 0; i < n; i++)
 		bytes += (strlen(words[i]) + 1) * (SBX_MAX_NAME + 1);
-	char **out = malloc((n + 1) * sizeof(*out) + bytes);
+	for (size_t i = 0; i < nopts; i++)
+		bytes += strlen(opts[i]) + 1;
+	char **out = malloc((n + nopts + 1) * sizeof(*out) + bytes);
 	if (!out)
 		return NULL;
-	char *p = (char *)(out + n + 1);
+	char *p = (char *)(out + n + nopts + 1);
 	for (size_t i = 0; i < n; i++) {
-		out[i] = p;
+		if (strcmp(words[i], "{options}") == 0) {
+			for (size_t o = 0; o < nopts; o++) {
+				out[k++] = p;
+				p = stpcpy(p, opts[o]) + 1;
+			}
+			continue;
+		}
+		out[k++] = p;
 		for (const char *w = words[i]; *w;) {
-			size_t k;
-			for (k = 0; k < UTIL_ARRAY_SIZE(keys); k++)
-				if (strncmp(w, keys[k], strlen(keys[k])) == 0)
+			size_t j;
+			for (j = 0; j < UTIL_ARRAY_SIZE(keys); j++)
+				if (strncmp(w, keys[j], strlen(keys[j])) == 0)
 					break;
-			if (k < UTIL_ARRAY_SIZE(keys)) {
-				size_t vl = strlen(vals[k]);
-				memcpy(p, vals[k], vl);
+			if (j < UTIL_ARRAY_SIZE(keys)) {
+				size_t vl = strlen(vals[j]);
+				memcpy(p, vals[j], vl);
 				p += vl;
-				w += strlen(keys[k]);
+				w += strlen(keys[j]);
 			} else {
 				*p++ = *w++;
 			}
 		}
 		*p++ = '\0';
 	}
-	out[n] = NULL;
+	out[k] = NULL;
 	return out;
 }
 
@@ -601,27 +655,64 @@ static void stage_request(const struct runtime *rt, struct sbx_request *req)
 	req->root = rt->root;
 }
 
+static const char *entry_of(const struct runtime *rt, const struct rt_job *job)
+{
+	return job->nfiles ? job->files[0].name : rt->source_file;
+}
+
+int rt_compile(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
+	       struct sbx_result *out)
+{
+	struct sbx_request req;
+	char **cmd;
+	int r;
+
+	stage_request(rt, &req);
+	if (!(cmd = expand(rt->compile, entry_of(rt, job), &job->compile_limits, job->options,
+			   job->noptions)))
+		return -ENOMEM;
+	req.cmd = (const char *const *)cmd;
+	req.files = job->files;
+	req.nfiles = job->nfiles;
+	req.limits = job->compile_limits;
+	req.collect_files = true;
+	r = sbx_run(host, &req, out);
+	free(cmd);
+	return r;
+}
+
+int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
+	   const struct sbx_file *files, size_t nfiles, struct sbx_result *out)
+{
+	struct sbx_request req;
+	char **cmd;
+	int r;
+
+	stage_request(rt, &req);
+	if (!(cmd = expand(rt->run, entry_of(rt, job), &job->run_limits, NULL, 0)))
+		return -ENOMEM;
+	req.cmd = (const char *const *)cmd;
+	req.files = files;
+	req.nfiles = nfiles;
+	req.stdin_data = job->stdin_data;
+	req.stdin_len = job->stdin_len;
+	req.argv = job->argv;
+	req.argc = job->argc;
+	req.limits = job->run_limits;
+	r = sbx_run(host, &req, out);
+	free(cmd);
+	return r;
+}
+
 int rt_execute(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
 	       struct rt_result *res)
 {
-	const char *entry = job->nfiles ? job->files[0].name : rt->source_file;
-	struct sbx_request req;
-	char **cmd = NULL;
-	int r = 0;
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (rt_compiles(rt)) {
-		stage_request(rt, &req);
-		if (!(cmd = expand(rt->compile, entry, &job->compile_limits)))
-			return -ENOMEM;
-		req.cmd = (const char *const *)cmd;
-		req.files = job->files;
-		req.nfiles = job->nfiles;
-		req.limits = job->compile_limits;
-		req.collect_files = true;
 		res->compiled = true;
-		r = sbx_run(host, &req, &res->compile);
-		free(cmd);
+		r = rt_compile(rt, host, job, &res->compile);
 		if (r < 0 || rt_compile_failed(res)) {
 			res->run.out.data = calloc(1, 1);
 			res->run.err.data = calloc(1, 1);
@@ -629,21 +720,10 @@ int rt_execute(const struct runtime *rt, struct sbx_host *host, const struct rt_
 			return r;
 		}
 	}
-	stage_request(rt, &req);
-	if (!(cmd = expand(rt->run, entry, &job->run_limits)))
-		return -ENOMEM;
-	req.cmd = (const char *const *)cmd;
-	req.files = rt_compiles(rt) ? res->compile.files : job->files;
-	req.nfiles = rt_compiles(rt) ? res->compile.nfiles : job->nfiles;
-	req.stdin_data = job->stdin_data;
-	req.stdin_len = job->stdin_len;
-	req.argv = job->argv;
-	req.argc = job->argc;
-	req.limits = job->run_limits;
 	res->ran = true;
-	r = sbx_run(host, &req, &res->run);
-	free(cmd);
-	return r;
+	return rt_compiles(rt) ? rt_run(rt, host, job, res->compile.files, res->compile.nfiles,
+					&res->run)
+			       : rt_run(rt, host, job, job->files, job->nfiles, &res->run);
 }
 
 void rt_result_release(struct rt_result *res)
@@ -714,7 +794,7 @@ void rt_probe(struct runtime *rt, struct sbx_host *host)
 	/* A toolchain's version needs what its compile stage gets. */
 	rt_compile_limits(rt, &def, &max);
 	stage_request(rt, &req);
-	if (!(cmd = expand(rt->version, rt->source_file, &def))) {
+	if (!(cmd = expand(rt->version, rt->source_file, &def, NULL, 0))) {
 		snprintf(rt->why, sizeof(rt->why), "out of memory");
 		return;
 	}

@@ -51,6 +51,8 @@ struct runtime {
 	size_t nextensions;
 	char source_file[64];
 	char **compile, **run, **version;	/* NULL-terminated words */
+	char **compile_options;			/* fnmatch patterns of the options
+						   a request may give ({options}) */
 	char **env;				/* "NAME=value" */
 	size_t nenv;
 	char **paths;				/* host paths, read-only */
@@ -107,6 +109,14 @@ struct runtime *rt_lookup(struct rt_registry *reg, const char *name, size_t len)
 /* The runtime for a file name's extension, available or not, or NULL. */
 struct runtime *rt_for_file(struct rt_registry *reg, const char *file);
 
+#define RT_MAX_OPTIONS	  32	/* compile options of one request */
+#define RT_OPTION_MAX	  128	/* bytes of one */
+
+/* Whether a request may pass this option to the compiler: the runtime's
+ * compile command takes {options} and one of its compile_options patterns
+ * matches the whole word.  On a refusal, why says so and lists them. */
+bool rt_option_allowed(const struct runtime *rt, const char *opt, char *why, size_t whylen);
+
 /* Whether the runtime's version matches a request's selector: equal, or a
  * prefix of it ending at a '.' ("3.11" matches "3.11.2"). */
 bool rt_version_matches(const struct runtime *rt, const char *sel, size_t len);
@@ -129,6 +139,9 @@ struct rt_job {
 	size_t stdin_len;
 	const char *const *argv;
 	size_t argc;
+	const char *const *options;	/* compile options, checked with
+					   rt_option_allowed() */
+	size_t noptions;
 	struct sbx_limits run_limits, compile_limits;
 };
 
@@ -145,6 +158,13 @@ static inline bool rt_compile_failed(const struct rt_result *r)
 	return r->compiled && r->compile.status != SBX_OK;
 }
 
+/* The compile stage alone (rt_compiles(rt)): /box's files as it left
+ * them are in out->files.  Returns 0 or a negative errno as sbx_run(). */
+int rt_compile(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
+	       struct sbx_result *out);
+/* The run stage alone, on files (the compile's, or the job's own). */
+int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
+	   const struct sbx_file *files, size_t nfiles, struct sbx_result *out);
 /* Compiles (when the runtime does) then runs.  Returns 0, or a negative
  * errno as sbx_run() does (-E2BIG: the request was too large for it);
  * *res is filled either way. */

@@ -41,6 +41,7 @@ struct store_record {
 	const struct sbx_result *result; /* required: the run stage's */
 	const struct sbx_result *compile; /* the compile stage's, or NULL */
 	const struct sbx_limits *compile_limits; /* with compile */
+	const json_t *tests;		/* {verdict, tests, totals}, or NULL */
 };
 
 struct store;

@@ -234,7 +234,7 @@ TEST(api_execute_defaults)
 
 TEST(api_default_limits_never_above_maxima)
 {
-	struct api_maxima low = { 5000, 4000, 64ull << 20, 16, 1024 };
+	struct api_maxima low = { 5000, 4000, 64ull << 20, 16, 1024, 0 };
 	struct sbx_limits l;
 
 	api_default_limits(&low, &l);
@@ -482,8 +482,19 @@ TEST(api_status_messages)
 	ASSERT_STREQ(codec_status_message(&r, &l, buf, sizeof(buf)), "Internal error");
 }
 
+/* A job's result of one run. */
+static const struct job_result *one(const struct sbx_result *r, struct job_result *jr)
+{
+	static struct job_test_result t;
+
+	t = (struct job_test_result){ .verdict = JOB_ACCEPTED, .res = *r };
+	*jr = (struct job_result){ .tests = &t, .ntests = 1 };
+	return jr;
+}
+
 TEST(api_response_run_and_execute)
 {
+	struct job_result jr;
 	struct api_request req;
 	struct api_error err;
 	struct sbx_result r = result(SBX_OK);
@@ -492,7 +503,7 @@ TEST(api_response_run_and_execute)
 	void *it;
 
 	ASSERT_EQ(parse(API_RUN, "{\"code\": \"print('out')\"}", &req, &err), API_E_NONE);
-	j = api_response_json(API_RUN, 7, &req, &r, NULL);
+	j = api_response_json(API_RUN, 7, &req, one(&r, &jr));
 	ASSERT(j != NULL);
 	it = json_object_iter(j);
 	first = json_object_iter_key(it);
@@ -507,7 +518,7 @@ TEST(api_response_run_and_execute)
 
 	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"limits\": {\"max_processes\": 3}}",
 			&req, &err), API_E_NONE);
-	j = api_response_json(API_EXECUTE, -1, &req, &r, NULL);
+	j = api_response_json(API_EXECUTE, -1, &req, one(&r, &jr));
 	ASSERT(j != NULL);
 	ASSERT(json_is_null(json_object_get(j, "id")));
 	ASSERT_STREQ(json_string_value(json_object_get(j, "language")), "python");
