@@ -89,6 +89,21 @@ const struct cfg_entry cfg_table[] = {
 	      "largest limits.max_processes a request may ask for"),
 	LIMIT(max_output_bytes, CFG_SIZE, "1M", SBX_LIMIT_OUTPUT,
 	      "largest limits.output_bytes a request may ask for"),
+	NUM(judge0_cpu_time_limit_ms, CFG_UINT, "5000", 0, 600000, NULL, "Judge0 API: cpu_time_limit of a submission that gives none, in ms"),
+	NUM(judge0_cpu_extra_time_ms, CFG_UINT, "1000", 0, 600000, NULL, "Judge0 API: cpu_extra_time of a submission that gives none, in ms"),
+	NUM(judge0_max_cpu_extra_time_ms, CFG_UINT, "5000", 0, 600000, NULL, "Judge0 API: largest cpu_extra_time, in ms"),
+	NUM(judge0_wall_time_limit_ms, CFG_UINT, "10000", 1000, 600000, NULL, "Judge0 API: wall_time_limit of a submission that gives none, in ms"),
+	NUM(judge0_memory_limit_kb, CFG_UINT, "128000", 2048, 16777216, NULL, "Judge0 API: memory_limit of a submission that gives none, in KB"),
+	NUM(judge0_stack_limit_kb, CFG_UINT, "64000", 0, 16777216, NULL, "Judge0 API: stack_limit of a submission that gives none, in KB (echoed, not enforced apart from memory)"),
+	NUM(judge0_max_stack_limit_kb, CFG_UINT, "128000", 0, 16777216, NULL, "Judge0 API: largest stack_limit, in KB"),
+	NUM(judge0_max_processes_and_or_threads, CFG_UINT, "60", 1, 4096, NULL, "Judge0 API: max_processes_and_or_threads of a submission that gives none"),
+	NUM(judge0_max_file_size_kb, CFG_UINT, "1024", 0, 65536, NULL, "Judge0 API: max_file_size of a submission that gives none, in KB"),
+	NUM(judge0_max_max_file_size_kb, CFG_UINT, "4096", 0, 65536, NULL, "Judge0 API: largest max_file_size, in KB"),
+	NUM(judge0_number_of_runs, CFG_UINT, "1", 1, 20, NULL, "Judge0 API: number_of_runs of a submission that gives none"),
+	NUM(judge0_max_number_of_runs, CFG_UINT, "20", 1, 20, NULL, "Judge0 API: largest number_of_runs"),
+	NUM(judge0_redirect_stderr_to_stdout, CFG_UINT, "0", 0, 1, NULL, "Judge0 API: 1 = redirect_stderr_to_stdout when a submission does not say"),
+	NUM(judge0_enable_per_process_and_thread_time_limit, CFG_UINT, "0", 0, 1, NULL, "Judge0 API: the value echoed when a submission does not say (limits are always the whole tree's)"),
+	NUM(judge0_enable_per_process_and_thread_memory_limit, CFG_UINT, "0", 0, 1, NULL, "Judge0 API: the value echoed when a submission does not say (limits are always the whole tree's)"),
 };
 const size_t cfg_table_count = UTIL_ARRAY_SIZE(cfg_table);
 

@@ -45,6 +45,24 @@ struct cfg {
 	uint64_t max_memory_bytes;
 	uint64_t max_processes;
 	uint64_t max_output_bytes;
+	/* Judge0's defaults for a submission that gives none (times in ms,
+	 * sizes in KB as Judge0 counts them); its maxima of cpu, wall,
+	 * memory and processes are the max_* settings above. */
+	uint64_t judge0_cpu_time_limit_ms;
+	uint64_t judge0_cpu_extra_time_ms;
+	uint64_t judge0_max_cpu_extra_time_ms;
+	uint64_t judge0_wall_time_limit_ms;
+	uint64_t judge0_memory_limit_kb;
+	uint64_t judge0_stack_limit_kb;
+	uint64_t judge0_max_stack_limit_kb;
+	uint64_t judge0_max_processes_and_or_threads;
+	uint64_t judge0_max_file_size_kb;
+	uint64_t judge0_max_max_file_size_kb;
+	uint64_t judge0_number_of_runs;
+	uint64_t judge0_max_number_of_runs;
+	uint64_t judge0_redirect_stderr_to_stdout;	/* 0 or 1 */
+	uint64_t judge0_enable_per_process_and_thread_time_limit;
+	uint64_t judge0_enable_per_process_and_thread_memory_limit;
 };
 
 enum cfg_type {
