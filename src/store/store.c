@@ -1,6 +1,7 @@
 /*
- * store.c - the history of executions: one SQLite connection in WAL mode,
- * guarded by a mutex, plus an append-only JSON-lines log of the same records.
+ * store.c - the history of executions and the submissions: one SQLite
+ * connection in WAL mode, guarded by a mutex, plus an append-only JSON-lines
+ * log of the executions.
  *
  * See docs/store.md for the schema, the JSON shapes, the log format,
  * retention and what survives a crash.
@@ -13,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +28,13 @@
 #include "util/util.h"
 
 /* Bump when the schema changes; store_open() refuses a newer database. */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 /* How long a statement waits for a lock held by another process (an
  * operator's sqlite3 shell, a backup) before giving up. */
 #define STORE_BUSY_TIMEOUT_MS	5000
-/* Retention runs on open and then after this many inserts: often enough to
- * bound the table, rarely enough that its DELETE costs nothing per run. */
+/* Retention runs on open and then after this many inserts (or finished
+ * jobs): often enough to bound the table, rarely enough that its DELETE
+ * costs nothing per run. */
 #define STORE_PRUNE_EVERY	100
 /* Largest page store_list() returns, whatever the caller asks for. */
 #define STORE_LIST_MAX		1000
@@ -42,8 +45,10 @@ struct store {
 	pthread_mutex_t lock;		/* guards db, the statements, counters */
 	sqlite3 *db;
 	sqlite3_stmt *ins, *get, *list;
+	sqlite3_stmt *job_add, *job_start, *job_finish, *job_get, *job_delete;
 	uint64_t keep_count, keep_days;
 	unsigned since_prune;		/* inserts since retention last ran */
+	unsigned jobs_since_prune;	/* jobs finished since then */
 	char *log_path;			/* NULL: no log */
 	atomic_bool log_failing;	/* in a streak of failed log writes */
 };
@@ -74,25 +79,60 @@ static const char schema_sql[] =
 	" wall_time_ms INTEGER NOT NULL,"
 	" cpu_time_ms INTEGER NOT NULL,"
 	" memory_bytes INTEGER NOT NULL,"
-	" compile TEXT);"	/* since version 2: the compile stage, JSON */
+	" compile TEXT,"	/* since version 2: the compile stage, JSON */
+	" verdict TEXT,"	/* since version 3: the tests' verdict */
+	" tests TEXT);"		/* since version 3: {verdict, tests, totals} */
 	"CREATE INDEX IF NOT EXISTS executions_created_ms"
-	" ON executions(created_ms);";
+	" ON executions(created_ms);"
+	/* Since version 3.  The token is the key; the implicit rowid is
+	 * kept so that jobs created in the same millisecond still have an
+	 * order. */
+	"CREATE TABLE IF NOT EXISTS jobs ("
+	" token TEXT PRIMARY KEY NOT NULL,"
+	" api TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),"
+	" attempts INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" started_ms INTEGER NOT NULL,"
+	" finished_ms INTEGER NOT NULL,"
+	" request TEXT NOT NULL,"
+	" peer TEXT,"
+	" answer TEXT,"
+	" callback_url TEXT,"
+	" execution_id INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" client TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS jobs_state_finished_ms"
+	" ON jobs(state, finished_ms);";
+
+/* What each version before the current one lacks, in order; each step is
+ * run when the database's version is below its own. */
+static const struct {
+	int version;		/* the version that brought it */
+	const char *sql;
+} migrations[] = {
+	{ 2, "ALTER TABLE executions ADD COLUMN compile TEXT" },
+	{ 3, "ALTER TABLE executions ADD COLUMN verdict TEXT;"
+	     "ALTER TABLE executions ADD COLUMN tests TEXT" },
+	/* The jobs table comes with schema_sql's CREATE ... IF NOT EXISTS. */
+};
 
 static const char insert_sql[] =
 	"INSERT INTO executions (created_ms, client, endpoint, language, code,"
 	" stdin, args, limit_wall_time_ms, limit_cpu_time_ms,"
 	" limit_memory_bytes, limit_max_processes, limit_output_bytes, status,"
 	" exit_code, signal, stdout, stderr, output, stdout_truncated,"
-	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes, compile)"
+	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes, compile,"
+	" verdict, tests)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
 
 /* Column order shared by get_sql and full_row(). */
 enum {
 	C_ID, C_CREATED, C_CLIENT, C_ENDPOINT, C_LANGUAGE, C_CODE, C_STDIN,
 	C_ARGS, C_L_WALL, C_L_CPU, C_L_MEM, C_L_PROCS, C_L_OUTPUT, C_STATUS,
 	C_EXIT, C_SIGNAL, C_STDOUT, C_STDERR, C_OUTPUT, C_OUT_TRUNC,
-	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE,
+	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE, C_TESTS,
 };
 
 static const char get_sql[] =
@@ -100,13 +140,13 @@ static const char get_sql[] =
 	" limit_wall_time_ms, limit_cpu_time_ms, limit_memory_bytes,"
 	" limit_max_processes, limit_output_bytes, status, exit_code, signal,"
 	" stdout, stderr, output, stdout_truncated, stderr_truncated,"
-	" wall_time_ms, cpu_time_ms, memory_bytes, compile"
+	" wall_time_ms, cpu_time_ms, memory_bytes, compile, tests"
 	" FROM executions WHERE id = ?1";
 
 /* Column order shared by list_sql and summary_json(). */
 enum {
 	L_ID, L_CREATED, L_CLIENT, L_ENDPOINT, L_LANGUAGE, L_STATUS, L_EXIT,
-	L_SIGNAL, L_WALL, L_CPU, L_MEM, L_PREVIEW,
+	L_SIGNAL, L_WALL, L_CPU, L_MEM, L_VERDICT, L_PREVIEW,
 };
 
 /* Only the first bytes of the code are read for the preview: 4 bytes per
@@ -114,7 +154,8 @@ enum {
  * always fit. */
 static const char list_sql[] =
 	"SELECT id, created_ms, client, endpoint, language, status, exit_code,"
-	" signal, wall_time_ms, cpu_time_ms, memory_bytes, substr(code, 1, 320)"
+	" signal, wall_time_ms, cpu_time_ms, memory_bytes, verdict,"
+	" substr(code, 1, 320)"
 	" FROM executions WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
 
 _Static_assert(STORE_PREVIEW_CHARS * 4 == 320, "list_sql reads 320 bytes");
@@ -279,6 +320,16 @@ json_t *store_row_json(const struct store_row *row)
 	 * has no enum for; report the stored text rather than a guess. */
 	if (row->status && set_new(obj, "status", json_cstr(row->status)) < 0)
 		goto fail;
+	/* Only these three keys: a stored object can never overwrite the
+	 * record's own fields. */
+	static const char *const tests_keys[] = { "verdict", "tests", "totals" };
+	for (size_t i = 0; row->tests && i < sizeof(tests_keys) / sizeof(tests_keys[0]); i++) {
+		/* The reference taken (and dropped with obj) leaves the
+		 * caller's object as it was; jansson counts atomically. */
+		json_t *v = json_object_get(row->tests, tests_keys[i]);
+		if (v && set_new(obj, tests_keys[i], json_incref(v)) < 0)
+			goto fail;
+	}
 	return obj;
 fail:
 	json_decref(limits);
@@ -337,6 +388,22 @@ static void col_buf(sqlite3_stmt *st, int col, struct sbx_buf *b)
 	b->data = (char *)(p ? p : "");
 }
 
+/* A column of JSON text holding an object; NULL for an SQL NULL or text
+ * that is not one.  Outputs inside may hold NUL bytes (as \u0000). */
+static json_t *col_object(sqlite3_stmt *st, int col)
+{
+	json_t *o;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	o = json_loads(col_text(st, col), JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+	if (o && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /* The full record at the current row of stmt (get_sql's columns). */
 static json_t *full_row(sqlite3_stmt *st)
 {
@@ -377,17 +444,14 @@ static json_t *full_row(sqlite3_stmt *st)
 	res->wall_time_ms = u64(sqlite3_column_int64(st, C_WALL));
 	res->cpu_time_ms = u64(sqlite3_column_int64(st, C_CPU));
 	res->memory_bytes = u64(sqlite3_column_int64(st, C_MEM));
-	if (sqlite3_column_type(st, C_COMPILE) != SQLITE_NULL) {
-		row.compile = json_loads(col_text(st, C_COMPILE), JSON_REJECT_DUPLICATES, NULL);
-		if (row.compile && !json_is_object(row.compile)) {
-			json_decref(row.compile);
-			row.compile = NULL;
-		}
-	}
+	row.compile = col_object(st, C_COMPILE);
+	json_t *tests = col_object(st, C_TESTS);
+	row.tests = tests;
 
 	out = store_row_json(&row);
 	json_decref(row.args);
 	json_decref(row.compile);
+	json_decref(tests);
 	return out;
 }
 
@@ -433,6 +497,8 @@ static json_t *summary_row(sqlite3_stmt *st)
 	r |= set_new(o, "wall_time_ms", json_integer(sqlite3_column_int64(st, L_WALL)));
 	r |= set_new(o, "cpu_time_ms", json_integer(sqlite3_column_int64(st, L_CPU)));
 	r |= set_new(o, "memory_bytes", json_integer(sqlite3_column_int64(st, L_MEM)));
+	r |= set_new(o, "verdict", sqlite3_column_type(st, L_VERDICT) == SQLITE_NULL
+		     ? json_null() : json_cstr(col_text(st, L_VERDICT)));
 	r |= set_new(o, "code_preview", store_preview(preview, plen));
 	if (r) {
 		json_decref(o);
@@ -524,10 +590,27 @@ static int exec_i64(sqlite3 *db, const char *sql, int64_t v)
 	return rc == SQLITE_OK ? 0 : sql_errno(rc);
 }
 
+/* The oldest time keep_days keeps. */
+static int64_t keep_cutoff(const struct store *st)
+{
+	uint64_t span = st->keep_days > (uint64_t)INT64_MAX / 86400000
+		? (uint64_t)INT64_MAX : st->keep_days * 86400000;
+	int64_t now = store_now_ms();
+
+	return (uint64_t)now > span ? now - (int64_t)span : INT64_MIN;
+}
+
+/* Gives the freed pages back to the file system (auto_vacuum is
+ * INCREMENTAL on databases this code created). */
+static void vacuum_locked(struct store *st)
+{
+	sqlite3_exec(st->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+}
+
 /* Drops records beyond keep_count and older than keep_days.  Called with
  * the lock held.  A failure is reported but harms nothing: the next round
  * tries again. */
-static int prune_locked(struct store *st)
+static int prune_executions_locked(struct store *st)
 {
 	int r = 0, r2 = 0;
 
@@ -536,23 +619,48 @@ static int prune_locked(struct store *st)
 		r = exec_i64(st->db, "DELETE FROM executions WHERE id <= (SELECT id"
 			     " FROM executions ORDER BY id DESC LIMIT 1 OFFSET ?1)",
 			     i64(st->keep_count));
-	if (st->keep_days) {
-		uint64_t span = st->keep_days > (uint64_t)INT64_MAX / 86400000
-			? (uint64_t)INT64_MAX : st->keep_days * 86400000;
-		int64_t now = store_now_ms();
-		int64_t cutoff = (uint64_t)now > span ? now - (int64_t)span : INT64_MIN;
+	if (st->keep_days)
 		r2 = exec_i64(st->db, "DELETE FROM executions WHERE created_ms < ?1",
-			      cutoff);
-	}
+			      keep_cutoff(st));
 	if (r < 0 || r2 < 0) {
 		fprintf(stderr, "store: retention failed: %s\n",
 			sqlite3_errmsg(st->db));
 		return r < 0 ? r : r2;
 	}
-	/* Give the freed pages back to the file system (auto_vacuum is
-	 * INCREMENTAL on databases this code created). */
-	sqlite3_exec(st->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
 	return 0;
+}
+
+/* The same for done jobs, by when they finished: the newest keep_count of
+ * them, finished within keep_days.  Queued and running jobs are never
+ * pruned, however old. */
+static int prune_jobs_locked(struct store *st)
+{
+	int r = 0, r2 = 0;
+
+	st->jobs_since_prune = 0;
+	if (st->keep_count)
+		r = exec_i64(st->db, "DELETE FROM jobs WHERE state = 'done' AND rowid NOT IN"
+			     " (SELECT rowid FROM jobs WHERE state = 'done'"
+			     " ORDER BY finished_ms DESC, rowid DESC LIMIT ?1)",
+			     i64(st->keep_count));
+	if (st->keep_days)
+		r2 = exec_i64(st->db, "DELETE FROM jobs WHERE state = 'done'"
+			      " AND finished_ms < ?1", keep_cutoff(st));
+	if (r < 0 || r2 < 0) {
+		fprintf(stderr, "store: retention of jobs failed: %s\n",
+			sqlite3_errmsg(st->db));
+		return r < 0 ? r : r2;
+	}
+	return 0;
+}
+
+static int prune_locked(struct store *st)
+{
+	int r = prune_executions_locked(st), r2 = prune_jobs_locked(st);
+
+	if (r == 0 && r2 == 0)
+		vacuum_locked(st);
+	return r < 0 ? r : r2;
 }
 
 /* ---- open and close ----------------------------------------------------- */
@@ -609,9 +717,13 @@ static int setup_schema(sqlite3 *db, char *why, size_t whylen)
 			 "this safexec understands (%d)", version, STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	/* Version 1 had no compile column. */
-	rc = version == 1 ? sqlite3_exec(db, "ALTER TABLE executions ADD COLUMN compile TEXT",
-					 NULL, NULL, NULL) : SQLITE_OK;
+	/* Version 0 is a new database: schema_sql makes it whole.  Older
+	 * ones gain what they lack, all in this one transaction. */
+	rc = SQLITE_OK;
+	for (size_t i = 0; version > 0 && rc == SQLITE_OK &&
+	     i < sizeof(migrations) / sizeof(migrations[0]); i++)
+		if (version < migrations[i].version)
+			rc = sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version < STORE_SCHEMA_VERSION) {
@@ -634,6 +746,8 @@ sqlfail:
 	snprintf(why, whylen, "cannot configure the database: %s", sqlite3_errmsg(db));
 	return sql_errno(rc);
 }
+
+static int prepare_job_statements(struct store *st);
 
 int store_open(struct store **out, const struct store_config *cfg,
 	       char *why, size_t whylen)
@@ -683,6 +797,8 @@ int store_open(struct store **out, const struct store_config *cfg,
 		rc = sqlite3_prepare_v3(st->db, get_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->get, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v3(st->db, list_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->list, NULL);
+	if (rc == SQLITE_OK)
+		rc = prepare_job_statements(st);
 	if (rc != SQLITE_OK) {
 		snprintf(why, whylen, "cannot prepare statements: %s", sqlite3_errmsg(st->db));
 		r = sql_errno(rc);
@@ -723,6 +839,11 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->ins);
 	sqlite3_finalize(st->get);
 	sqlite3_finalize(st->list);
+	sqlite3_finalize(st->job_add);
+	sqlite3_finalize(st->job_start);
+	sqlite3_finalize(st->job_finish);
+	sqlite3_finalize(st->job_get);
+	sqlite3_finalize(st->job_delete);
 	if (st->db) {
 		sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
 		sqlite3_close(st->db);
@@ -742,8 +863,14 @@ static int bind_bytes(sqlite3_stmt *s, int i, const char *p, size_t len)
 	return sqlite3_bind_blob(s, i, p && len ? p : "", (int)len, SQLITE_STATIC);
 }
 
+static int bind_text_or_null(sqlite3_stmt *s, int i, const char *text)
+{
+	return text ? sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC)
+		    : sqlite3_bind_null(s, i);
+}
+
 static int bind_record(sqlite3_stmt *s, const struct store_row *row,
-		       const char *args, const char *compile)
+		       const char *args, const char *compile, const char *tests)
 {
 	const struct sbx_limits *l = &row->limits;
 	const struct sbx_result *res = &row->result;
@@ -781,10 +908,9 @@ static int bind_record(sqlite3_stmt *s, const struct store_row *row,
 	rc |= sqlite3_bind_int64(s, 21, i64(res->wall_time_ms));
 	rc |= sqlite3_bind_int64(s, 22, i64(res->cpu_time_ms));
 	rc |= sqlite3_bind_int64(s, 23, i64(res->memory_bytes));
-	if (compile)
-		rc |= sqlite3_bind_text(s, 24, compile, -1, SQLITE_STATIC);
-	else
-		rc |= sqlite3_bind_null(s, 24);
+	rc |= bind_text_or_null(s, 24, compile);
+	rc |= bind_text_or_null(s, 25, json_string_value(json_object_get(row->tests, "verdict")));
+	rc |= bind_text_or_null(s, 26, tests);
 	/* Every bind returns SQLITE_OK (0) or an error; OR-ing keeps "some
 	 * error" without caring which. */
 	return rc;
@@ -794,7 +920,7 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 {
 	struct store_row row = { 0 };
 	json_t *args = NULL, *full = NULL;
-	char *args_text = NULL, *compile_text = NULL;
+	char *args_text = NULL, *compile_text = NULL, *tests_text = NULL;
 	int r = 0, rc;
 
 	if (id)
@@ -834,6 +960,16 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 			row.status = CODEC_COMPILE_ERROR;
 	}
 
+	if (rec->tests) {
+		/* NULs in the tests' outputs stay \u0000 in the text. */
+		tests_text = json_dumps(rec->tests, JSON_COMPACT);
+		if (!tests_text) {
+			r = -ENOMEM;
+			goto out;
+		}
+		row.tests = rec->tests;
+	}
+
 	args = args_json(rec->argv, rec->argc);
 	args_text = args ? json_dumps(args, JSON_COMPACT) : NULL;
 	if (!args_text) {
@@ -843,7 +979,7 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	row.args = args;
 
 	pthread_mutex_lock(&st->lock);
-	rc = bind_record(st->ins, &row, args_text, compile_text);
+	rc = bind_record(st->ins, &row, args_text, compile_text, tests_text);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st->ins);
 	if (rc == SQLITE_DONE) {
@@ -854,8 +990,9 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	}
 	sqlite3_reset(st->ins);
 	sqlite3_clear_bindings(st->ins);
-	if (r == 0 && ++st->since_prune >= STORE_PRUNE_EVERY)
-		prune_locked(st);
+	if (r == 0 && ++st->since_prune >= STORE_PRUNE_EVERY &&
+	    prune_executions_locked(st) == 0)
+		vacuum_locked(st);
 	pthread_mutex_unlock(&st->lock);
 
 	/* The log line is built and written outside the lock: a record with
@@ -874,6 +1011,7 @@ out:
 	json_decref(row.compile);
 	free(args_text);
 	free(compile_text);
+	free(tests_text);
 	return r;
 }
 
@@ -966,4 +1104,399 @@ out:
 	json_decref(items);
 	json_decref(res);
 	return r;
+}
+
+/* ---- submissions -------------------------------------------------------- */
+
+/* Column order shared by the job SELECTs and job_row(). */
+#define JOB_COLUMNS							\
+	"token, api, state, attempts, created_ms, started_ms, finished_ms,"	\
+	" request, peer, answer, callback_url, execution_id, flags, client"
+enum {
+	J_TOKEN, J_API, J_STATE, J_ATTEMPTS, J_CREATED, J_STARTED, J_FINISHED,
+	J_REQUEST, J_PEER, J_ANSWER, J_CALLBACK, J_EXECUTION, J_FLAGS, J_CLIENT,
+};
+
+static const char job_add_sql[] =
+	"INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, 'queued', 0, ?3, 0, 0,"
+	" ?4, ?5, NULL, ?6, 0, ?7, ?8)";
+/* A done job keeps its answer: neither statement touches it again. */
+static const char job_start_sql[] =
+	"UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+	" started_ms = ?2 WHERE token = ?1 AND state <> 'done'";
+static const char job_finish_sql[] =
+	"UPDATE jobs SET state = 'done', answer = ?2, execution_id = ?3,"
+	" finished_ms = ?4 WHERE token = ?1 AND state <> 'done'";
+static const char job_get_sql[] =
+	"SELECT " JOB_COLUMNS " FROM jobs WHERE token = ?1";
+static const char job_delete_sql[] =
+	"DELETE FROM jobs WHERE token = ?1 AND state = 'done'";
+/* rowid breaks ties between jobs created in the same millisecond. */
+static const char job_unfinished_sql[] =
+	"SELECT " JOB_COLUMNS " FROM jobs WHERE state <> 'done'"
+	" ORDER BY created_ms, rowid";
+
+static const char *const job_state_names[] = {
+	[STORE_JOB_QUEUED] = "queued",
+	[STORE_JOB_RUNNING] = "running",
+	[STORE_JOB_DONE] = "done",
+};
+
+const char *store_job_state_name(enum store_job_state s)
+{
+	return (unsigned)s < sizeof(job_state_names) / sizeof(job_state_names[0])
+		? job_state_names[s] : "done";
+}
+
+/* The CHECK constraint admits only the three names; anything else (a
+ * database edited by hand) is taken as done, so that it is never run. */
+static enum store_job_state job_state_from_name(const char *name)
+{
+	if (strcmp(name, "queued") == 0)
+		return STORE_JOB_QUEUED;
+	if (strcmp(name, "running") == 0)
+		return STORE_JOB_RUNNING;
+	return STORE_JOB_DONE;
+}
+
+static int prepare_job_statements(struct store *st)
+{
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+		{ offsetof(struct store, job_add), job_add_sql },
+		{ offsetof(struct store, job_start), job_start_sql },
+		{ offsetof(struct store, job_finish), job_finish_sql },
+		{ offsetof(struct store, job_get), job_get_sql },
+		{ offsetof(struct store, job_delete), job_delete_sql },
+	};
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		rc = sqlite3_prepare_v3(st->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+					(sqlite3_stmt **)((char *)st + stmts[i].off), NULL);
+	return rc;
+}
+
+/* Exactly STORE_TOKEN_LEN lowercase hex characters: the primary key is
+ * text, and "ABC" and "abc" must not name two jobs. */
+static bool token_ok(const char *t)
+{
+	size_t i = 0;
+
+	if (!t)
+		return false;
+	for (; i < STORE_TOKEN_LEN; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	return t[i] == '\0';
+}
+
+/* A nullable text column as a malloc'ed string; *r gets -ENOMEM on
+ * failure (and is left alone otherwise). */
+static char *col_strdup(sqlite3_stmt *s, int col, int *r)
+{
+	const char *p = (const char *)sqlite3_column_text(s, col);
+	char *copy;
+
+	if (!p)
+		return NULL;
+	copy = strdup(p);
+	if (!copy)
+		*r = -ENOMEM;
+	return copy;
+}
+
+/* Fills *out from the current row of s (JOB_COLUMNS). */
+static int job_row(sqlite3_stmt *s, struct store_job *out)
+{
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->token, sizeof(out->token), "%s", col_text(s, J_TOKEN));
+	snprintf(out->api, sizeof(out->api), "%s", col_text(s, J_API));
+	out->state = job_state_from_name(col_text(s, J_STATE));
+	out->attempts = (unsigned)sqlite3_column_int64(s, J_ATTEMPTS);
+	out->created_ms = sqlite3_column_int64(s, J_CREATED);
+	out->started_ms = sqlite3_column_int64(s, J_STARTED);
+	out->finished_ms = sqlite3_column_int64(s, J_FINISHED);
+	out->request = col_strdup(s, J_REQUEST, &r);
+	out->peer = col_strdup(s, J_PEER, &r);
+	out->answer = col_strdup(s, J_ANSWER, &r);
+	out->callback_url = col_strdup(s, J_CALLBACK, &r);
+	out->execution_id = sqlite3_column_int64(s, J_EXECUTION);
+	out->flags = (unsigned)sqlite3_column_int64(s, J_FLAGS);
+	snprintf(out->client, sizeof(out->client), "%s", col_text(s, J_CLIENT));
+	if (!out->request && r == 0)
+		out->request = strdup("");	/* NOT NULL in the schema */
+	if (!out->request)
+		r = -ENOMEM;
+	if (r < 0)
+		store_job_release(out);
+	return r;
+}
+
+void store_job_release(struct store_job *job)
+{
+	if (!job)
+		return;
+	free(job->request);
+	free(job->peer);
+	free(job->answer);
+	free(job->callback_url);
+	job->request = job->peer = job->answer = job->callback_url = NULL;
+}
+
+void store_job_release_all(struct store_job *jobs, size_t n)
+{
+	for (size_t i = 0; jobs && i < n; i++)
+		store_job_release(&jobs[i]);
+	free(jobs);
+}
+
+/* Runs a persistent statement that changes at most one row, and resets it.
+ * Returns the number of rows changed or a negative errno.  With the lock
+ * held. */
+static int step_change(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s), r;
+
+	if (rc == SQLITE_DONE) {
+		r = sqlite3_changes(st->db);
+	} else {
+		r = (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+			? -EEXIST : sql_errno(rc);
+		if (r != -EEXIST)
+			fprintf(stderr, "store: %s failed: %s\n", what, sqlite3_errmsg(st->db));
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}
+
+/* Why a statement on token changed nothing: -ENOENT when there is no such
+ * job, else busy_or_done (the job is in the state the statement
+ * excludes).  With the lock held. */
+static int job_missing_or(struct store *st, const char *token, int busy_or_done)
+{
+	sqlite3_stmt *s = st->job_get;
+	int rc, r;
+
+	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	r = rc == SQLITE_ROW ? busy_or_done : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}
+
+int store_job_add(struct store *st, const struct store_job *job)
+{
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	if (!st || !job || !token_ok(job->token) || !job->request ||
+	    !memchr(job->api, '\0', sizeof(job->api)) || !job->api[0] ||
+	    !memchr(job->client, '\0', sizeof(job->client)))
+		return -EINVAL;
+	pthread_mutex_lock(&st->lock);
+	s = st->job_add;
+	rc |= sqlite3_bind_text(s, 1, job->token, -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(s, 2, job->api, -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(s, 3, job->created_ms ? job->created_ms : store_now_ms());
+	rc |= sqlite3_bind_text(s, 4, job->request, -1, SQLITE_STATIC);
+	rc |= bind_text_or_null(s, 5, job->peer);
+	rc |= bind_text_or_null(s, 6, job->callback_url);
+	rc |= sqlite3_bind_int64(s, 7, job->flags);
+	rc |= sqlite3_bind_text(s, 8, job->client, -1, SQLITE_STATIC);
+	if (rc != SQLITE_OK) {
+		r = sql_errno(rc);
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	} else {
+		/* In autocommit mode the INSERT is its own transaction: when
+		 * step returns, it is in the WAL. */
+		r = step_change(st, s, "adding a job");
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r < 0 ? r : 0;
+}
+
+int store_job_start(struct store *st, const char *token, int64_t now_ms)
+{
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	if (!token_ok(token))
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_bind_text(st->job_start, 1, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->job_start, 2, now_ms);
+	r = step_change(st, st->job_start, "starting a job");
+	if (r == 0)
+		r = job_missing_or(st, token, -EALREADY);
+	pthread_mutex_unlock(&st->lock);
+	return r < 0 ? r : 0;
+}
+
+int store_job_finish(struct store *st, const char *token, const char *answer,
+		     int64_t execution_id, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	if (!token_ok(token))
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	s = st->job_finish;
+	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
+	/* Megabytes are fine: SQLITE_STATIC binds the caller's text without
+	 * a copy. */
+	r = bind_text_or_null(s, 2, answer);
+	sqlite3_bind_int64(s, 3, execution_id > 0 ? execution_id : 0);
+	sqlite3_bind_int64(s, 4, now_ms);
+	if (r != SQLITE_OK) {
+		r = sql_errno(r);
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	} else {
+		r = step_change(st, s, "finishing a job");
+	}
+	if (r == 0)
+		r = job_missing_or(st, token, -EALREADY);
+	if (r > 0 && ++st->jobs_since_prune >= STORE_PRUNE_EVERY &&
+	    prune_jobs_locked(st) == 0)
+		vacuum_locked(st);
+	pthread_mutex_unlock(&st->lock);
+	return r < 0 ? r : 0;
+}
+
+int store_job_get(struct store *st, const char *token, struct store_job *out)
+{
+	int r, rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !out)
+		return -EINVAL;
+	if (!token_ok(token))
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_bind_text(st->job_get, 1, token, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->job_get);
+	if (rc == SQLITE_ROW) {
+		r = job_row(st->job_get, out);
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = sql_errno(rc);
+		fprintf(stderr, "store: getting a job failed: %s\n", sqlite3_errmsg(st->db));
+	}
+	sqlite3_reset(st->job_get);
+	sqlite3_clear_bindings(st->job_get);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_job_delete(struct store *st, const char *token)
+{
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	if (!token_ok(token))
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_bind_text(st->job_delete, 1, token, -1, SQLITE_STATIC);
+	r = step_change(st, st->job_delete, "deleting a job");
+	if (r == 0)
+		r = job_missing_or(st, token, -EBUSY);
+	pthread_mutex_unlock(&st->lock);
+	return r < 0 ? r : 0;
+}
+
+int store_job_unfinished(struct store *st, struct store_job **jobs, size_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_job *arr = NULL;
+	size_t count = 0, cap = 0;
+	int r = 0, rc;
+
+	*jobs = NULL;
+	*n = 0;
+	if (!st)
+		return -EINVAL;
+	pthread_mutex_lock(&st->lock);
+	rc = sqlite3_prepare_v2(st->db, job_unfinished_sql, -1, &s, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_job *na = realloc(arr, ncap * sizeof(*arr));
+			if (!na) {
+				r = -ENOMEM;
+				break;
+			}
+			arr = na;
+			cap = ncap;
+		}
+		if ((r = job_row(s, &arr[count])) < 0)
+			break;
+		count++;
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = sql_errno(rc);
+		fprintf(stderr, "store: listing unfinished jobs failed: %s\n",
+			sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0) {
+		store_job_release_all(arr, count);
+		return r;
+	}
+	if (count == 0) {
+		free(arr);
+		arr = NULL;
+	}
+	*jobs = arr;
+	*n = count;
+	return 0;
+}
+
+int store_job_counts(struct store *st, uint64_t *queued, uint64_t *running,
+		     uint64_t *done)
+{
+	sqlite3_stmt *s = NULL;
+	uint64_t c[3] = { 0, 0, 0 };
+	int r = 0, rc;
+
+	if (!st)
+		return -EINVAL;
+	pthread_mutex_lock(&st->lock);
+	rc = sqlite3_prepare_v2(st->db, "SELECT state, count(*) FROM jobs GROUP BY state",
+				-1, &s, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		c[job_state_from_name(col_text(s, 0))] += u64(sqlite3_column_int64(s, 1));
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_errno(rc);
+		fprintf(stderr, "store: counting jobs failed: %s\n", sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0)
+		return r;
+	if (queued)
+		*queued = c[STORE_JOB_QUEUED];
+	if (running)
+		*running = c[STORE_JOB_RUNNING];
+	if (done)
+		*done = c[STORE_JOB_DONE];
+	return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * store.h - the history of executions: an SQLite database (WAL) and an
- * append-only JSON-lines log of the same records.  Knows nothing of HTTP.
+ * append-only JSON-lines log of the same records; and, in the same
+ * database, the submissions (asynchronous jobs) from when they are queued
+ * until their answer has been kept long enough.  Knows nothing of HTTP.
  * docs/store.md describes the schema, the JSON shapes and durability.
  *
  * Thread-safe: one struct store is shared by all worker threads (one
@@ -10,6 +12,7 @@
 #define SAFEXEC_STORE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sandbox/sandbox.h"
@@ -22,7 +25,9 @@ struct store_config {
 	uint64_t keep_count;	/* keep at most this many records; 0 = all */
 	uint64_t keep_days;	/* drop records older than this; 0 = never.
 				   Both apply on open and every 100 inserts;
-				   the log is never pruned. */
+				   the log is never pruned.  Done jobs are
+				   pruned by the same two rules, counted
+				   apart (on open and every 100 finished). */
 };
 
 /* One execution to record.  All pointers are borrowed. */
@@ -64,7 +69,9 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id);
 /* One execution as a JSON object: id, created_at (RFC 3339 UTC with
  * milliseconds), client, endpoint, language, code, stdin, args, limits
  * {wall_time_ms, cpu_time_ms, memory_bytes, max_processes, output_bytes},
- * and every result field as codec_result_add() writes it.  Bytes that are
+ * every result field as codec_result_add() writes it, compile when it had
+ * a compile stage, and verdict, tests and totals when it had tests (the
+ * record's tests object merged at the top level).  Bytes that are
  * not valid UTF-8 become U+FFFD in the JSON (the database keeps them as
  * they were).  *out is the caller's reference.  Returns 0, -ENOENT (also
  * for id <= 0), or another negative errno. */
@@ -73,11 +80,91 @@ int store_get(struct store *st, int64_t id, json_t **out);
 /* Up to limit executions with id < before (before <= 0: from the newest),
  * newest first, as {"executions": [...], "next_before": ID or null}.  Each
  * item is a summary: id, created_at, client, endpoint, language, status,
- * exit_code, signal, wall_time_ms, cpu_time_ms, memory_bytes, and
- * code_preview (the start of the code, at most 80 characters).
+ * exit_code, signal, wall_time_ms, cpu_time_ms, memory_bytes, verdict
+ * (null without tests), and code_preview (the start of the code, at most
+ * 80 characters).
  * next_before is the last item's id when older records exist, else null.
  * limit is capped at 1000; 0 gives an empty page.  *out is the caller's
  * reference.  Returns 0 or a negative errno. */
 int store_list(struct store *st, int64_t before, unsigned limit, json_t **out);
+
+/* ---- submissions (asynchronous jobs) ------------------------------------ */
+
+#define STORE_TOKEN_LEN	32			/* lowercase hex characters */
+#define STORE_TOKEN_MAX	(STORE_TOKEN_LEN + 1)	/* with the NUL */
+
+enum store_job_state {
+	STORE_JOB_QUEUED,	/* waiting for a worker */
+	STORE_JOB_RUNNING,	/* a worker took it (perhaps before a crash) */
+	STORE_JOB_DONE,		/* answer set; may be pruned from now on */
+};
+
+/* One submission.  The strings are malloc'ed when the store fills the
+ * struct (store_job_get(), store_job_unfinished()); store_job_add() only
+ * reads them. */
+struct store_job {
+	char token[STORE_TOKEN_MAX];	/* 32 lowercase hex characters, made
+					   by the caller; the primary key */
+	char api[16];			/* the API it came from: "v1", "judge0" */
+	enum store_job_state state;
+	unsigned attempts;		/* times it was started */
+	int64_t created_ms, started_ms, finished_ms;	/* Unix ms; 0 = not yet */
+	char *request;			/* the /api/v1 request, JSON text */
+	char *peer;			/* the peer's request as its translator
+					   normalized it, JSON text, or NULL */
+	char *answer;			/* the /api/v1 answer once done, JSON
+					   text, or NULL */
+	char *callback_url;		/* NULL: none */
+	int64_t execution_id;		/* its record in the history once done;
+					   0: none */
+	unsigned flags;			/* the API's own (Judge0: the callback
+					   in base64) */
+	char client[64];		/* client address */
+};
+
+/* "queued", "running" or "done", as the database and the APIs say it. */
+const char *store_job_state_name(enum store_job_state s);
+
+/* Adds job as queued (job's state, attempts, started_ms, finished_ms,
+ * answer and execution_id are ignored).  The job is committed when this
+ * returns 0, so its token may be answered then and not before.  Returns 0,
+ * -EINVAL (a token that is not 32 lowercase hex characters, no request, no
+ * api), -EEXIST (the token is taken) or another negative errno. */
+int store_job_add(struct store *st, const struct store_job *job);
+
+/* Marks the job running from now_ms and counts one more attempt; a running
+ * job may be started again (after a crash).  Returns 0, -ENOENT, or
+ * -EALREADY when it is done. */
+int store_job_start(struct store *st, const char *token, int64_t now_ms);
+
+/* Marks the job done at now_ms with its answer (JSON text, may be NULL)
+ * and its record in the history (0: none), from queued (a job given up on)
+ * or running.  Returns 0, -ENOENT, or -EALREADY when it was done already. */
+int store_job_finish(struct store *st, const char *token, const char *answer,
+		     int64_t execution_id, int64_t now_ms);
+
+/* Fills *out (release with store_job_release(); zeroed on failure, so
+ * releasing is always safe).  Returns 0, -ENOENT (also for a malformed
+ * token), or another negative errno. */
+int store_job_get(struct store *st, const char *token, struct store_job *out);
+
+/* Deletes a done job.  Returns 0, -ENOENT, or -EBUSY when it is queued or
+ * running. */
+int store_job_delete(struct store *st, const char *token);
+
+/* Frees the strings of a job the store filled, and NULLs them. */
+void store_job_release(struct store_job *job);
+
+/* For the start of the service: every job not done (queued, or running
+ * when the previous process ended), oldest first, to queue again or give
+ * up on.  *jobs is a malloc'ed array of *n (NULL when none); free it with
+ * store_job_release_all().  Returns 0 or a negative errno. */
+int store_job_unfinished(struct store *st, struct store_job **jobs, size_t *n);
+void store_job_release_all(struct store_job *jobs, size_t n);
+
+/* How many jobs are in each state (any pointer may be NULL).  Returns 0 or
+ * a negative errno. */
+int store_job_counts(struct store *st, uint64_t *queued, uint64_t *running,
+		     uint64_t *done);
 
 #endif

@@ -26,10 +26,12 @@ struct store_row {
 	struct sbx_result result;	/* buffers borrowed */
 	const char *status;		/* status text; NULL: from result.status */
 	json_t *compile;		/* the compile stage as stored, or NULL */
+	const json_t *tests;		/* {verdict, tests, totals}, or NULL */
 };
 
 /* The full JSON object of one record, as store_get() returns it and as the
- * log holds it.  NULL only when out of memory. */
+ * log holds it: tests' verdict, tests and totals (whichever it has) come
+ * at the top level.  NULL only when out of memory. */
 json_t *store_row_json(const struct store_row *row);
 
 /* code_preview: at most 80 characters of code, invalid UTF-8 replaced. */

@@ -4,11 +4,13 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -630,7 +632,7 @@ TEST(store_wal_schema_and_modes)
 	ASSERT_EQ(store_insert(st, &x.r, NULL), 0);
 
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 2);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
 			    " AND name = 'executions_created_ms'"), 1);
 
@@ -784,11 +786,17 @@ TEST(store_compile_stage_and_schema_1)
 	/* Back to version 1. */
 	ASSERT_EQ(sqlite3_open(t.db, &h), SQLITE_OK);
 	ASSERT_EQ(sqlite3_exec(h, "ALTER TABLE executions DROP COLUMN compile;"
+			       "ALTER TABLE executions DROP COLUMN verdict;"
+			       "ALTER TABLE executions DROP COLUMN tests;"
+			       "DROP TABLE jobs;"
 			       "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 
 	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 2);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_table_info('executions')"
+			    " WHERE name IN ('compile', 'verdict', 'tests')"), 3);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs"), 0);
 	ASSERT_EQ(store_get(st, old_id, &j), 0);
 	ASSERT_STREQ(jstr(j, "status"), "ok");
 	ASSERT(json_object_get(j, "compile") == NULL);
@@ -815,6 +823,605 @@ TEST(store_compile_stage_and_schema_1)
 	ASSERT_STREQ(jstr(c, "stderr"), "main.c:1: error\n");
 	ASSERT_EQ(json_integer_value(json_object_get(c, "exit_code")), 1);
 	json_decref(j);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+/* ---- tests of a judged request ------------------------------------------- */
+
+/* The tests object as api_tests_json() gives it, with a NUL in an
+ * output. */
+static json_t *tests_object(const char *verdict)
+{
+	json_t *t = json_pack("{s:s, s:[{s:s, s:s, s:s%}, {s:s}],"
+			      " s:{s:i, s:i, s:i, s:i}}",
+			      "verdict", verdict,
+			      "tests", "verdict", "accepted", "status", "ok",
+			      "stdout", "a\0b", (size_t)3,
+			      "verdict", "not_run",
+			      "totals", "tests", 2, "accepted", 1, "failed", 0, "not_run", 1);
+	return t;
+}
+
+TEST(store_tests_roundtrip)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct rec x;
+	struct sbx_result comp = { 0 };
+	struct sbx_limits cl;
+	int64_t plain, judged;
+	json_t *j = NULL, *tests = tests_object("wrong_answer");
+
+	ASSERT(tests);
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, t.log, 0, 0), 0);
+	rec_init(&x, store_now_ms(), "print(1)");
+	ASSERT_EQ(store_insert(st, &x.r, &plain), 0);
+	rec_init(&x, store_now_ms(), "int main(void) { return 0; }");
+	/* A compile stage whose output holds a NUL comes back whole too. */
+	sbx_limits_default(&cl);
+	comp.status = SBX_OK;
+	comp.has_exit_code = true;
+	comp.out = comp.output = (struct sbx_buf){ (char *)"w\0x", 3 };
+	comp.err = (struct sbx_buf){ (char *)"", 0 };
+	x.r.language = "c";
+	x.r.compile = &comp;
+	x.r.compile_limits = &cl;
+	x.r.tests = tests;
+	ASSERT_EQ(store_insert(st, &x.r, &judged), 0);
+	/* The caller's object is as it was. */
+	ASSERT_EQ(tests->refcount, 1);
+
+	ASSERT_EQ(store_get(st, judged, &j), 0);
+	ASSERT_STREQ(jstr(j, "verdict"), "wrong_answer");
+	ASSERT(json_equal(json_object_get(j, "tests"), json_object_get(tests, "tests")));
+	ASSERT(json_equal(json_object_get(j, "totals"), json_object_get(tests, "totals")));
+	json_t *out = json_object_get(json_array_get(json_object_get(j, "tests"), 0), "stdout");
+	ASSERT_MEMEQ(json_string_value(out), json_string_length(out), "a\0b", 3);
+	out = json_object_get(json_object_get(j, "compile"), "stdout");
+	ASSERT_MEMEQ(json_string_value(out), json_string_length(out), "w\0x", 3);
+	/* The record's 21 keys, compile, and the three of the tests. */
+	ASSERT_EQ(json_object_size(j), 25);
+	/* Still the record's own result fields. */
+	ASSERT_STREQ(jstr(j, "status"), "ok");
+	json_decref(j);
+
+	ASSERT_EQ(store_get(st, plain, &j), 0);
+	ASSERT(!json_object_get(j, "verdict"));
+	ASSERT(!json_object_get(j, "tests"));
+	ASSERT(!json_object_get(j, "totals"));
+	json_decref(j);
+
+	ASSERT_EQ(store_list(st, 0, 10, &j), 0);
+	json_t *items = json_object_get(j, "executions");
+	ASSERT_EQ(json_array_size(items), 2);
+	ASSERT_STREQ(jstr(json_array_get(items, 0), "verdict"), "wrong_answer");
+	ASSERT(json_is_null(json_object_get(json_array_get(items, 1), "verdict")));
+	ASSERT(!json_object_get(json_array_get(items, 0), "tests"));
+	json_decref(j);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM executions WHERE verdict IS NULL"
+			    " AND tests IS NULL"), 1);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM executions WHERE verdict = 'wrong_answer'"
+			    " AND json_extract(tests, '$.totals.not_run') = 1"), 1);
+
+	/* The log line is the same object. */
+	size_t len;
+	char *log = slurp(t.log, &len);
+	ASSERT(log);
+	char *second = strchr(log, '\n');
+	ASSERT(second);
+	json_t *fromlog = json_loads(second + 1, JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK, NULL);
+	ASSERT(fromlog);
+	ASSERT_EQ(store_get(st, judged, &j), 0);
+	ASSERT(json_equal(fromlog, j));
+	json_decref(fromlog);
+	json_decref(j);
+	free(log);
+	store_close(st);
+	json_decref(tests);
+	tmp_remove(&t);
+}
+
+/* A database as version 2 made it, by hand: its records stay readable and
+ * it gains the tests columns and the jobs table. */
+TEST(store_schema_2_migration)
+{
+	static const char v2[] =
+		"PRAGMA journal_mode = WAL;"
+		"CREATE TABLE executions ("
+		" id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,"
+		" client TEXT NOT NULL, endpoint TEXT NOT NULL, language TEXT NOT NULL,"
+		" code BLOB NOT NULL, stdin BLOB, args TEXT NOT NULL,"
+		" limit_wall_time_ms INTEGER NOT NULL, limit_cpu_time_ms INTEGER NOT NULL,"
+		" limit_memory_bytes INTEGER NOT NULL, limit_max_processes INTEGER NOT NULL,"
+		" limit_output_bytes INTEGER NOT NULL, status TEXT NOT NULL,"
+		" exit_code INTEGER, signal INTEGER, stdout BLOB NOT NULL,"
+		" stderr BLOB NOT NULL, output BLOB NOT NULL,"
+		" stdout_truncated INTEGER NOT NULL, stderr_truncated INTEGER NOT NULL,"
+		" wall_time_ms INTEGER NOT NULL, cpu_time_ms INTEGER NOT NULL,"
+		" memory_bytes INTEGER NOT NULL, compile TEXT);"
+		"CREATE INDEX executions_created_ms ON executions(created_ms);"
+		"INSERT INTO executions VALUES (7, 1795773653123, '10.0.0.1', 'execute', 'c',"
+		" 'int main(', NULL, '[]', 1000, 1000, 1048576, 8, 4096, 'compile_error',"
+		" NULL, NULL, '', '', '', 0, 0, 0, 0, 0,"
+		" '{\"status\":\"runtime_error\",\"exit_code\":1,\"message\":\"Exited with code 1\"}');"
+		"PRAGMA user_version = 2;";
+	struct tmp t;
+	struct store *st = NULL;
+	struct rec x;
+	sqlite3 *h = NULL;
+	int64_t id;
+	json_t *j = NULL, *tests = tests_object("accepted");
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	/* store_open() makes the directories; here they come first. */
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/data", t.dir);
+	ASSERT_EQ(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/data/sub", t.dir);
+	ASSERT_EQ(mkdir(dir, 0700), 0);
+	ASSERT_EQ(sqlite3_open(t.db, &h), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(h, v2, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
+	ASSERT_EQ(store_get(st, 7, &j), 0);
+	ASSERT_STREQ(jstr(j, "status"), "compile_error");
+	ASSERT_STREQ(jstr(j, "client"), "10.0.0.1");
+	ASSERT_STREQ(jstr(json_object_get(j, "compile"), "status"), "runtime_error");
+	ASSERT(!json_object_get(j, "verdict"));
+	json_decref(j);
+	ASSERT_EQ(store_list(st, 0, 10, &j), 0);
+	ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(j, "executions"), 0),
+					    "verdict")));
+	json_decref(j);
+
+	rec_init(&x, store_now_ms(), "print(1)");
+	x.r.tests = tests;
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(id, 8);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT_STREQ(jstr(j, "verdict"), "accepted");
+	json_decref(j);
+
+	struct store_job job = { .token = "0123456789abcdef0123456789abcdef",
+				 .api = "v1", .request = (char *)"{}" };
+	ASSERT_EQ(store_job_add(st, &job), 0);
+	store_close(st);
+
+	/* And opening it again changes nothing. */
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM executions"), 2);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs"), 1);
+	store_close(st);
+	json_decref(tests);
+	tmp_remove(&t);
+}
+
+/* ---- submissions ----------------------------------------------------------- */
+
+static void job_init(struct store_job *j, unsigned n, int64_t created_ms)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->token, sizeof(j->token), "%032x", n);
+	snprintf(j->api, sizeof(j->api), "v1");
+	snprintf(j->client, sizeof(j->client), "127.0.0.1");
+	j->created_ms = created_ms;
+	j->request = (char *)"{\"language\":\"python\",\"code\":\"print(1)\"}";
+}
+
+static char *token_of(unsigned n, char buf[STORE_TOKEN_MAX])
+{
+	snprintf(buf, STORE_TOKEN_MAX, "%032x", n);
+	return buf;
+}
+
+TEST(store_job_every_call)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct store_job j, got;
+	char tok[STORE_TOKEN_MAX];
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_STREQ(store_job_state_name(STORE_JOB_QUEUED), "queued");
+	ASSERT_STREQ(store_job_state_name(STORE_JOB_RUNNING), "running");
+	ASSERT_STREQ(store_job_state_name(STORE_JOB_DONE), "done");
+
+	job_init(&j, 1, 1795773653123LL);
+	snprintf(j.api, sizeof(j.api), "judge0");
+	snprintf(j.client, sizeof(j.client), "::1");
+	j.peer = (char *)"{\"source_code\":\"print(1)\",\"language_id\":71}";
+	j.callback_url = (char *)"https://example.com/cb";
+	j.flags = 5;
+	/* Ignored by add. */
+	j.state = STORE_JOB_DONE;
+	j.attempts = 9;
+	j.answer = (char *)"{}";
+	j.execution_id = 42;
+	ASSERT_EQ(store_job_add(st, &j), 0);
+	ASSERT_EQ(store_job_add(st, &j), -EEXIST);
+
+	ASSERT_EQ(store_job_get(st, j.token, &got), 0);
+	ASSERT_STREQ(got.token, j.token);
+	ASSERT_STREQ(got.api, "judge0");
+	ASSERT_EQ(got.state, STORE_JOB_QUEUED);
+	ASSERT_EQ(got.attempts, 0);
+	ASSERT_EQ(got.created_ms, 1795773653123LL);
+	ASSERT_EQ(got.started_ms, 0);
+	ASSERT_EQ(got.finished_ms, 0);
+	ASSERT_STREQ(got.request, j.request);
+	ASSERT_STREQ(got.peer, j.peer);
+	ASSERT(got.answer == NULL);
+	ASSERT_STREQ(got.callback_url, "https://example.com/cb");
+	ASSERT_EQ(got.execution_id, 0);
+	ASSERT_EQ(got.flags, 5);
+	ASSERT_STREQ(got.client, "::1");
+	store_job_release(&got);
+	ASSERT(got.request == NULL && got.peer == NULL && got.callback_url == NULL);
+	store_job_release(&got);	/* twice is harmless */
+
+	/* Without peer or callback, and created now when created_ms is 0. */
+	int64_t before = store_now_ms();
+	job_init(&j, 2, 0);
+	ASSERT_EQ(store_job_add(st, &j), 0);
+	ASSERT_EQ(store_job_get(st, j.token, &got), 0);
+	ASSERT(got.peer == NULL);
+	ASSERT(got.callback_url == NULL);
+	ASSERT(got.created_ms >= before && got.created_ms <= store_now_ms());
+	store_job_release(&got);
+
+	/* Malformed tokens: refused by add, unknown to the others. */
+	job_init(&j, 3, 1);
+	j.token[0] = 'A';
+	ASSERT_EQ(store_job_add(st, &j), -EINVAL);
+	j.token[0] = '0';
+	j.token[31] = '\0';
+	ASSERT_EQ(store_job_add(st, &j), -EINVAL);
+	job_init(&j, 3, 1);
+	j.request = NULL;
+	ASSERT_EQ(store_job_add(st, &j), -EINVAL);
+	job_init(&j, 3, 1);
+	j.api[0] = '\0';
+	ASSERT_EQ(store_job_add(st, &j), -EINVAL);
+	ASSERT_EQ(store_job_get(st, "0123", &got), -ENOENT);
+	ASSERT(got.request == NULL);
+	ASSERT_EQ(store_job_get(st, NULL, &got), -ENOENT);
+	ASSERT_EQ(store_job_get(st, token_of(99, tok), &got), -ENOENT);
+	ASSERT_EQ(store_job_start(st, token_of(99, tok), 5), -ENOENT);
+	ASSERT_EQ(store_job_finish(st, token_of(99, tok), "{}", 0, 5), -ENOENT);
+	ASSERT_EQ(store_job_start(st, "../../etc", 5), -ENOENT);
+
+	/* Started twice (as after a crash): two attempts, the last start. */
+	token_of(1, tok);
+	ASSERT_EQ(store_job_start(st, tok, 1795773654000LL), 0);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_RUNNING);
+	ASSERT_EQ(got.attempts, 1);
+	ASSERT_EQ(got.started_ms, 1795773654000LL);
+	store_job_release(&got);
+	ASSERT_EQ(store_job_start(st, tok, 1795773655000LL), 0);
+
+	/* A large answer: megabytes are fine. */
+	size_t big = 4u << 20;
+	char *answer = malloc(big + 1);
+	ASSERT(answer);
+	memset(answer, 'x', big);
+	memcpy(answer, "{\"stdout\":\"", 11);
+	memcpy(answer + big - 2, "\"}", 2);
+	answer[big] = '\0';
+	ASSERT_EQ(store_job_finish(st, tok, answer, 17, 1795773656000LL), 0);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_DONE);
+	ASSERT_EQ(got.attempts, 2);
+	ASSERT_EQ(got.started_ms, 1795773655000LL);
+	ASSERT_EQ(got.finished_ms, 1795773656000LL);
+	ASSERT_EQ(got.execution_id, 17);
+	ASSERT(got.answer && strlen(got.answer) == big);
+	ASSERT(strcmp(got.answer, answer) == 0);
+	store_job_release(&got);
+	free(answer);
+
+	/* Done is final. */
+	ASSERT_EQ(store_job_start(st, tok, 1), -EALREADY);
+	ASSERT_EQ(store_job_finish(st, tok, "{}", 1, 1), -EALREADY);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.execution_id, 17);
+	ASSERT_EQ(got.attempts, 2);
+	store_job_release(&got);
+
+	/* A queued job given up on is finished without a start. */
+	ASSERT_EQ(store_job_finish(st, token_of(2, tok), NULL, 0, 1795773657000LL), 0);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_DONE);
+	ASSERT_EQ(got.attempts, 0);
+	ASSERT(got.answer == NULL);
+	store_job_release(&got);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+TEST(store_job_delete_rules)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct store_job j;
+	char tok[STORE_TOKEN_MAX];
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	job_init(&j, 1, 1000);
+	ASSERT_EQ(store_job_add(st, &j), 0);
+	ASSERT_EQ(store_job_delete(st, j.token), -EBUSY);
+	ASSERT_EQ(store_job_start(st, j.token, 2000), 0);
+	ASSERT_EQ(store_job_delete(st, j.token), -EBUSY);
+	ASSERT_EQ(store_job_finish(st, j.token, "{}", 1, 3000), 0);
+	ASSERT_EQ(store_job_delete(st, j.token), 0);
+	ASSERT_EQ(store_job_delete(st, j.token), -ENOENT);
+	struct store_job got;
+	ASSERT_EQ(store_job_get(st, j.token, &got), -ENOENT);
+	ASSERT_EQ(store_job_delete(st, token_of(7, tok)), -ENOENT);
+	ASSERT_EQ(store_job_delete(st, "not a token"), -ENOENT);
+	/* The token is free again. */
+	ASSERT_EQ(store_job_add(st, &j), 0);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs"), 1);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+TEST(store_job_counts)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct store_job j;
+	uint64_t q = 9, r = 9, d = 9;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
+	ASSERT(q == 0 && r == 0 && d == 0);
+	for (unsigned i = 0; i < 10; i++) {
+		job_init(&j, i, 1000 + i);
+		ASSERT_EQ(store_job_add(st, &j), 0);
+		if (i >= 4)
+			ASSERT_EQ(store_job_start(st, j.token, 2000), 0);
+		if (i >= 7)
+			ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, 3000), 0);
+	}
+	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
+	ASSERT_EQ(q, 4);
+	ASSERT_EQ(r, 3);
+	ASSERT_EQ(d, 3);
+	/* Any pointer may be NULL. */
+	d = 0;
+	ASSERT_EQ(store_job_counts(st, NULL, NULL, &d), 0);
+	ASSERT_EQ(d, 3);
+	ASSERT_EQ(store_job_counts(st, NULL, NULL, NULL), 0);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+/* A process killed with jobs queued and running leaves them for the next
+ * one, oldest first; a job it had added is there, committed. */
+TEST(store_job_unfinished_after_crash)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct store_job *jobs = (struct store_job *)1;
+	size_t n = 9;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(store_job_unfinished(st, &jobs, &n), 0);
+	ASSERT(jobs == NULL);
+	ASSERT_EQ(n, 0);
+	store_close(st);
+
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		struct store_job j;
+		int bad = open_store(&st, &t, NULL, 0, 0) < 0;
+		/* Created out of token order: 3 oldest, then 1, 2, 4, 5. */
+		static const int64_t created[] = { 0, 2000, 3000, 1000, 4000, 5000 };
+		for (unsigned i = 1; i <= 5; i++) {
+			job_init(&j, i, created[i]);
+			bad |= store_job_add(st, &j) < 0;
+		}
+		char tok[STORE_TOKEN_MAX];
+		bad |= store_job_start(st, token_of(2, tok), 6000) < 0;
+		bad |= store_job_start(st, token_of(4, tok), 6000) < 0;
+		bad |= store_job_finish(st, token_of(4, tok), "{\"status\":\"ok\"}", 3, 7000) < 0;
+		bad |= store_job_start(st, token_of(5, tok), 6000) < 0;
+		if (bad)
+			_exit(1);
+		/* No store_close(): the process dies as under kill -9. */
+		raise(SIGKILL);
+		_exit(2);
+	}
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(store_job_unfinished(st, &jobs, &n), 0);
+	ASSERT_EQ(n, 4);
+	static const unsigned order[] = { 3, 1, 2, 5 };
+	for (size_t i = 0; i < n; i++) {
+		char tok[STORE_TOKEN_MAX];
+		ASSERT_STREQ(jobs[i].token, token_of(order[i], tok));
+		ASSERT(jobs[i].request && strstr(jobs[i].request, "print(1)"));
+		ASSERT_EQ(jobs[i].state, order[i] == 2 || order[i] == 5
+			  ? STORE_JOB_RUNNING : STORE_JOB_QUEUED);
+		ASSERT_EQ(jobs[i].attempts, jobs[i].state == STORE_JOB_RUNNING);
+	}
+	store_job_release_all(jobs, n);
+	/* The one finished before the crash kept its answer. */
+	struct store_job got;
+	char tok[STORE_TOKEN_MAX];
+	ASSERT_EQ(store_job_get(st, token_of(4, tok), &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_DONE);
+	ASSERT_STREQ(got.answer, "{\"status\":\"ok\"}");
+	store_job_release(&got);
+	/* Queued again and run: a second attempt for the running ones. */
+	ASSERT_EQ(store_job_start(st, token_of(2, tok), 8000), 0);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.attempts, 2);
+	store_job_release(&got);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+/* A job added through one store is there for another connection to the
+ * same file at once: store_job_add() returns after the commit. */
+TEST(store_job_committed)
+{
+	struct tmp t;
+	struct store *a = NULL, *b = NULL;
+	struct store_job j, got;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&a, &t, NULL, 0, 0), 0);
+	ASSERT_EQ(open_store(&b, &t, NULL, 0, 0), 0);
+	job_init(&j, 77, 1000);
+	ASSERT_EQ(store_job_add(a, &j), 0);
+	ASSERT_EQ(store_job_get(b, j.token, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_QUEUED);
+	store_job_release(&got);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs WHERE state = 'queued'"), 1);
+	/* And back the other way. */
+	ASSERT_EQ(store_job_finish(b, j.token, "{}", 0, 2000), 0);
+	ASSERT_EQ(store_job_get(a, j.token, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_DONE);
+	store_job_release(&got);
+	store_close(b);
+	store_close(a);
+	tmp_remove(&t);
+}
+
+TEST(store_job_retention)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct store_job j;
+	struct rec x;
+	int64_t now = store_now_ms(), day = 86400000;
+	uint64_t q, r, d;
+	char tok[STORE_TOKEN_MAX];
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	/* Ten done, finished 0..9 days ago (and a minute), created in the
+	 * other order; two queued and one running, all created long ago. */
+	for (unsigned i = 0; i < 10; i++) {
+		job_init(&j, i, now - 30 * day + i);
+		ASSERT_EQ(store_job_add(st, &j), 0);
+		ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now - i * day - 60000), 0);
+	}
+	for (unsigned i = 10; i < 13; i++) {
+		job_init(&j, i, now - 40 * day);
+		ASSERT_EQ(store_job_add(st, &j), 0);
+	}
+	ASSERT_EQ(store_job_start(st, token_of(12, tok), now - 40 * day), 0);
+	/* Executions are counted apart. */
+	for (int i = 0; i < 3; i++) {
+		rec_init(&x, now, "pass");
+		ASSERT_EQ(store_insert(st, &x.r, NULL), 0);
+	}
+	store_close(st);
+
+	/* By age: finished within 5 days. */
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 5), 0);
+	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
+	ASSERT_EQ(q, 2);
+	ASSERT_EQ(r, 1);
+	ASSERT_EQ(d, 5);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs WHERE state = 'done'"
+			    " AND token > '00000000000000000000000000000004'"), 0);
+	store_close(st);
+
+	/* By count: the two that finished last, not the two created last. */
+	ASSERT_EQ(open_store(&st, &t, NULL, 2, 0), 0);
+	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
+	ASSERT_EQ(q, 2);
+	ASSERT_EQ(r, 1);
+	ASSERT_EQ(d, 2);
+	struct store_job got;
+	ASSERT_EQ(store_job_get(st, token_of(0, tok), &got), 0);
+	store_job_release(&got);
+	ASSERT_EQ(store_job_get(st, token_of(1, tok), &got), 0);
+	store_job_release(&got);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM executions"), 2);
+
+	/* And every 100 finished while open. */
+	for (unsigned i = 100; i < 199; i++) {
+		job_init(&j, i, now);
+		ASSERT_EQ(store_job_add(st, &j), 0);
+		ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now), 0);
+	}
+	ASSERT_EQ(store_job_counts(st, NULL, NULL, &d), 0);
+	ASSERT_EQ(d, 101);
+	job_init(&j, 199, now);
+	ASSERT_EQ(store_job_add(st, &j), 0);
+	ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now + 1), 0);
+	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
+	ASSERT_EQ(d, 2);
+	ASSERT_EQ(q, 2);
+	ASSERT_EQ(r, 1);
+	ASSERT_EQ(store_job_get(st, token_of(199, tok), &got), 0);
+	store_job_release(&got);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+struct job_worker {
+	struct store *st;
+	unsigned base;
+	int failures;
+};
+
+static void *job_worker(void *arg)
+{
+	struct job_worker *w = arg;
+
+	for (unsigned i = 0; i < 25; i++) {
+		struct store_job j, got;
+		job_init(&j, w->base + i, store_now_ms());
+		if (store_job_add(w->st, &j) < 0 ||
+		    store_job_start(w->st, j.token, store_now_ms()) < 0 ||
+		    store_job_finish(w->st, j.token, "{}", i + 1, store_now_ms()) < 0 ||
+		    store_job_get(w->st, j.token, &got) < 0)
+			w->failures++;
+		else if (got.state != STORE_JOB_DONE || got.execution_id != i + 1)
+			w->failures++;
+		store_job_release(&got);
+	}
+	return NULL;
+}
+
+TEST(store_job_concurrent)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct job_worker w[4];
+	pthread_t th[4];
+	uint64_t d = 0;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct job_worker){ .st = st, .base = 1000u * (unsigned)i };
+		ASSERT_EQ(pthread_create(&th[i], NULL, job_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(w[i].failures, 0);
+	ASSERT_EQ(store_job_counts(st, NULL, NULL, &d), 0);
+	ASSERT_EQ(d, 100);
 	store_close(st);
 	tmp_remove(&t);
 }
