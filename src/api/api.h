@@ -142,7 +142,12 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 		      struct api_request *req, struct api_error *err);
 void api_request_release(struct api_request *req);
 
-/* The same for a parsed body (root, consumed): for the translators of the
+/* A request body as a JSON object (*out, the caller's), with the checks
+ * and errors of api_parse_request(): empty, too deep, invalid UTF-8 or
+ * JSON, not an object.  Returns 0 or -EINVAL with *err. */
+int api_parse_body(const char *body, size_t len, json_t **out, struct api_error *err);
+
+/* The same as api_parse_request() for a parsed body (root, consumed): for the translators of the
  * peers' APIs, which build an /api/v1/execute body. */
 int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima *max,
 		    const struct rt_registry *runtimes, struct api_request *req,
@@ -156,8 +161,10 @@ void api_request_job(const struct api_request *req, struct job_spec *out);
 
 /* Content-Type check for request bodies: NULL or empty passes, any JSON
  * media type (application/json, or application/NAME+json) with parameters
- * passes, anything else fills *err with API_E_UNSUPPORTED_MEDIA_TYPE. */
-int api_check_content_type(const char *content_type, struct api_error *err);
+ * passes, and text/plain when the request is not from a browser (it has
+ * neither Origin nor Sec-Fetch-Site: Piston's clients label their JSON so);
+ * anything else fills *err with API_E_UNSUPPORTED_MEDIA_TYPE. */
+int api_check_content_type(const char *content_type, bool from_browser, struct api_error *err);
 
 /* Cross-site request check for the endpoints that run code: a browser
  * marks a request another site's page made it send (Sec-Fetch-Site:

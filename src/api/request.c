@@ -86,7 +86,7 @@ static int all_blank(const char *p, size_t len)
 	return 1;
 }
 
-static int parse_json(const char *body, size_t len, json_t **out, struct api_error *err)
+int api_parse_body(const char *body, size_t len, json_t **out, struct api_error *err)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -750,7 +750,7 @@ int api_parse_request(enum api_endpoint ep, const char *body, size_t len,
 	int r;
 
 	memset(req, 0, sizeof(*req));
-	r = parse_json(body, len, &root, err);
+	r = api_parse_body(body, len, &root, err);
 	if (r < 0)
 		return r;
 	return api_parse_value(ep, root, max, runtimes, req, err);
@@ -811,7 +811,7 @@ void api_request_job(const struct api_request *req, struct job_spec *out)
 	};
 }
 
-int api_check_content_type(const char *ct, struct api_error *err)
+int api_check_content_type(const char *ct, bool from_browser, struct api_error *err)
 {
 	size_t n, a = 0;
 
@@ -829,6 +829,11 @@ int api_check_content_type(const char *ct, struct api_error *err)
 		return 0;
 	if (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
 	    strncasecmp(ct + n - 5, "+json", 5) == 0)
+		return 0;
+	/* Clients that are not browsers (Piston's, node-fetch's default)
+	 * label JSON text/plain; only a browser can be made to send a form
+	 * type from another site's page. */
+	if (!from_browser && n == 10 && strncasecmp(ct, "text/plain", 10) == 0)
 		return 0;
 	return api_fail(err, API_E_UNSUPPORTED_MEDIA_TYPE,
 			"the request body must be JSON (Content-Type: application/json)");

@@ -190,6 +190,16 @@ int cli_serve(int argc, char **argv)
 		.max_processes = c.max_processes,
 		.output_bytes = c.max_output_bytes,
 	};
+	hc.jobs_max = c.jobs_max;
+	hc.wait_max_s = (unsigned)c.wait_max;
+	hc.allow_delete = c.allow_delete != 0;
+	hc.compile_cache = (size_t)c.compile_cache;
+	hc.callbacks = (struct cb_config){
+		.allow_private = c.callback_private != 0,
+		.timeout_s = (unsigned)c.callback_timeout,
+		.retries = (unsigned)c.callback_retries,
+	};
+	j0_settings_from_cfg(&c, &hc.judge0);
 	why[0] = '\0';
 	r = http_start(&srv, &hc, host, st, why, sizeof(why));
 	hc.listen_fd = -1;	/* the server's now, whatever happened */

@@ -15,10 +15,13 @@
 #define SAFEXEC_HTTP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/api.h"
+#include "callback/callback.h"
+#include "judge0/judge0.h"
 #include "http/assets.h"
 #include "sandbox/sandbox.h"
 
@@ -37,6 +40,12 @@ struct http_config {
 	int listen_fd;			/* from http_listen(), owned by the server
 					   from http_start() on; -1 = open one */
 	const struct rt_registry *runtimes; /* probed; borrowed; NULL: Python only */
+	uint64_t jobs_max;		/* submissions queued or running */
+	unsigned wait_max_s;		/* longest ?wait=true */
+	bool allow_delete;		/* DELETE /submissions/{token} */
+	size_t compile_cache;		/* bytes; 0 = none */
+	struct cb_config callbacks;
+	struct j0_settings judge0;
 };
 
 /* Opens a listening socket on host:port, so that a caller can find out
@@ -76,16 +85,44 @@ enum http_route_id {
 	HTTP_R_LANGUAGES,	/* GET /api/v1/languages */
 	HTTP_R_EXECUTIONS,	/* GET /api/v1/executions */
 	HTTP_R_EXECUTION,	/* GET /api/v1/executions/{id} */
+	HTTP_R_JOBS,		/* POST /api/v1/jobs */
+	HTTP_R_JOB,		/* GET /api/v1/jobs/{token} */
 	HTTP_R_HEALTHZ,		/* GET /healthz */
 	HTTP_R_METRICS,		/* GET /metrics */
+	/* Judge0 CE's paths */
+	HTTP_R_J0_SUBMIT,	/* POST /submissions */
+	HTTP_R_J0_SUBMISSION,	/* GET, DELETE /submissions/{token} */
+	HTTP_R_J0_BATCH,	/* POST, GET /submissions/batch */
+	HTTP_R_J0_LANGUAGES,	/* GET /languages */
+	HTTP_R_J0_LANGUAGE,	/* GET /languages/{id} */
+	HTTP_R_J0_STATUSES,	/* GET /statuses */
+	HTTP_R_J0_ABOUT,	/* GET /about */
+	HTTP_R_J0_CONFIG,	/* GET /config_info */
+	HTTP_R_J0_SYSTEM,	/* GET /system_info */
+	HTTP_R_J0_WORKERS,	/* GET /workers */
+	/* Piston's, also under /api/v2/piston/ */
+	HTTP_R_PISTON_RUNTIMES,	/* GET /api/v2/runtimes */
+	HTTP_R_PISTON_EXECUTE,	/* POST /api/v2/execute */
 };
+
+/* Whose API a path belongs to: its errors take that API's shape. */
+enum http_family { HTTP_F_SAFEXEC, HTTP_F_JUDGE0, HTTP_F_PISTON };
+
+#define HTTP_TOKEN_LEN 32	/* a job's token: 128 random bits in lowercase hex */
 
 struct http_route {
 	enum http_route_id id;
-	int64_t exec_id;			/* HTTP_R_EXECUTION */
+	enum http_family family;
+	int64_t exec_id;			/* HTTP_R_EXECUTION, HTTP_R_J0_LANGUAGE */
+	char token[HTTP_TOKEN_LEN + 1];		/* HTTP_R_JOB, HTTP_R_J0_SUBMISSION */
 	const struct http_asset *asset;		/* HTTP_R_ASSET */
 	const char *allow;			/* methods the path accepts */
+	bool has_body;				/* a POST that takes a JSON body */
 };
+
+/* Whether s (len bytes) has a job token's form: HTTP_TOKEN_LEN lowercase
+ * hex digits. */
+bool http_token_ok(const char *s, size_t len);
 
 /* Matches a method and a decoded path (len bytes, no query).  Returns 0;
  * or -ENOENT with a not_found error; or -EPERM with a method_not_allowed

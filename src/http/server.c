@@ -24,94 +24,13 @@
 
 #include "api/api.h"
 #include "cache/cache.h"
-#include "http/http.h"
-#include "http/mhd.h"
+#include "callback/callback.h"
+#include "http/internal.h"
+#include "piston/piston.h"
 #include "store/store.h"
 #include "util/util.h"
 
-/* A chunked upload above the maximum is read and dropped (libmicrohttpd
- * cannot answer mid-body); past this many times the maximum we just close. */
-#define DISCARD_FACTOR 8
-/* Most bytes that run answers may hold, from their encoding until they are
- * sent: once its run is over, a worker reserves the most its answer can
- * take (api_answer_max_bytes(), up to seven times the output) and waits
- * while that would go past this.  Clients that never read thus stall the
- * workers, then the queue fills and new runs get 503, but memory stays
- * bounded.  An answer larger than this alone is built when nothing else
- * is held. */
-#define HTTP_PENDING_BYTES_MAX (256u << 20)
-/* History reads waiting for the reader thread; more get 503. */
-#define HTTP_READ_QUEUE 64
-/* How long http_shutdown() waits for the last answers to be written. */
-#define FLUSH_WAIT_MS 3000
-
-struct conn_ctx {
-	struct http_server *srv;
-	struct MHD_Connection *conn;
-	struct http_route route;
-	bool has_body;			/* a POST route: keep the upload */
-	bool answered;			/* a response is queued already */
-	bool too_large;
-	bool queued;			/* went through the job queue */
-	bool ran;			/* a worker is done with it */
-	char *body;
-	size_t body_len, body_cap;
-	uint64_t discarded;
-	int64_t created_ms;
-	char client[INET6_ADDRSTRLEN + 8];
-	enum api_endpoint ep;
-	struct api_request req;
-	/* Set by the worker before it resumes the connection. */
-	struct MHD_Response *resp;
-	size_t resp_bytes;		/* reserved in srv->mem.bytes */
-	unsigned list_limit;		/* GET /api/v1/executions */
-	int64_t list_before;
-	unsigned resp_code;
-	struct conn_ctx *next;		/* in the queue */
-};
-
-struct job_queue {
-	pthread_mutex_t lock;
-	pthread_cond_t work;		/* a job arrived, or stopping */
-	pthread_cond_t idle;		/* a job finished */
-	struct conn_ctx *head, *tail;
-	unsigned length;		/* waiting */
-	unsigned running;		/* taken by a worker */
-	unsigned capacity;		/* most waiting beyond the idle workers */
-	bool stopping;			/* no more pushes; workers exit when empty */
-};
-
-struct http_server {
-	struct http_config cfg;
-	char host_name[256];
-	char allowed_hosts[256];	/* copy of cfg->allowed_hosts */
-	struct sbx_host *host;
-	struct store *store;
-	struct cache *cache;		/* compiled programs; NULL: none */
-	struct MHD_Daemon *daemon;
-	int listen_fd;
-	uint16_t port;
-	pthread_t *workers;
-	unsigned nworkers;
-	struct job_queue q;
-	/* History reads run on their own thread: building and serializing a
-	 * large record must not hold the event thread, and a read must not
-	 * wait behind runs. */
-	struct job_queue rq;
-	pthread_t reader;
-	bool reader_started;
-	atomic_bool shutting_down;
-	atomic_bool abort_runs;
-	atomic_uint pending;		/* queued contexts not yet completed */
-	struct {			/* answers' memory, see HTTP_PENDING_BYTES_MAX */
-		pthread_mutex_t lock;
-		pthread_cond_t freed;
-		size_t bytes;		/* reserved by runs and unsent answers */
-	} mem;
-	struct http_metrics metrics;
-};
-
-static int64_t now_ms(void)
+int64_t http_now_ms(void)
 {
 	struct timespec ts;
 
@@ -128,7 +47,7 @@ static void add_common_headers(struct MHD_Response *resp)
 
 /* Serializes a JSON value (consumed) with a final newline into a response,
  * with the body's size in *len. */
-static struct MHD_Response *json_response_len(json_t *v, size_t *len)
+struct MHD_Response *http_json_response_len(json_t *v, size_t *len)
 {
 	struct MHD_Response *resp;
 	char *text;
@@ -161,19 +80,26 @@ static struct MHD_Response *json_response_len(json_t *v, size_t *len)
 	return resp;
 }
 
-static struct MHD_Response *json_response(json_t *v)
+struct MHD_Response *http_json_response(json_t *v)
 {
 	size_t len;
 
-	return json_response_len(v, &len);
+	return http_json_response_len(v, &len);
 }
 
-/* An error answer; allow is the Allow header for 405, or NULL. */
-static struct MHD_Response *error_response(const struct api_error *err, const char *allow)
+struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struct api_error *err,
+					 const char *allow)
 {
-	struct MHD_Response *resp = json_response(api_error_json(err));
+	struct MHD_Response *resp;
+	json_t *body;
 
-	if (!resp)
+	/* Each API's clients read errors in its own shape. */
+	switch (ctx->route.family) {
+	case HTTP_F_JUDGE0: body = j0_error_json(err->message); break;
+	case HTTP_F_PISTON: body = pst_error_json(err->message); break;
+	default: body = api_error_json(err); break;
+	}
+	if (!(resp = http_json_response(body)))
 		return NULL;
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
@@ -182,8 +108,8 @@ static struct MHD_Response *error_response(const struct api_error *err, const ch
 	return resp;
 }
 
-static enum MHD_Result send_response(struct conn_ctx *ctx, unsigned code,
-				     struct MHD_Response *resp)
+enum MHD_Result http_send_response(struct conn_ctx *ctx, unsigned code,
+				   struct MHD_Response *resp)
 {
 	enum MHD_Result r;
 
@@ -198,22 +124,32 @@ static enum MHD_Result send_response(struct conn_ctx *ctx, unsigned code,
 	return r;
 }
 
-static enum MHD_Result send_error(struct conn_ctx *ctx, const struct api_error *err,
-				  const char *allow)
+static enum MHD_Result send_error_allow(struct conn_ctx *ctx, const struct api_error *err,
+					const char *allow)
 {
-	return send_response(ctx, api_error_http_status(err->code),
-			     error_response(err, allow));
+	return http_send_response(ctx, api_error_http_status(err->code),
+				  http_error_response(ctx, err, allow));
 }
 
-static enum MHD_Result send_json(struct conn_ctx *ctx, unsigned code, json_t *v)
+enum MHD_Result http_send_error(struct conn_ctx *ctx, const struct api_error *err)
+{
+	return send_error_allow(ctx, err, NULL);
+}
+
+enum MHD_Result http_send_json(struct conn_ctx *ctx, unsigned code, json_t *v)
 {
 	struct api_error err;
 
 	if (!v) {
 		api_fail(&err, API_E_INTERNAL, "out of memory");
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
-	return send_response(ctx, code, json_response(v));
+	return http_send_response(ctx, code, http_json_response(v));
+}
+
+const char *http_query(struct conn_ctx *ctx, const char *name)
+{
+	return MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* --- The workers --------------------------------------------------------- */
@@ -240,22 +176,20 @@ static void mem_release(struct http_server *srv, size_t bytes)
 	pthread_mutex_unlock(&srv->mem.lock);
 }
 
-static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, json_t **answer,
+		 struct api_error *err)
 {
 	struct job_result res;
 	struct job_spec spec;
 	struct store_record rec;
-	struct api_error err;
 	json_t *tests = NULL;
 	int64_t id = -1;
 	uint64_t t0;
-	size_t reserved, sent_bytes;
 	int r;
 
-	if (atomic_load(&srv->abort_runs)) {
-		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
-		goto answer_error;
-	}
+	*answer = NULL;
+	if (atomic_load(&srv->abort_runs))
+		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
 	t0 = util_now_ns();
 	api_request_job(&ctx->req, &spec);
 	r = job_execute(srv->host, srv->cache, &spec, &res);
@@ -263,19 +197,20 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		/* The parser lets nothing through that the sandbox's check
 		 * refuses: only the kernel's word on the arguments, or /box's
 		 * room for the code, gets here. */
-		api_fail(&err, API_E_PAYLOAD_TOO_LARGE, "the sandbox refused the request: its "
-			 "code does not fit the memory limit, or its arguments are too large");
 		job_result_release(&res);
-		goto answer_error;
+		return api_fail(err, API_E_PAYLOAD_TOO_LARGE, "the sandbox refused the request: "
+				"its code does not fit the memory limit, or its arguments are "
+				"too large");
 	}
 	const struct sbx_result *last = res.compile_failed ? &res.compile
 							   : &res.tests[res.decisive].res;
 	http_metrics_run(&srv->metrics, last->status, (util_now_ns() - t0) / 1000);
 	if (last->status == SBX_INTERNAL_ERROR)
 		fprintf(stderr, "safexec: run failed: %s\n", last->error);
-	reserved = api_answer_max_bytes(&res);
-	mem_reserve(srv, reserved);
-	ctx->resp_bytes = reserved;
+	if (reserve) {
+		ctx->resp_bytes = api_answer_max_bytes(&res);
+		mem_reserve(srv, ctx->resp_bytes);
+	}
 
 	tests = api_tests_json(&ctx->req, &res);
 	rec = (struct store_record){
@@ -300,22 +235,41 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		id = -1;
 	}
 	json_decref(tests);
-	ctx->resp_code = MHD_HTTP_OK;
-	ctx->resp = json_response_len(api_response_json(ctx->ep, id, &ctx->req, &res),
-				      &sent_bytes);
+	*answer = api_response_json(ctx->ep, id, &ctx->req, &res);
 	job_result_release(&res);
-	if (ctx->resp) {
-		/* Keep what the answer holds; give back the rest. */
-		if (sent_bytes < reserved) {
-			mem_release(srv, reserved - sent_bytes);
-			ctx->resp_bytes = sent_bytes;
-		}
-		goto out;
+	if (!*answer)
+		return api_fail(err, API_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+/* A synchronous run: its answer goes back on the waiting connection. */
+static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct api_error err;
+	json_t *answer;
+	size_t sent_bytes;
+
+	if (ctx->token[0]) {
+		http_run_submission(srv, ctx);
+		return;
 	}
-	api_fail(&err, API_E_INTERNAL, "out of memory");
-answer_error:
+	if (http_execute(srv, ctx, true, &answer, &err) == 0) {
+		if (ctx->route.family != HTTP_F_SAFEXEC)
+			answer = http_peer_answer(ctx, answer);
+		ctx->resp_code = MHD_HTTP_OK;
+		ctx->resp = http_json_response_len(answer, &sent_bytes);
+		if (ctx->resp) {
+			/* Keep what the answer holds; give back the rest. */
+			if (sent_bytes < ctx->resp_bytes) {
+				mem_release(srv, ctx->resp_bytes - sent_bytes);
+				ctx->resp_bytes = sent_bytes;
+			}
+			goto out;
+		}
+		api_fail(&err, API_E_INTERNAL, "out of memory");
+	}
 	ctx->resp_code = api_error_http_status(err.code);
-	ctx->resp = error_response(&err, NULL);
+	ctx->resp = http_error_response(ctx, &err, NULL);
 out:
 	api_request_release(&ctx->req);
 	ctx->ran = true;
@@ -331,17 +285,26 @@ static void serve_queue(struct http_server *srv, struct job_queue *q,
 		struct conn_ctx *ctx;
 
 		pthread_mutex_lock(&q->lock);
-		while (!q->head && !q->stopping)
+		/* Submissions wait in the store too: a stopping queue leaves
+		 * them there. */
+		bool take_jobs;
+		while (take_jobs = !q->stopping && !atomic_load(&srv->shutting_down),
+		       !q->head && !(q->jhead && take_jobs) && !q->stopping)
 			pthread_cond_wait(&q->work, &q->lock);
-		ctx = q->head;
-		if (!ctx) {
+		if ((ctx = q->head)) {
+			q->head = ctx->next;
+			if (!q->head)
+				q->tail = NULL;
+			q->length--;
+		} else if (take_jobs && (ctx = q->jhead)) {
+			q->jhead = ctx->next;
+			if (!q->jhead)
+				q->jtail = NULL;
+			q->jlength--;
+		} else {
 			pthread_mutex_unlock(&q->lock);
 			break;
 		}
-		q->head = ctx->next;
-		if (!q->head)
-			q->tail = NULL;
-		q->length--;
 		q->running++;
 		pthread_mutex_unlock(&q->lock);
 
@@ -369,13 +332,19 @@ static void read_job(struct http_server *srv, struct conn_ctx *ctx)
 	json_t *out = NULL;
 	int r;
 
+	if (ctx->route.id != HTTP_R_EXECUTIONS && ctx->route.id != HTTP_R_EXECUTION) {
+		http_read_submission(srv, ctx);
+		ctx->ran = true;
+		MHD_resume_connection(ctx->conn);
+		return;
+	}
 	if (ctx->route.id == HTTP_R_EXECUTIONS)
 		r = store_list(srv->store, ctx->list_before, ctx->list_limit, &out);
 	else
 		r = store_get(srv->store, ctx->route.exec_id, &out);
 	if (r == 0) {
 		ctx->resp_code = MHD_HTTP_OK;
-		ctx->resp = json_response(out);
+		ctx->resp = http_json_response(out);
 	} else {
 		if (r == -ENOENT)
 			api_fail(&err, API_E_NOT_FOUND, "no execution with id %lld",
@@ -385,7 +354,7 @@ static void read_job(struct http_server *srv, struct conn_ctx *ctx)
 			api_fail(&err, API_E_INTERNAL, "could not read the history");
 		}
 		ctx->resp_code = api_error_http_status(err.code);
-		ctx->resp = error_response(&err, NULL);
+		ctx->resp = http_error_response(ctx, &err, NULL);
 	}
 	ctx->ran = true;
 	MHD_resume_connection(ctx->conn);
@@ -415,8 +384,24 @@ static void push_locked(struct job_queue *q, struct conn_ctx *ctx)
 	pthread_cond_signal(&q->work);
 }
 
+void http_push_submission(struct http_server *srv, struct conn_ctx *job)
+{
+	struct job_queue *q = &srv->q;
+
+	pthread_mutex_lock(&q->lock);
+	job->next = NULL;
+	if (q->jtail)
+		q->jtail->next = job;
+	else
+		q->jhead = job;
+	q->jtail = job;
+	q->jlength++;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* Hands a history read to the reader thread, or answers 503. */
-static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
+enum MHD_Result http_enqueue_read(struct conn_ctx *ctx)
 {
 	struct http_server *srv = ctx->srv;
 	struct job_queue *q = &srv->rq;
@@ -428,7 +413,7 @@ static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
 		api_fail(&err, q->stopping ? API_E_SHUTTING_DOWN : API_E_QUEUE_FULL,
 			 q->stopping ? "the server is shutting down"
 				     : "too many history reads are waiting; retry later");
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
 	push_locked(q, ctx);
 	pthread_mutex_unlock(&q->lock);
@@ -438,7 +423,7 @@ static enum MHD_Result enqueue_read(struct conn_ctx *ctx)
 /* Queues the request for a worker, or answers 503.  Called on the event
  * thread, the only one that pushes, so the room seen under the lock can
  * only grow until the push. */
-static enum MHD_Result enqueue(struct conn_ctx *ctx)
+enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 {
 	struct http_server *srv = ctx->srv;
 	struct job_queue *q = &srv->q;
@@ -448,7 +433,7 @@ static enum MHD_Result enqueue(struct conn_ctx *ctx)
 	if (q->stopping || atomic_load(&srv->shutting_down)) {
 		pthread_mutex_unlock(&q->lock);
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
 	/* Answered runs count until they are sent: a client that does not
 	 * read its answer holds a slot (and its answer's memory, see
@@ -458,7 +443,7 @@ static enum MHD_Result enqueue(struct conn_ctx *ctx)
 		api_fail(&err, API_E_QUEUE_FULL,
 			 "all %u sandboxes are busy and %u executions are waiting; "
 			 "retry later", srv->nworkers, q->capacity);
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);
@@ -482,7 +467,7 @@ static enum MHD_Result serve_asset(struct conn_ctx *ctx)
 				http_content_type(a->path));
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	add_common_headers(resp);
-	return send_response(ctx, MHD_HTTP_OK, resp);
+	return http_send_response(ctx, MHD_HTTP_OK, resp);
 }
 
 static enum MHD_Result serve_healthz(struct conn_ctx *ctx)
@@ -498,7 +483,7 @@ static enum MHD_Result serve_healthz(struct conn_ctx *ctx)
 	length = srv->q.length;
 	running = srv->q.running;
 	pthread_mutex_unlock(&srv->q.lock);
-	return send_json(ctx, stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+	return http_send_json(ctx, stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
 			 json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:I, s:I, s:I, s:I}",
 				   "status", stopping ? "shutting_down" : "ok",
 				   "cgroup", cg,
@@ -543,7 +528,7 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 				"text/plain; version=0.0.4; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	add_common_headers(resp);
-	return send_response(ctx, MHD_HTTP_OK, resp);
+	return http_send_response(ctx, MHD_HTTP_OK, resp);
 }
 
 static enum MHD_Result serve_list(struct conn_ctx *ctx)
@@ -553,53 +538,75 @@ static enum MHD_Result serve_list(struct conn_ctx *ctx)
 	struct api_error err;
 
 	if (api_parse_list_query(limit, before, &ctx->list_limit, &ctx->list_before, &err) < 0)
-		return send_error(ctx, &err, NULL);
-	return enqueue_read(ctx);
+		return http_send_error(ctx, &err);
+	return http_enqueue_read(ctx);
 }
 
 static enum MHD_Result serve_get(struct conn_ctx *ctx)
 {
-	return enqueue_read(ctx);
+	return http_enqueue_read(ctx);
+}
+
+/* A body that was too large, answered once it has ended. */
+static bool body_refused(struct conn_ctx *ctx)
+{
+	struct api_error err;
+
+	if (!ctx->too_large)
+		return false;
+	api_fail(&err, API_E_PAYLOAD_TOO_LARGE, "the request body is larger than %zu bytes",
+		 ctx->srv->cfg.max_body);
+	http_send_error(ctx, &err);
+	return true;
 }
 
 static enum MHD_Result serve_run(struct conn_ctx *ctx)
 {
 	struct http_server *srv = ctx->srv;
 	struct api_error err;
+	const char *wait;
 	int r;
 
-	if (ctx->too_large) {
-		api_fail(&err, API_E_PAYLOAD_TOO_LARGE,
-			 "the request body is larger than %zu bytes", srv->cfg.max_body);
-		return send_error(ctx, &err, NULL);
-	}
-	ctx->ep = ctx->route.id == HTTP_R_RUN ? API_RUN : API_EXECUTE;
+	if (body_refused(ctx))
+		return ctx->answered ? MHD_YES : MHD_NO;
+	ctx->ep = ctx->route.id == HTTP_R_RUN ? API_RUN :
+		  ctx->route.id == HTTP_R_JOBS ? API_JOBS : API_EXECUTE;
 	r = api_parse_request(ctx->ep, ctx->body ? ctx->body : "", ctx->body_len,
 			      &srv->cfg.maxima, srv->cfg.runtimes, &ctx->req, &err);
 	free(ctx->body);
 	ctx->body = NULL;
 	ctx->body_len = ctx->body_cap = 0;
 	if (r < 0)
-		return send_error(ctx, &err, NULL);
-	return enqueue(ctx);
+		return http_send_error(ctx, &err);
+	if (ctx->route.id != HTTP_R_JOBS)
+		return http_enqueue(ctx);
+	wait = http_query(ctx, "wait");
+	ctx->wait = wait && strcmp(wait, "true") == 0;
+	return http_submit(ctx, NULL);
 }
 
 static enum MHD_Result dispatch(struct conn_ctx *ctx)
 {
+	memcpy(ctx->token, ctx->route.token, sizeof(ctx->token));
 	switch (ctx->route.id) {
 	case HTTP_R_ASSET: return serve_asset(ctx);
 	case HTTP_R_RUN:
-	case HTTP_R_EXECUTE: return serve_run(ctx);
+	case HTTP_R_EXECUTE:
+	case HTTP_R_JOBS: return serve_run(ctx);
 	case HTTP_R_LANGUAGES:
-		return send_json(ctx, MHD_HTTP_OK,
-				 api_languages_json(ctx->srv->cfg.runtimes, &ctx->srv->cfg.maxima,
-						    sbx_host_features(ctx->srv->host)->python_version));
+		return http_send_json(ctx, MHD_HTTP_OK,
+				      api_languages_json(ctx->srv->cfg.runtimes, &ctx->srv->cfg.maxima,
+							 sbx_host_features(ctx->srv->host)->python_version));
 	case HTTP_R_EXECUTIONS: return serve_list(ctx);
-	case HTTP_R_EXECUTION: return serve_get(ctx);
+	case HTTP_R_EXECUTION:
+	case HTTP_R_JOB: return serve_get(ctx);
 	case HTTP_R_HEALTHZ: return serve_healthz(ctx);
 	case HTTP_R_METRICS: return serve_metrics(ctx);
+	default:
+		if (ctx->route.has_body && body_refused(ctx))
+			return ctx->answered ? MHD_YES : MHD_NO;
+		return http_serve_peer(ctx);
 	}
-	return MHD_NO;
 }
 
 static void client_address(struct conn_ctx *ctx)
@@ -630,35 +637,38 @@ static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *
 	if (api_check_host(MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_HOST),
 			   srv->cfg.allowed_hosts, &err) < 0)
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	if (http_route_match(method, url, strlen(url), &ctx->route, &err) < 0)
-		return send_error(ctx, &err,
+		return send_error_allow(ctx, &err,
 				  err.code == API_E_METHOD_NOT_ALLOWED ? ctx->route.allow : NULL);
-	if (ctx->route.id != HTTP_R_RUN && ctx->route.id != HTTP_R_EXECUTE)
+	/* Every POST runs code or stores it; DELETE removes a submission:
+	 * neither may come from another site's page. */
+	if (!ctx->route.has_body && strcmp(method, "DELETE") != 0)
 		return MHD_YES;
-	ctx->has_body = true;
-	if (api_check_origin(MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
-							 "Sec-Fetch-Site"),
-			     MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_ORIGIN),
+	ctx->has_body = ctx->route.has_body;
+	const char *fetch_site = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+							     "Sec-Fetch-Site");
+	const char *origin = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ORIGIN);
+	if (api_check_origin(fetch_site, origin,
 			     MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_HOST),
 			     &err) < 0)
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (api_check_content_type(v, &err) < 0)
-		return send_error(ctx, &err, NULL);
+	if (api_check_content_type(v, fetch_site || origin, &err) < 0)
+		return http_send_error(ctx, &err);
 	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v && util_parse_u64(v, UINT64_MAX, &cl) == 0 && cl > srv->cfg.max_body) {
 		api_fail(&err, API_E_PAYLOAD_TOO_LARGE,
 			 "the request body is larger than %zu bytes", srv->cfg.max_body);
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
 	if (atomic_load(&srv->shutting_down)) {
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down");
-		return send_error(ctx, &err, NULL);
+		return http_send_error(ctx, &err);
 	}
 	client_address(ctx);
 	return MHD_YES;
@@ -710,7 +720,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		ctx->srv = cls;
 		ctx->conn = conn;
-		ctx->created_ms = now_ms();
+		ctx->created_ms = http_now_ms();
+		ctx->is_delete = strcmp(method, "DELETE") == 0;
 		*con_cls = ctx;
 		return begin(ctx, url, method);
 	}
@@ -727,7 +738,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		 * send_response() then drops the connection. */
 		ctx->resp = NULL;
 		ctx->ran = false;
-		return send_response(ctx, ctx->resp_code, resp);
+		return http_send_response(ctx, ctx->resp_code, resp);
 	}
 	if (ctx->answered)
 		return MHD_YES;
@@ -870,7 +881,17 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	pthread_cond_init(&srv->rq.idle, NULL);
 	pthread_mutex_init(&srv->mem.lock, NULL);
 	pthread_cond_init(&srv->mem.freed, NULL);
+	pthread_mutex_init(&srv->waits.lock, NULL);
+	pthread_cond_init(&srv->waits.changed, NULL);
 
+	srv->cache = cache_new(cfg->compile_cache);
+	r = cb_start(&srv->callbacks, &cfg->callbacks, why, whylen);
+	if (r < 0) {
+		/* Runs need no callbacks: requests that ask for one are refused. */
+		fprintf(stderr, "safexec: callbacks are off: %s\n", why);
+		srv->callbacks = NULL;
+		why[0] = '\0';
+	}
 	r = open_listener(srv, why, whylen);
 	if (r < 0)
 		goto fail;
@@ -893,6 +914,9 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 		}
 		srv->nworkers++;
 	}
+	/* The submissions a stop or a crash left, before new ones. */
+	if ((r = http_jobs_start(srv, why, whylen)) < 0)
+		goto fail;
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -913,7 +937,9 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	*out = srv;
 	return 0;
 fail:
+	atomic_store(&srv->shutting_down, true);
 	stop_threads(srv);
+	http_jobs_stop(srv);
 	http_free(srv);
 	return r;
 }
@@ -980,6 +1006,10 @@ void http_shutdown(struct http_server *srv, unsigned grace_s)
 	}
 
 	stop_threads(srv);
+	/* Requests still waiting for a submission get it as it is. */
+	http_jobs_stop(srv);
+	if (srv->callbacks)
+		cb_stop(srv->callbacks, grace_s);
 
 	/* Every connection has been resumed; give the last answers a moment
 	 * to be written before the daemon closes the sockets. */
@@ -1009,6 +1039,10 @@ void http_free(struct http_server *srv)
 	pthread_cond_destroy(&srv->rq.idle);
 	pthread_mutex_destroy(&srv->mem.lock);
 	pthread_cond_destroy(&srv->mem.freed);
+	pthread_mutex_destroy(&srv->waits.lock);
+	pthread_cond_destroy(&srv->waits.changed);
+	cb_free(srv->callbacks);
+	cache_free(srv->cache);
 	free(srv->workers);
 	free(srv);
 }

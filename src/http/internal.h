@@ -1,0 +1,187 @@
+/*
+ * internal.h - what the files of the HTTP service share: the connection
+ * context, the queues and the server (server.c: libmicrohttpd, the queue
+ * and the workers; jobs.c: submissions, their tokens, waits and restarts;
+ * peers.c: the Judge0 and Piston endpoints).
+ */
+#ifndef SAFEXEC_HTTP_INTERNAL_H
+#define SAFEXEC_HTTP_INTERNAL_H
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "http/http.h"
+#include "http/mhd.h"
+
+struct cache;
+struct cb_sender;
+
+/* A chunked upload above the maximum is read and dropped (libmicrohttpd
+ * cannot answer mid-body); past this many times the maximum we just close. */
+#define DISCARD_FACTOR 8
+/* Most bytes that run answers may hold, from their encoding until they are
+ * sent: once its run is over, a worker reserves the most its answer can
+ * take (api_answer_max_bytes(), up to seven times the output) and waits
+ * while that would go past this.  Clients that never read thus stall the
+ * workers, then the queue fills and new runs get 503, but memory stays
+ * bounded.  An answer larger than this alone is built when nothing else
+ * is held. */
+#define HTTP_PENDING_BYTES_MAX (256u << 20)
+/* History reads waiting for the reader thread; more get 503. */
+#define HTTP_READ_QUEUE 64
+/* How long http_shutdown() waits for the last answers to be written. */
+#define FLUSH_WAIT_MS 3000
+
+struct conn_ctx {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	struct http_route route;
+	bool has_body;			/* a POST route: keep the upload */
+	bool answered;			/* a response is queued already */
+	bool too_large;
+	bool queued;			/* went through the job queue */
+	bool ran;			/* a worker is done with it */
+	char *body;
+	size_t body_len, body_cap;
+	uint64_t discarded;
+	int64_t created_ms;
+	char client[INET6_ADDRSTRLEN + 8];
+	enum api_endpoint ep;
+	struct api_request req;
+	/* A submission (jobs.c): its token; with conn == NULL the context is
+	 * the job alone, nobody's connection, freed by the worker. */
+	char token[HTTP_TOKEN_LEN + 1];
+	unsigned job_flags;		/* HTTP_JOB_* */
+	bool wait;			/* ?wait=true: answered when done */
+	int64_t wait_deadline_ms;
+	struct conn_ctx *wait_next;	/* in srv->waits */
+	bool base64;			/* Judge0's ?base64_encoded=true */
+	bool is_delete;			/* DELETE /submissions/{token} */
+	char fields[512];		/* Judge0's ?fields= */
+	/* Set by the worker before it resumes the connection. */
+	struct MHD_Response *resp;
+	size_t resp_bytes;		/* reserved in srv->mem.bytes */
+	unsigned list_limit;		/* GET /api/v1/executions */
+	int64_t list_before;
+	unsigned resp_code;
+	struct conn_ctx *next;		/* in the queue */
+};
+
+struct job_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* a job arrived, or stopping */
+	pthread_cond_t idle;		/* a job finished */
+	struct conn_ctx *head, *tail;
+	unsigned length;		/* waiting */
+	/* Submissions wait in a list of their own, taken after the runs
+	 * that hold a connection; they are in the store, so a stop leaves
+	 * them there for the next start. */
+	struct conn_ctx *jhead, *jtail;
+	unsigned jlength;
+	unsigned running;		/* taken by a worker */
+	unsigned capacity;		/* most waiting beyond the idle workers */
+	bool stopping;			/* no more pushes; workers exit when empty */
+};
+
+struct http_server {
+	struct http_config cfg;
+	char host_name[256];
+	char allowed_hosts[256];	/* copy of cfg->allowed_hosts */
+	struct sbx_host *host;
+	struct store *store;
+	struct cache *cache;		/* compiled programs; NULL: none */
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	pthread_t *workers;
+	unsigned nworkers;
+	struct job_queue q;
+	/* History reads run on their own thread: building and serializing a
+	 * large record must not hold the event thread, and a read must not
+	 * wait behind runs. */
+	struct job_queue rq;
+	pthread_t reader;
+	bool reader_started;
+	atomic_bool shutting_down;
+	atomic_bool abort_runs;
+	atomic_uint pending;		/* queued contexts not yet completed */
+	struct {			/* answers' memory, see HTTP_PENDING_BYTES_MAX */
+		pthread_mutex_t lock;
+		pthread_cond_t freed;
+		size_t bytes;		/* reserved by runs and unsent answers */
+	} mem;
+	struct http_metrics metrics;
+	struct cb_sender *callbacks;	/* NULL: none could be started */
+	atomic_ullong jobs_open;	/* submissions queued or running */
+	struct {			/* requests held by ?wait=true */
+		pthread_mutex_t lock;
+		pthread_cond_t changed;
+		struct conn_ctx *head;
+		pthread_t thread;
+		bool started, stopping;
+	} waits;
+};
+
+
+/* Flags of a submission, kept with it in the store. */
+#define HTTP_JOB_BASE64 1u	/* Judge0: base64_encoded=true at submission */
+
+/* server.c */
+int64_t http_now_ms(void);
+struct MHD_Response *http_json_response(json_t *v);
+struct MHD_Response *http_json_response_len(json_t *v, size_t *len);
+/* An error in the shape of the route's API; allow: the Allow header. */
+struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struct api_error *err,
+					 const char *allow);
+enum MHD_Result http_send_response(struct conn_ctx *ctx, unsigned code, struct MHD_Response *resp);
+enum MHD_Result http_send_error(struct conn_ctx *ctx, const struct api_error *err);
+enum MHD_Result http_send_json(struct conn_ctx *ctx, unsigned code, json_t *v);
+/* Queues a synchronous run (the connection waits), or answers 503. */
+enum MHD_Result http_enqueue(struct conn_ctx *ctx);
+/* Hands a read of the store to the reader thread, or answers 503. */
+enum MHD_Result http_enqueue_read(struct conn_ctx *ctx);
+/* Appends a stored submission (a context with no connection) to the
+ * workers' queue. */
+void http_push_submission(struct http_server *srv, struct conn_ctx *job);
+/* Runs ctx's request, records it in the history and makes its v1 answer
+ * (*answer, the caller's).  With reserve, holds the answer's memory
+ * (ctx->resp_bytes) as an answer to be sent must.  Returns 0, or a
+ * negative errno with *err. */
+int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, json_t **answer,
+		 struct api_error *err);
+/* A query argument, or NULL. */
+const char *http_query(struct conn_ctx *ctx, const char *name);
+
+/* jobs.c */
+int http_jobs_start(struct http_server *srv, char *why, size_t whylen);
+void http_jobs_stop(struct http_server *srv);
+/* Stores the parsed request of ctx as a submission and queues it; answers
+ * its token (or, with ctx->wait, holds the connection).  peer: the peer's
+ * normalized request (borrowed), or NULL. */
+enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer);
+/* The same without an answer, for a batch: 0 with ctx->token set, or a
+ * negative errno with *err. */
+int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
+		    struct api_request *req, const json_t *peer, unsigned flags,
+		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err);
+/* A stored submission as ctx's API shows it (Judge0's with ctx's base64
+ * and fields, else ours). */
+struct store_job;
+json_t *http_submission_json(struct http_server *srv, const struct conn_ctx *ctx,
+			     const struct store_job *sj);
+/* Runs a submission on a worker thread, then frees or resumes ctx. */
+void http_run_submission(struct http_server *srv, struct conn_ctx *ctx);
+/* On the reader thread: the answer to a read of a submission (or of a
+ * batch), put on ctx. */
+void http_read_submission(struct http_server *srv, struct conn_ctx *ctx);
+
+/* peers.c */
+/* The route's answer, for the Judge0 and Piston paths. */
+enum MHD_Result http_serve_peer(struct conn_ctx *ctx);
+/* The answer to a finished synchronous run in the route's API's shape. */
+json_t *http_peer_answer(const struct conn_ctx *ctx, json_t *v1_answer);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * jobs.c - submissions: a request stored under a random token before the
+ * token is answered, run by a worker when one is free, its answer stored
+ * with it; requests that wait (?wait=true) until it is done or until
+ * wait_max; callbacks; and at start, the submissions a stop or a crash
+ * left unfinished.
+ *
+ * A submission's context has no connection (conn == NULL): the worker that
+ * runs it frees it.  A waiting request's context sits in srv->waits until
+ * the worker that finishes its token, or the waits thread at its deadline,
+ * takes it out and resumes it: whoever takes it out answers it, once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "callback/callback.h"
+#include "http/internal.h"
+#include "judge0/judge0.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* A job started this many times was running at two stops or crashes: it is
+ * given up on (internal_error) rather than run a third time. */
+#define MAX_ATTEMPTS 2
+
+static int new_token(char out[HTTP_TOKEN_LEN + 1])
+{
+	unsigned char b[HTTP_TOKEN_LEN / 2];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(b); i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[HTTP_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+static const char *api_of(enum api_endpoint ep)
+{
+	return ep == API_JUDGE0 ? "judge0" : "v1";
+}
+
+int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
+		    struct api_request *req, const json_t *peer, unsigned flags,
+		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err)
+{
+	struct conn_ctx *job;
+	struct store_job sj;
+	char *request = NULL, *peer_text = NULL, why[160];
+	int r;
+
+	if (req->callback_url) {
+		if (cb_check_url(req->callback_url, strlen(req->callback_url), why, sizeof(why)) < 0)
+			return api_fail(err, API_E_INVALID_REQUEST, "callback_url: %s", why);
+		if (!srv->callbacks)
+			return api_fail(err, API_E_INVALID_REQUEST,
+					"callback_url: this server cannot make callbacks");
+	}
+	if (atomic_load(&srv->shutting_down))
+		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
+	if (atomic_load(&srv->jobs_open) >= srv->cfg.jobs_max)
+		return api_fail(err, API_E_QUEUE_FULL,
+				"%llu submissions are queued or running; retry later",
+				(unsigned long long)srv->cfg.jobs_max);
+	job = calloc(1, sizeof(*job));
+	request = json_dumps(req->root, JSON_COMPACT | JSON_ENCODE_ANY);
+	peer_text = peer ? json_dumps(peer, JSON_COMPACT) : NULL;
+	if (!job || !request || (peer && !peer_text) || new_token(token) < 0) {
+		r = api_fail(err, API_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	sj = (struct store_job){
+		.request = request, .peer = peer_text, .callback_url = (char *)req->callback_url,
+		.flags = flags, .created_ms = http_now_ms(),
+	};
+	memcpy(sj.token, token, sizeof(sj.token));
+	snprintf(sj.api, sizeof(sj.api), "%s", api_of(ep));
+	snprintf(sj.client, sizeof(sj.client), "%s", client);
+	/* Committed before the token is answered: a submission accepted is
+	 * never lost. */
+	if ((r = store_job_add(srv->store, &sj)) < 0) {
+		fprintf(stderr, "safexec: could not store a submission: %s\n", strerror(-r));
+		r = api_fail(err, API_E_INTERNAL, "could not store the submission");
+		goto fail;
+	}
+	free(request);
+	free(peer_text);
+	job->srv = srv;
+	job->ep = ep;
+	job->req = *req;
+	memset(req, 0, sizeof(*req));
+	job->created_ms = sj.created_ms;
+	job->job_flags = flags;
+	memcpy(job->token, token, sizeof(job->token));
+	snprintf(job->client, sizeof(job->client), "%s", client);
+	atomic_fetch_add(&srv->jobs_open, 1);
+	http_push_submission(srv, job);
+	return 0;
+fail:
+	free(job);
+	free(request);
+	free(peer_text);
+	return r;
+}
+
+/* --- Waits ---------------------------------------------------------------- */
+
+/* Puts ctx's answer on it from the store: the submission as it is now. */
+static void answer_from_store(struct http_server *srv, struct conn_ctx *ctx)
+{
+	http_read_submission(srv, ctx);
+	ctx->ran = true;
+	MHD_resume_connection(ctx->conn);
+}
+
+/* Takes the waiting requests of token out of the list (all of them when
+ * token is NULL, else only those past their deadline when expired) and
+ * answers them. */
+static void wake(struct http_server *srv, const char *token, bool expired)
+{
+	struct conn_ctx *done = NULL, **pp;
+	int64_t now = http_now_ms();
+
+	pthread_mutex_lock(&srv->waits.lock);
+	for (pp = &srv->waits.head; *pp;) {
+		struct conn_ctx *c = *pp;
+		bool take = expired ? c->wait_deadline_ms <= now
+				    : !token || strcmp(c->token, token) == 0;
+		if (take) {
+			*pp = c->wait_next;
+			c->wait_next = done;
+			done = c;
+		} else {
+			pp = &c->wait_next;
+		}
+	}
+	pthread_mutex_unlock(&srv->waits.lock);
+	while (done) {
+		struct conn_ctx *next = done->wait_next;
+		answer_from_store(srv, done);
+		done = next;
+	}
+}
+
+static void *waits_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	pthread_mutex_lock(&srv->waits.lock);
+	while (!srv->waits.stopping) {
+		int64_t next = INT64_MAX;
+		for (struct conn_ctx *c = srv->waits.head; c; c = c->wait_next)
+			if (c->wait_deadline_ms < next)
+				next = c->wait_deadline_ms;
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&srv->waits.changed, &srv->waits.lock);
+			continue;
+		}
+		struct timespec ts = { next / 1000, (long)(next % 1000) * 1000000L };
+		if (pthread_cond_timedwait(&srv->waits.changed, &srv->waits.lock, &ts) == ETIMEDOUT) {
+			pthread_mutex_unlock(&srv->waits.lock);
+			wake(srv, NULL, true);
+			pthread_mutex_lock(&srv->waits.lock);
+		}
+	}
+	pthread_mutex_unlock(&srv->waits.lock);
+	return NULL;
+}
+
+enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer)
+{
+	struct http_server *srv = ctx->srv;
+	struct api_error err;
+	char token[HTTP_TOKEN_LEN + 1];
+	bool wait = ctx->wait;
+
+	/* A waiting request is in the list before its job can finish. */
+	if (wait) {
+		MHD_suspend_connection(ctx->conn);
+		pthread_mutex_lock(&srv->waits.lock);
+	}
+	if (http_submit_one(srv, ctx->client, ctx->ep, &ctx->req, peer, ctx->job_flags, token,
+			    &err) < 0) {
+		if (wait) {
+			pthread_mutex_unlock(&srv->waits.lock);
+			MHD_resume_connection(ctx->conn);
+		}
+		return http_send_error(ctx, &err);
+	}
+	memcpy(ctx->token, token, sizeof(token));
+	if (!wait) {
+		if (ctx->route.family == HTTP_F_JUDGE0)
+			return http_send_json(ctx, MHD_HTTP_CREATED, json_pack("{s:s}", "token", token));
+		return http_send_json(ctx, MHD_HTTP_ACCEPTED,
+				      json_pack("{s:s, s:s}", "token", token, "state", "queued"));
+	}
+	ctx->wait_deadline_ms = http_now_ms() + (int64_t)srv->cfg.wait_max_s * 1000;
+	ctx->wait_next = srv->waits.head;
+	srv->waits.head = ctx;
+	pthread_cond_signal(&srv->waits.changed);
+	pthread_mutex_unlock(&srv->waits.lock);
+	return MHD_YES;
+}
+
+/* --- Running --------------------------------------------------------------- */
+
+/* A v1 answer for a submission that could not run: internal_error. */
+static json_t *failed_answer(const char *language, const char *message)
+{
+	return json_pack("{s:n, s:s, s:s, s:n, s:n, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:s}",
+			 "id", "language", language ? language : "", "status", "internal_error",
+			 "exit_code", "signal", "stdout", "", "stderr", "", "output", "",
+			 "stdout_truncated", 0, "stderr_truncated", 0, "wall_time_ms", 0,
+			 "cpu_time_ms", 0, "memory_bytes", 0, "message", message);
+}
+
+/* The body of a callback: the submission as its API shows it. */
+static char *callback_body(struct http_server *srv, const char *token, unsigned flags)
+{
+	struct conn_ctx probe = { .srv = srv };
+	char *text = NULL;
+	struct store_job sj;
+
+	if (store_job_get(srv->store, token, &sj) < 0)
+		return NULL;
+	memcpy(probe.token, token, sizeof(probe.token));
+	probe.route.family = strcmp(sj.api, "judge0") == 0 ? HTTP_F_JUDGE0 : HTTP_F_SAFEXEC;
+	probe.base64 = flags & HTTP_JOB_BASE64;
+	json_t *v = http_submission_json(srv, &probe, &sj);
+	if (v)
+		text = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	store_job_release(&sj);
+	return text;
+}
+
+/* Finishes a submission with its answer, then wakes who waits for it and
+ * makes its callback. */
+static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer, int64_t id)
+{
+	char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+	int r = store_job_finish(srv->store, job->token, text, id > 0 ? id : 0, http_now_ms());
+
+	if (r < 0)
+		fprintf(stderr, "safexec: could not store the answer of a submission: %s\n",
+			strerror(-r));
+	free(text);
+	atomic_fetch_sub(&srv->jobs_open, 1);
+	wake(srv, job->token, false);
+	if (job->req.callback_url && srv->callbacks) {
+		char *body = callback_body(srv, job->token, job->job_flags);
+		if (body && cb_send(srv->callbacks, job->req.callback_url, body, strlen(body)) < 0)
+			fprintf(stderr, "safexec: a callback could not be queued\n");
+		free(body);
+	}
+}
+
+void http_run_submission(struct http_server *srv, struct conn_ctx *job)
+{
+	struct api_error err;
+	json_t *answer = NULL;
+	int r;
+
+	r = store_job_start(srv->store, job->token, http_now_ms());
+	if (r == -EALREADY || r == -ENOENT) {
+		/* Done or deleted meanwhile. */
+		atomic_fetch_sub(&srv->jobs_open, 1);
+		goto out;
+	}
+	r = http_execute(srv, job, false, &answer, &err);
+	if (atomic_load(&srv->abort_runs)) {
+		/* Stopped with the service (or never started): left in the
+		 * store for the next start, which runs it again. */
+		json_decref(answer);
+		atomic_fetch_sub(&srv->jobs_open, 1);
+		goto out;
+	}
+	if (r < 0)
+		answer = failed_answer(job->req.language, err.message);
+	finish(srv, job, answer, json_integer_value(json_object_get(answer, "id")));
+	json_decref(answer);
+out:
+	api_request_release(&job->req);
+	free(job);
+}
+
+/* --- Start and stop ---------------------------------------------------------- */
+
+/* The submissions a stop or a crash left unfinished: queued ones, and
+ * running ones started fewer than MAX_ATTEMPTS times, run again; the
+ * others, and any the configuration no longer accepts, are finished as
+ * internal errors. */
+static void recover(struct http_server *srv)
+{
+	struct store_job *jobs = NULL;
+	size_t n = 0, again = 0, given_up = 0;
+
+	if (store_job_unfinished(srv->store, &jobs, &n) < 0) {
+		fprintf(stderr, "safexec: could not read the unfinished submissions\n");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct conn_ctx *job = calloc(1, sizeof(*job));
+		struct api_error err;
+		json_error_t jerr;
+		json_t *root = json_loads(jobs[i].request, JSON_ALLOW_NUL, &jerr);
+		const char *why = NULL;
+
+		if (!job) {
+			json_decref(root);
+			break;
+		}
+		job->srv = srv;
+		job->ep = strcmp(jobs[i].api, "judge0") == 0 ? API_JUDGE0 : API_JOBS;
+		memcpy(job->token, jobs[i].token, sizeof(job->token));
+		job->job_flags = jobs[i].flags;
+		job->created_ms = jobs[i].created_ms;
+		snprintf(job->client, sizeof(job->client), "%.*s", (int)sizeof(job->client) - 1,
+			 jobs[i].client);
+		if (jobs[i].attempts >= MAX_ATTEMPTS)
+			why = "Internal error: the server stopped twice while this ran";
+		else if (!root || api_parse_value(job->ep, root, &srv->cfg.maxima, srv->cfg.runtimes,
+						  &job->req, &err) < 0)
+			why = "Internal error: this server no longer accepts the submission";
+		root = NULL;	/* consumed by api_parse_value() */
+		atomic_fetch_add(&srv->jobs_open, 1);
+		if (why) {
+			json_t *answer = failed_answer(NULL, why);
+			finish(srv, job, answer, 0);
+			json_decref(answer);
+			api_request_release(&job->req);
+			free(job);
+			given_up++;
+			continue;
+		}
+		http_push_submission(srv, job);
+		again++;
+	}
+	store_job_release_all(jobs, n);
+	if (n)
+		fprintf(stderr, "safexec: %zu unfinished submission%s queued again, %zu given up\n",
+			again, again == 1 ? "" : "s", given_up);
+}
+
+int http_jobs_start(struct http_server *srv, char *why, size_t whylen)
+{
+	int r;
+
+	r = -pthread_create(&srv->waits.thread, NULL, waits_main, srv);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot start the waits' thread: %s", strerror(-r));
+		return r;
+	}
+	srv->waits.started = true;
+	recover(srv);
+	return 0;
+}
+
+void http_jobs_stop(struct http_server *srv)
+{
+	if (!srv->waits.started)
+		return;
+	/* Whoever still waits gets the submission as it is. */
+	wake(srv, NULL, false);
+	pthread_mutex_lock(&srv->waits.lock);
+	srv->waits.stopping = true;
+	pthread_cond_signal(&srv->waits.changed);
+	pthread_mutex_unlock(&srv->waits.lock);
+	pthread_join(srv->waits.thread, NULL);
+	srv->waits.started = false;
+}
+
+/* --- Reads -------------------------------------------------------------------- */
+
+static json_t *rfc3339(int64_t ms)
+{
+	char buf[40];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || !gmtime_r(&t, &tm))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	return json_string(buf);
+}
+
+json_t *http_submission_json(struct http_server *srv, const struct conn_ctx *ctx,
+			     const struct store_job *sj)
+{
+	json_t *answer = sj->answer ? json_loads(sj->answer, JSON_ALLOW_NUL, NULL) : NULL;
+	json_t *out;
+
+	if (ctx->route.family == HTTP_F_JUDGE0) {
+		json_t *peer = sj->peer ? json_loads(sj->peer, JSON_ALLOW_NUL, NULL) : NULL;
+		struct j0_view v = {
+			.token = sj->token,
+			.state = sj->state == STORE_JOB_DONE ? J0_DONE :
+				 sj->state == STORE_JOB_RUNNING ? J0_RUNNING : J0_QUEUED,
+			.created_ms = sj->created_ms, .started_ms = sj->started_ms,
+			.finished_ms = sj->finished_ms,
+			.normalized = peer, .answer = answer, .reg = srv->cfg.runtimes,
+			.python_version = sbx_host_features(srv->host)->python_version,
+		};
+		out = j0_render(&v, ctx->base64, ctx->fields[0] ? ctx->fields : NULL);
+		json_decref(peer);
+	} else {
+		out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:O?}", "token", sj->token,
+				"state", store_job_state_name(sj->state),
+				"created_at", rfc3339(sj->created_ms),
+				"started_at", rfc3339(sj->started_ms),
+				"finished_at", rfc3339(sj->finished_ms), "result", answer);
+	}
+	json_decref(answer);
+	return out;
+}
+
+/* GET /submissions/batch?tokens=: each token's submission, null when
+ * unknown. */
+static int read_batch(struct http_server *srv, struct conn_ctx *ctx, json_t **out)
+{
+	char tokens[J0_BATCH_MAX][J0_TOKEN_LEN + 1];
+	json_t *list, *error = NULL;
+	size_t n = 0;
+
+	if (j0_tokens_parse(http_query(ctx, "tokens"), tokens, &n, &error) < 0) {
+		*out = error;
+		return -EINVAL;
+	}
+	if (!(list = json_array()))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct store_job sj;
+		json_t *item = NULL;
+
+		if (tokens[i][0] && store_job_get(srv->store, tokens[i], &sj) == 0) {
+			item = http_submission_json(srv, ctx, &sj);
+			store_job_release(&sj);
+		}
+		json_array_append_new(list, item ? item : json_null());
+	}
+	*out = json_pack("{s:o}", "submissions", list);
+	return *out ? 0 : -ENOMEM;
+}
+
+void http_read_submission(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct api_error err;
+	struct store_job sj;
+	json_t *out = NULL;
+	unsigned code = MHD_HTTP_OK;
+	int r;
+
+	if (ctx->route.id == HTTP_R_J0_BATCH) {
+		r = read_batch(srv, ctx, &out);
+		if (r == -EINVAL) {
+			ctx->resp_code = MHD_HTTP_BAD_REQUEST;
+			ctx->resp = http_json_response(out);
+			return;
+		}
+	} else if (ctx->route.id == HTTP_R_J0_SUBMISSION && ctx->is_delete) {
+		r = store_job_get(srv->store, ctx->token, &sj);
+		if (r == 0) {
+			out = http_submission_json(srv, ctx, &sj);
+			store_job_release(&sj);
+			r = store_job_delete(srv->store, ctx->token);
+			if (r == -EBUSY) {
+				json_decref(out);
+				out = NULL;
+				api_fail(&err, API_E_INVALID_REQUEST,
+					 "submission %s is not finished and cannot be deleted",
+					 ctx->token);
+				goto error;
+			}
+		}
+	} else {
+		r = store_job_get(srv->store, ctx->token, &sj);
+		if (r == 0) {
+			out = http_submission_json(srv, ctx, &sj);
+			/* A request that waited for its job: 201 from Judge0's
+			 * POST, 200 when done and 202 while not from ours. */
+			if (ctx->route.id == HTTP_R_J0_SUBMIT)
+				code = MHD_HTTP_CREATED;
+			else if (ctx->route.id == HTTP_R_JOBS && sj.state != STORE_JOB_DONE)
+				code = MHD_HTTP_ACCEPTED;
+			store_job_release(&sj);
+		}
+	}
+	if (r == 0 && out) {
+		ctx->resp_code = code;
+		ctx->resp = http_json_response(out);
+		return;
+	}
+	json_decref(out);
+	if (r == -ENOENT)
+		api_fail(&err, API_E_NOT_FOUND, "no submission with token %s", ctx->token);
+	else
+		api_fail(&err, API_E_INTERNAL, "could not read the submission");
+error:
+	ctx->resp_code = api_error_http_status(err.code);
+	ctx->resp = http_error_response(ctx, &err, NULL);
+}
