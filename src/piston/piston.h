@@ -41,9 +41,10 @@ json_t *pst_runtimes_json(const struct rt_registry *reg, const char *python_vers
 /*
  * POST /api/v2/execute: the Piston request body into a v1 request (*v1,
  * the caller's reference).  python_version: the built-in Python's, which
- * a version range is matched against when reg has no python.  Returns 0; -EINVAL with Piston's message in
- * msg (a 400 {"message": msg}); -ENOMEM.  *rt_out (may be NULL) gets the
- * runtime chosen, NULL for the built-in Python.
+ * a version range is matched against when reg has no python.  Returns 0;
+ * -EINVAL with Piston's message in msg (a 400 {"message": msg}); -ENOMEM.
+ * *rt_out (may be NULL) gets the runtime chosen, NULL for the built-in
+ * Python.
  *
  * Fields: language (a name or alias), version (a SemVer range, see
  * pst_semver_satisfies()), files [{name?, content, encoding?}] (utf8,
@@ -69,7 +70,8 @@ int pst_request_to_v1(const json_t *body, const struct rt_registry *reg,
  * compile has no run of its own: run repeats compile, as Piston answers.
  * language and version may be ours or Piston's (e.g. the v1 request's,
  * with the built-in Python's version for a v1 request that has none):
- * they are shown in Piston's names and as SemVer.  NULL only when out of memory.
+ * they are shown in Piston's names and as SemVer.  NULL only when out of
+ * memory.
  */
 json_t *pst_render(const json_t *v1_answer, const char *language, const char *version);
 
