@@ -739,3 +739,998 @@ TEST(api_check_host_stops_dns_rebinding)
 	ASSERT(api_check_host("example.org", "run.example.org", &err) < 0);
 	ASSERT_EQ(api_check_host("anything.example", "*", &err), 0);
 }
+
+/* The request fields of /api/v1/execute beyond one run: tests, judging
+ * flags, runs, compile options, callback_url, limits.file_size_bytes. */
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* A body built with printf's format. */
+__attribute__((format(printf, 3, 4)))
+static enum api_error_code execf(struct api_request *req, struct api_error *err,
+				 const char *fmt, ...)
+{
+	va_list ap;
+	char *body = NULL;
+	enum api_error_code c;
+
+	va_start(ap, fmt);
+	if (vasprintf(&body, fmt, ap) < 0)
+		body = NULL;
+	va_end(ap);
+	if (!body)
+		return API_E_COUNT;
+	c = parse(API_EXECUTE, body, req, err);
+	free(body);
+	return c;
+}
+
+TEST(api_tests_field)
+{
+	struct api_request req;
+	struct api_error err;
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stdin\": \"job\", \"args\": [\"j\"],"
+			" \"tests\": [{\"stdin\": \"a\\u0000b\", \"expected_output\": \"A\\n\"},"
+			" {\"args\": [\"p\", \"q r\"]}, {\"expected_output\": \"\"},"
+			" {\"args\": [], \"stdin\": \"\"}, {\"args\": null, \"stdin\": null,"
+			" \"expected_output\": null}, {}]}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.ntests, 6);
+	ASSERT(req.tests != NULL);
+	/* 0: stdin with a NUL, an expected output, the job's args. */
+	ASSERT_MEMEQ(req.tests[0].stdin_data, req.tests[0].stdin_len, "a\0b", (size_t)3);
+	ASSERT(req.tests[0].has_expected);
+	ASSERT_MEMEQ(req.tests[0].expected, req.tests[0].expected_len, "A\n", (size_t)2);
+	ASSERT(!req.tests[0].has_args);
+	/* 1: its own args, the job's stdin, nothing expected. */
+	ASSERT(req.tests[1].stdin_data == NULL);
+	ASSERT(req.tests[1].has_args);
+	ASSERT_EQ(req.tests[1].argc, 2);
+	ASSERT_STREQ(req.tests[1].argv[0], "p");
+	ASSERT_STREQ(req.tests[1].argv[1], "q r");
+	ASSERT(!req.tests[1].has_expected);
+	/* 2: an empty expected output is one. */
+	ASSERT(req.tests[2].has_expected);
+	ASSERT_EQ(req.tests[2].expected_len, 0);
+	/* 3: no arguments and an empty stdin are its own. */
+	ASSERT(req.tests[3].has_args);
+	ASSERT_EQ(req.tests[3].argc, 0);
+	ASSERT(req.tests[3].stdin_data != NULL);
+	ASSERT_EQ(req.tests[3].stdin_len, 0);
+	/* 4 and 5: null is absent. */
+	for (size_t i = 4; i < 6; i++) {
+		ASSERT(!req.tests[i].has_args);
+		ASSERT(!req.tests[i].has_expected);
+		ASSERT(req.tests[i].stdin_data == NULL);
+	}
+	/* The job's own stdin and args stay. */
+	ASSERT_MEMEQ(req.stdin_data, req.stdin_len, "job", (size_t)3);
+	ASSERT_EQ(req.argc, 1);
+
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT(spec.tests == req.tests);
+	ASSERT_EQ(spec.ntests, 6);
+	ASSERT_EQ(spec.runs, 1);
+	ASSERT(!spec.stop_on_failure);
+	ASSERT(!spec.redirect_stderr);
+	ASSERT(spec.rt == NULL);
+	ASSERT_STREQ(spec.language, "python");
+	ASSERT_EQ(spec.stdin_len, 3);
+	ASSERT_EQ(spec.argc, 1);
+	api_request_release(&req);
+
+	/* Without tests: none. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"tests\": null}", &req, &err), API_E_NONE);
+	ASSERT(req.tests == NULL);
+	ASSERT_EQ(req.ntests, 0);
+	api_request_release(&req);
+}
+
+TEST(api_tests_field_refused)
+{
+	struct api_error err;
+	static const struct {
+		const char *tests, *says;
+	} bad[] = {
+		{ "[]", "1 to 256" },
+		{ "{}", "1 to 256" },
+		{ "\"x\"", "1 to 256" },
+		{ "5", "1 to 256" },
+		{ "[5]", "tests[0] must be an object" },
+		{ "[{}, []]", "tests[1] must be an object" },
+		{ "[{\"stdin\": \"a\", \"expected\": \"b\"}]", "tests[0].expected'" },
+		{ "[{}, {\"input\": \"a\"}]", "tests[1].input" },
+		{ "[{\"stdin\": 5}]", "'stdin'" },
+		{ "[{\"stdin\": [\"a\"]}]", "'stdin'" },
+		{ "[{\"expected_output\": 1}]", "'expected_output'" },
+		{ "[{\"expected_output\": true}]", "'expected_output'" },
+		{ "[{\"args\": \"a b\"}]", "tests[0].args" },
+		{ "[{\"args\": {}}]", "tests[0].args" },
+		{ "[{}, {\"args\": [\"a\", 1]}]", "tests[1].args[1]" },
+		{ "[{\"args\": [null]}]", "tests[0].args[0]" },
+		{ "[{\"args\": [\"a\\u0000b\"]}]", "NUL" },
+	};
+	char body[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"code\": \"x\", \"tests\": %s}", bad[i].tests);
+		enum api_error_code c = exec_code(body, &err);
+		if (c != API_E_INVALID_REQUEST || !strstr(err.message, bad[i].says))
+			fprintf(stderr, "  %s: %d %s\n", bad[i].tests, (int)c, err.message);
+		ASSERT_EQ(c, API_E_INVALID_REQUEST);
+		ASSERT(strstr(err.message, bad[i].says));
+	}
+	/* The unknown field's message names the known ones. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"tests\": [{\"stdn\": \"\"}]}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "stdin, args, expected_output"));
+	/* Too many arguments for one test. */
+	{
+		size_t cap = 8 * 1024, n;
+		char *b = malloc(cap);
+		n = (size_t)snprintf(b, cap, "{\"code\": \"x\", \"tests\": [{\"args\": [");
+		for (unsigned i = 0; i <= SBX_MAX_ARGS; i++)
+			n += (size_t)snprintf(b + n, cap - n, "%s\"a\"", i ? "," : "");
+		snprintf(b + n, cap - n, "]}]}");
+		ASSERT_EQ(exec_code(b, &err), API_E_INVALID_REQUEST);
+		ASSERT(strstr(err.message, "tests[0].args"));
+		free(b);
+	}
+}
+
+TEST(api_tests_count_bounds)
+{
+	struct api_request req;
+	struct api_error err;
+	size_t cap = 16 * 1024, n;
+	char *body = malloc(cap);
+
+	for (unsigned count = API_MAX_TESTS; count <= API_MAX_TESTS + 1; count++) {
+		n = (size_t)snprintf(body, cap, "{\"code\": \"x\", \"tests\": [");
+		for (unsigned i = 0; i < count; i++)
+			n += (size_t)snprintf(body + n, cap - n, "%s{\"stdin\": \"%u\"}",
+					      i ? ", " : "", i);
+		snprintf(body + n, cap - n, "]}");
+		if (count == API_MAX_TESTS) {
+			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_NONE);
+			ASSERT_EQ(req.ntests, 256);
+			ASSERT_MEMEQ(req.tests[255].stdin_data, req.tests[255].stdin_len, "255",
+				     (size_t)3);
+			api_request_release(&req);
+		} else {
+			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_INVALID_REQUEST);
+			ASSERT(strstr(err.message, "'tests'"));
+			ASSERT(strstr(err.message, "256"));
+		}
+	}
+	/* One test is enough. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"tests\": [{}]}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.ntests, 1);
+	api_request_release(&req);
+	free(body);
+}
+
+/* The tests' stdin and expected outputs together stay within what one
+ * request may bring (SBX_MAX_STDIN): exactly that passes, a byte more does
+ * not.  Built as a json_t, one string shared, to spare memory. */
+TEST(api_tests_total_size_bound)
+{
+	const size_t half = SBX_MAX_STDIN / 2;
+	struct api_request req;
+	struct api_error err;
+	char *big = malloc(half);
+	json_t *s, *root;
+
+	ASSERT(big != NULL);
+	memset(big, 'x', half);
+	s = json_stringn_nocheck(big, half);
+	free(big);
+	ASSERT(s != NULL);
+
+	root = json_pack("{s:s, s:[{s:O, s:O}]}", "code", "x", "tests", "stdin", s,
+			 "expected_output", s);
+	ASSERT(root != NULL);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), 0);
+	ASSERT_EQ(req.tests[0].stdin_len + req.tests[0].expected_len, SBX_MAX_STDIN);
+	api_request_release(&req);
+
+	root = json_pack("{s:s, s:[{s:O, s:O}, {s:s}]}", "code", "x", "tests", "stdin", s,
+			 "expected_output", s, "expected_output", "y");
+	ASSERT(root != NULL);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_PAYLOAD_TOO_LARGE);
+	ASSERT_EQ(api_error_http_status(err.code), 413);
+	ASSERT(strstr(err.message, "expected_output"));
+
+	/* The same spread over many tests. */
+	root = json_pack("{s:s, s:[{s:O}, {s:O}, {s:s}]}", "code", "x", "tests", "stdin", s,
+			 "stdin", s, "stdin", "z");
+	ASSERT(root != NULL);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_PAYLOAD_TOO_LARGE);
+	json_decref(s);
+}
+
+TEST(api_judging_flags_types)
+{
+	struct api_request req;
+	struct api_error err;
+	static const char *const flags[] = { "stop_on_failure", "redirect_stderr" };
+	static const char *const bad[] = { "1", "0", "\"true\"", "[]", "{}", "1.0" };
+
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"%s\": %s}", flags[f], bad[i]),
+				  API_E_INVALID_REQUEST);
+			ASSERT(strstr(err.message, flags[f]));
+			ASSERT(strstr(err.message, "boolean"));
+		}
+		ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"%s\": null}", flags[f]), API_E_NONE);
+		ASSERT(!req.stop_on_failure && !req.redirect_stderr);
+		api_request_release(&req);
+		ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"%s\": false}", flags[f]), API_E_NONE);
+		ASSERT(!req.stop_on_failure && !req.redirect_stderr);
+		api_request_release(&req);
+	}
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stop_on_failure\": true}", &req, &err),
+		  API_E_NONE);
+	ASSERT(req.stop_on_failure);
+	ASSERT(!req.redirect_stderr);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"redirect_stderr\": true}", &req, &err),
+		  API_E_NONE);
+	ASSERT(req.redirect_stderr);
+	ASSERT(!req.stop_on_failure);
+
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT(spec.redirect_stderr);
+	ASSERT(!spec.stop_on_failure);
+	ASSERT(spec.tests == NULL);
+	ASSERT_EQ(spec.ntests, 0);
+	api_request_release(&req);
+	/* stop_on_failure without tests is harmless. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stop_on_failure\": true,"
+			" \"tests\": [{}], \"redirect_stderr\": true}", &req, &err), API_E_NONE);
+	api_request_job(&req, &spec);
+	ASSERT(spec.stop_on_failure && spec.redirect_stderr);
+	api_request_release(&req);
+}
+
+TEST(api_runs_bounds)
+{
+	struct api_request req;
+	struct api_error err;
+	static const char *const bad[] = { "0", "21", "-1", "1.5", "2.0", "\"2\"", "true", "[3]",
+					   "9223372036854775807", "-9223372036854775808",
+					   "4294967297" };
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\"}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.runs, 1);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"runs\": null}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.runs, 1);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"runs\": 1}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.runs, 1);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"runs\": 20}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.runs, API_MAX_RUNS);
+
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT_EQ(spec.runs, 20);
+	api_request_release(&req);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"runs\": %s}", bad[i]),
+			  API_E_INVALID_REQUEST);
+		ASSERT(strstr(err.message, "'runs'"));
+		ASSERT(strstr(err.message, "1 to 20"));
+	}
+}
+
+/* The repository's runtimes: from the working directory (the tests run
+ * from the tree's top), else beside the binary's build folder. */
+static bool repo_runtimes(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (access("runtimes/c.conf", R_OK) == 0) {
+		snprintf(buf, len, "runtimes");
+		return true;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	for (int up = 0; up < 4; up++) {
+		char *slash = strrchr(exe, '/');
+		char conf[PATH_MAX + 16];
+		if (!slash)
+			return false;
+		*slash = '\0';
+		if ((size_t)snprintf(buf, len, "%.*s/runtimes", PATH_MAX - 16, exe) >= len)
+			return false;
+		snprintf(conf, sizeof(conf), "%s/c.conf", buf);
+		if (access(conf, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The real runtime files, with C marked available without probing it (its
+ * options are checked, not run); python too when with_python. */
+static struct rt_registry *load_runtimes(bool with_python)
+{
+	struct rt_registry *reg = NULL;
+	struct runtime *rt;
+	char dir[PATH_MAX], why[256];
+
+	if (!repo_runtimes(dir, sizeof(dir)) || rt_registry_load(&reg, dir, why, sizeof(why)) < 0)
+		return NULL;
+	if (!(rt = rt_lookup(reg, "c", 1))) {
+		rt_registry_free(reg);
+		return NULL;
+	}
+	rt->available = true;
+	snprintf(rt->version_text, sizeof(rt->version_text), "12.2.0");
+	if (with_python && (rt = rt_lookup(reg, "python", 6)))
+		rt->available = true;
+	return reg;
+}
+
+static enum api_error_code exec_rt(const struct rt_registry *reg, const char *body,
+				   struct api_request *req, struct api_error *err)
+{
+	int r = api_parse_request(API_EXECUTE, body, strlen(body), &maxima, reg, req, err);
+
+	if (r == 0)
+		return API_E_NONE;
+	return err->code == API_E_NONE ? API_E_COUNT : err->code;
+}
+
+/* One compile option for C: whether it passes. */
+static enum api_error_code c_option(const struct rt_registry *reg, const char *opt,
+				    struct api_error *err)
+{
+	struct api_request req;
+	char body[512];
+	enum api_error_code c;
+
+	snprintf(body, sizeof(body), "{\"language\": \"c\", \"code\": \"int main(void){}\","
+		 " \"compile_options\": [\"%s\"]}", opt);
+	c = exec_rt(reg, body, &req, err);
+	if (c == API_E_NONE) {
+		if (req.noptions != 1 || strcmp(req.options[0], opt) != 0)
+			c = API_E_COUNT;
+		api_request_release(&req);
+	}
+	return c;
+}
+
+TEST(api_compile_options_per_runtime)
+{
+	struct rt_registry *reg = load_runtimes(false);
+	struct api_request req;
+	struct api_error err;
+	static const char *const good[] = { "-O0", "-O3", "-Os", "-g", "-w", "-Wall", "-Wextra",
+					    "-Werror", "-pedantic", "-std=c99", "-std=gnu11",
+					    "-DNDEBUG", "-DN=10", "-UX", "-lm", "-pthread",
+					    "-lpthread" };
+	static const char *const bad[] = { "-o", "-ofoo", "-O4", "-fplugin=/tmp/x.so",
+					   "-specs=/box/s", "-B/box", "-lcrypt", "-L/box",
+					   "-I/etc", "-include/etc/passwd", "--version", "main.c",
+					   "/etc/passwd", "-x", "", "-O0 -o x", " -O0", "-O0 " };
+
+	if (!reg)
+		TEST_SKIP("no runtimes directory with c.conf");
+	ASSERT(rt_find(reg, "c", 1) != NULL);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		enum api_error_code c = c_option(reg, good[i], &err);
+		if (c != API_E_NONE)
+			fprintf(stderr, "  refused '%s': %s\n", good[i], err.message);
+		ASSERT_EQ(c, API_E_NONE);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum api_error_code c = c_option(reg, bad[i], &err);
+		if (c != API_E_INVALID_REQUEST)
+			fprintf(stderr, "  allowed '%s'\n", bad[i]);
+		ASSERT_EQ(c, API_E_INVALID_REQUEST);
+		ASSERT(strstr(err.message, "compile_options"));
+	}
+	/* The refusal names the option and lists what is allowed. */
+	ASSERT_EQ(c_option(reg, "-fplugin=x", &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "'-fplugin=x'"));
+	ASSERT(strstr(err.message, "-O0"));
+	ASSERT(strstr(err.message, "-std=*"));
+	ASSERT(strstr(err.message, "-lpthread"));
+
+	/* Several, in order, into the job. */
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"gcc\", \"code\": \"int main(void){}\","
+			  " \"compile_options\": [\"-O0\", \"-DX=1\", \"-lm\"]}", &req, &err),
+		  API_E_NONE);
+	ASSERT_STREQ(req.language, "c");
+	ASSERT(req.rt != NULL);
+	ASSERT_EQ(req.noptions, 3);
+	ASSERT_STREQ(req.options[0], "-O0");
+	ASSERT_STREQ(req.options[1], "-DX=1");
+	ASSERT_STREQ(req.options[2], "-lm");
+
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT(spec.options == (const char *const *)req.options);
+	ASSERT_EQ(spec.noptions, 3);
+	ASSERT(spec.rt == req.rt);
+	ASSERT_EQ(spec.nfiles, 1);
+	ASSERT_STREQ(spec.files[0].name, "main.c");
+	api_request_release(&req);
+
+	/* None, empty, null. */
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"code\": \"\", \"compile_options\": []}",
+			  &req, &err), API_E_NONE);
+	ASSERT_EQ(req.noptions, 0);
+	api_request_release(&req);
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"code\": \"\", \"compile_options\": null}",
+			  &req, &err), API_E_NONE);
+	ASSERT_EQ(req.noptions, 0);
+	ASSERT(req.options == NULL);
+	api_request_release(&req);
+
+	/* Types. */
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"code\": \"\", \"compile_options\": \"-O0\"}",
+			  &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "compile_options"));
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"code\": \"\", \"compile_options\": [1]}",
+			  &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "compile_options[0]"));
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"code\": \"\", \"compile_options\":"
+			  " [\"-O0\", \"-DA\\u0000B\"]}", &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "compile_options[1]"));
+	ASSERT(strstr(err.message, "NUL"));
+	rt_registry_free(reg);
+}
+
+TEST(api_compile_options_counts_and_lengths)
+{
+	struct rt_registry *reg = load_runtimes(false);
+	struct api_request req;
+	struct api_error err;
+	char body[8192], opt[RT_OPTION_MAX + 2];
+	size_t n;
+
+	if (!reg)
+		TEST_SKIP("no runtimes directory with c.conf");
+	/* 32 options pass, 33 do not. */
+	for (unsigned count = RT_MAX_OPTIONS; count <= RT_MAX_OPTIONS + 1; count++) {
+		n = (size_t)snprintf(body, sizeof(body),
+				     "{\"language\": \"c\", \"code\": \"\", \"compile_options\": [");
+		for (unsigned i = 0; i < count; i++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"-DV%u\"",
+					      i ? ", " : "", i);
+		snprintf(body + n, sizeof(body) - n, "]}");
+		if (count == RT_MAX_OPTIONS) {
+			ASSERT_EQ(exec_rt(reg, body, &req, &err), API_E_NONE);
+			ASSERT_EQ(req.noptions, 32);
+			ASSERT_STREQ(req.options[31], "-DV31");
+			api_request_release(&req);
+		} else {
+			ASSERT_EQ(exec_rt(reg, body, &req, &err), API_E_INVALID_REQUEST);
+			ASSERT(strstr(err.message, "compile_options"));
+			ASSERT(strstr(err.message, "33"));
+			ASSERT(strstr(err.message, "32"));
+		}
+	}
+	/* 128 bytes pass, 129 do not. */
+	memset(opt, 'A', sizeof(opt));
+	opt[0] = '-';
+	opt[1] = 'D';
+	opt[RT_OPTION_MAX] = '\0';
+	ASSERT_EQ(c_option(reg, opt, &err), API_E_NONE);
+	opt[RT_OPTION_MAX] = 'A';
+	opt[RT_OPTION_MAX + 1] = '\0';
+	ASSERT_EQ(strlen(opt), 129);
+	ASSERT_EQ(c_option(reg, opt, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "compile_options[0]"));
+	ASSERT(strstr(err.message, "128"));
+	rt_registry_free(reg);
+}
+
+TEST(api_compile_options_only_for_compiled_languages)
+{
+	struct rt_registry *reg;
+	struct api_request req;
+	struct api_error err;
+
+	/* The built-in Python, without runtimes. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"compile_options\": [\"-O2\"]}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "compile_options"));
+	ASSERT(strstr(err.message, "python"));
+	/* Even empty: the field has no meaning there. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"compile_options\": []}", &err),
+		  API_E_INVALID_REQUEST);
+	/* null is absent. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"compile_options\": null}", &err), API_E_NONE);
+
+	/* The built-in Python beside the C runtime. */
+	if (!(reg = load_runtimes(false)))
+		TEST_SKIP("no runtimes directory with c.conf");
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"python\", \"code\": \"x\", \"compile_options\":"
+			  " [\"-O0\"]}", &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "python"));
+	rt_registry_free(reg);
+	/* Python as a runtime file (not compiled). */
+	reg = load_runtimes(true);
+	ASSERT(reg != NULL);
+	ASSERT(rt_find(reg, "python", 6) != NULL);
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"py\", \"code\": \"x\", \"compile_options\":"
+			  " [\"-O0\"]}", &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "python is not compiled"));
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"py\", \"code\": \"x\"}", &req, &err), API_E_NONE);
+	ASSERT(req.rt != NULL);
+	ASSERT_EQ(req.noptions, 0);
+	api_request_release(&req);
+	rt_registry_free(reg);
+}
+
+TEST(api_callback_url)
+{
+	struct api_request req;
+	struct api_error err;
+	char *body;
+	size_t n;
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"callback_url\":"
+			" \"https://example.com/hook?id=1\"}", &req, &err), API_E_NONE);
+	ASSERT_STREQ(req.callback_url, "https://example.com/hook?id=1");
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"callback_url\": null}", &req, &err),
+		  API_E_NONE);
+	ASSERT(req.callback_url == NULL);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\"}", &req, &err), API_E_NONE);
+	ASSERT(req.callback_url == NULL);
+	api_request_release(&req);
+
+	static const char *const bad_types[] = { "5", "true", "[\"http://a\"]", "{}" };
+	for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]); i++) {
+		ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"callback_url\": %s}", bad_types[i]),
+			  API_E_INVALID_REQUEST);
+		ASSERT(strstr(err.message, "callback_url"));
+	}
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"callback_url\": \"\"}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "callback_url"));
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"callback_url\": \"http://a/\\u0000b\"}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "callback_url"));
+
+	/* 2048 bytes pass, 2049 do not. */
+	body = malloc(API_URL_MAX + 128);
+	ASSERT(body != NULL);
+	for (size_t len = API_URL_MAX; len <= API_URL_MAX + 1; len++) {
+		n = (size_t)sprintf(body, "{\"code\": \"x\", \"callback_url\": \"http://h/");
+		size_t fill = len - strlen("http://h/");
+		memset(body + n, 'a', fill);
+		n += fill;
+		strcpy(body + n, "\"}");
+		if (len == API_URL_MAX) {
+			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_NONE);
+			ASSERT_EQ(strlen(req.callback_url), API_URL_MAX);
+			api_request_release(&req);
+		} else {
+			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_INVALID_REQUEST);
+			ASSERT(strstr(err.message, "callback_url"));
+			ASSERT(strstr(err.message, "2048"));
+		}
+	}
+	free(body);
+}
+
+TEST(api_limit_file_size_bytes)
+{
+	const struct sbx_limit_info *li = sbx_limit_info(SBX_LIMIT_FILE_SIZE);
+	struct api_maxima low = maxima;
+	struct api_request req;
+	struct api_error err;
+	struct sbx_limits l;
+
+	/* No maximum configured: the sandbox's. */
+	ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %llu}}",
+			(unsigned long long)li->min), API_E_NONE);
+	ASSERT_EQ(req.limits.file_size_bytes, li->min);
+	api_request_release(&req);
+	ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %llu}}",
+			(unsigned long long)li->max), API_E_NONE);
+	ASSERT_EQ(req.limits.file_size_bytes, li->max);
+	api_request_release(&req);
+	ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %llu}}",
+			(unsigned long long)li->max + 1), API_E_LIMIT_EXCEEDED);
+	ASSERT(strstr(err.message, "limits.file_size_bytes"));
+	static const char *const bad[] = { "0", "-1", "1.5", "\"1024\"", "true", "[]" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(execf(&req, &err, "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %s}}",
+				bad[i]), API_E_INVALID_LIMIT);
+		ASSERT(strstr(err.message, "file_size_bytes"));
+	}
+	/* Absent: the engine's default. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"limits\": {\"wall_time_ms\": 1000}}",
+			&req, &err), API_E_NONE);
+	ASSERT_EQ(req.limits.file_size_bytes, SBX_DEFAULT_FILE_SIZE);
+
+	/* Into the job, and into the answer's limits. */
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT_EQ(spec.limits.file_size_bytes, SBX_DEFAULT_FILE_SIZE);
+	api_request_release(&req);
+
+	/* The unknown field's message lists it among the known. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"limits\": {\"file_size\": 10}}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "limits.file_size'"));
+	ASSERT(strstr(err.message, "known:"));
+	ASSERT(strstr(err.message, "file_size_bytes"));
+
+	/* A configured maximum: exactly it passes, a byte more does not. */
+	low.file_size_bytes = 1u << 20;
+	api_max_limits(&low, &l);
+	ASSERT_EQ(l.file_size_bytes, 1u << 20);
+	{
+		char body[128];
+		snprintf(body, sizeof(body), "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %u}}",
+			 1u << 20);
+		ASSERT_EQ(api_parse_request(API_EXECUTE, body, strlen(body), &low, NULL, &req, &err),
+			  0);
+		ASSERT_EQ(req.limits.file_size_bytes, 1u << 20);
+		json_t *j = api_limits_json(&req.limits);
+		ASSERT_EQ(json_integer_value(json_object_get(j, "file_size_bytes")), 1u << 20);
+		json_decref(j);
+		api_request_release(&req);
+		snprintf(body, sizeof(body), "{\"code\": \"x\", \"limits\": {\"file_size_bytes\": %u}}",
+			 (1u << 20) + 1);
+		ASSERT_EQ(api_parse_request(API_EXECUTE, body, strlen(body), &low, NULL, &req, &err),
+			  -EINVAL);
+		ASSERT_EQ(err.code, API_E_LIMIT_EXCEEDED);
+		ASSERT(strstr(err.message, "1048576"));
+	}
+}
+
+/* A request that asks for no file size limit gets the default, or the
+ * server's maximum where that is lower, as every other limit does. */
+TEST(api_default_file_size_never_above_maximum)
+{
+	struct api_maxima low = maxima;
+	struct api_request req;
+	struct api_error err;
+	struct sbx_limits l;
+
+	low.file_size_bytes = 1u << 20;	/* below SBX_DEFAULT_FILE_SIZE */
+	api_default_limits(&low, &l);
+	ASSERT(l.file_size_bytes <= low.file_size_bytes);
+	ASSERT_EQ(api_parse_request(API_EXECUTE, "{\"code\": \"x\"}", 13, &low, NULL, &req, &err),
+		  0);
+	if (req.limits.file_size_bytes > low.file_size_bytes)
+		fprintf(stderr, "  file_size_bytes %llu above the maximum %llu\n",
+			(unsigned long long)req.limits.file_size_bytes,
+			(unsigned long long)low.file_size_bytes);
+	ASSERT(req.limits.file_size_bytes <= low.file_size_bytes);
+	api_request_release(&req);
+}
+
+TEST(api_run_ignores_the_execute_fields)
+{
+	struct api_request req;
+	struct api_error err;
+
+	ASSERT_EQ(parse(API_RUN, "{\"code\": \"print(1)\", \"tests\": [{\"stdin\": 5}],"
+			" \"stop_on_failure\": \"yes\", \"redirect_stderr\": 1, \"runs\": 0,"
+			" \"compile_options\": [\"-fplugin=x\"], \"callback_url\": 7,"
+			" \"limits\": {\"file_size_bytes\": 0, \"wall_time_ms\": 1},"
+			" \"stdin\": 3, \"args\": {}}", &req, &err), API_E_NONE);
+	ASSERT(req.tests == NULL);
+	ASSERT_EQ(req.ntests, 0);
+	ASSERT(!req.stop_on_failure);
+	ASSERT(!req.redirect_stderr);
+	ASSERT_EQ(req.runs, 1);
+	ASSERT(req.options == NULL);
+	ASSERT_EQ(req.noptions, 0);
+	ASSERT(req.callback_url == NULL);
+	ASSERT_EQ(req.limits.file_size_bytes, SBX_DEFAULT_FILE_SIZE);
+	ASSERT_EQ(req.limits.wall_ms, SBX_DEFAULT_WALL_MS);
+	ASSERT(req.stdin_data == NULL);
+	ASSERT_EQ(req.argc, 0);
+
+	struct job_spec spec;
+
+	api_request_job(&req, &spec);
+	ASSERT_EQ(spec.runs, 1);
+	ASSERT(spec.tests == NULL);
+	api_request_release(&req);
+
+	/* Valid values are ignored too. */
+	ASSERT_EQ(parse(API_RUN, "{\"code\": \"x\", \"tests\": [{\"stdin\": \"a\"}], \"runs\": 5,"
+			" \"redirect_stderr\": true, \"callback_url\": \"http://a/\"}", &req, &err),
+		  API_E_NONE);
+	ASSERT(req.tests == NULL);
+	ASSERT_EQ(req.runs, 1);
+	ASSERT(!req.redirect_stderr);
+	ASSERT(req.callback_url == NULL);
+	api_request_release(&req);
+}
+
+TEST(api_parse_value_takes_a_json_value)
+{
+	struct api_request req;
+	struct api_error err;
+	json_t *root;
+
+	root = json_pack("{s:s, s:s, s:[{s:s, s:s}, {s:[s]}], s:b, s:i, s:s, s:{s:i}}",
+			 "language", "python3", "code", "print(input())",
+			 "tests", "stdin", "a", "expected_output", "a", "args", "x",
+			 "stop_on_failure", 1, "runs", 3, "callback_url", "http://127.0.0.1:9/cb",
+			 "limits", "file_size_bytes", 4096);
+	ASSERT(root != NULL);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), 0);
+	ASSERT(req.root == root);
+	ASSERT_STREQ(req.language, "python");
+	ASSERT_MEMEQ(req.code, req.code_len, "print(input())", (size_t)14);
+	ASSERT_EQ(req.ntests, 2);
+	ASSERT(req.tests[0].has_expected);
+	ASSERT(req.tests[1].has_args);
+	ASSERT_STREQ(req.tests[1].argv[0], "x");
+	ASSERT(req.stop_on_failure);
+	ASSERT_EQ(req.runs, 3);
+	ASSERT_STREQ(req.callback_url, "http://127.0.0.1:9/cb");
+	ASSERT_EQ(req.limits.file_size_bytes, 4096);
+	api_request_release(&req);	/* releases root */
+
+	/* The same checks as a body's: an unknown field, a bad runs. */
+	root = json_pack("{s:s, s:i}", "code", "x", "run", 2);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "'run'"));
+	root = json_pack("{s:s, s:i}", "code", "x", "runs", 21);
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT(strstr(err.message, "'runs'"));
+	/* Not an object: refused, and consumed all the same. */
+	root = json_array();
+	ASSERT_EQ(api_parse_value(API_EXECUTE, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_INVALID_REQUEST);
+	root = json_string("code");
+	ASSERT_EQ(api_parse_value(API_JUDGE0, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_INVALID_REQUEST);
+	/* A missing field. */
+	root = json_pack("{s:[{}]}", "tests");
+	ASSERT_EQ(api_parse_value(API_PISTON, root, &maxima, NULL, &req, &err), -EINVAL);
+	ASSERT_EQ(err.code, API_E_MISSING_FIELD);
+	/* The peers' endpoints take every field. */
+	root = json_pack("{s:s, s:i, s:b}", "code", "x", "runs", 2, "redirect_stderr", 1);
+	ASSERT_EQ(api_parse_value(API_JUDGE0, root, &maxima, NULL, &req, &err), 0);
+	ASSERT_EQ(req.runs, 2);
+	ASSERT(req.redirect_stderr);
+	api_request_release(&req);
+	/* API_RUN through it ignores them, as from a body. */
+	root = json_pack("{s:s, s:i}", "code", "x", "runs", 99);
+	ASSERT_EQ(api_parse_value(API_RUN, root, &maxima, NULL, &req, &err), 0);
+	ASSERT_EQ(req.runs, 1);
+	api_request_release(&req);
+}
+
+/* A result of the three verdicts by hand: test 0 accepted, 1 a wrong
+ * answer (decisive), 2 not run; each with its own numbers. */
+struct three {
+	struct job_test_result t[3];
+	struct job_result jr;
+};
+
+static void three_tests(struct three *x, enum job_verdict second, enum sbx_status second_status)
+{
+	static char empty[3][1];
+
+	memset(x, 0, sizeof(*x));
+	x->t[0].verdict = JOB_ACCEPTED;
+	x->t[0].res = result(SBX_OK);
+	x->t[0].res.out = (struct sbx_buf){ (char *)"1\n", 2 };
+	x->t[0].res.output = x->t[0].res.out;
+	x->t[0].res.has_exit_code = true;
+	x->t[0].res.wall_time_ms = 11;
+	x->t[0].res.cpu_time_ms = 5;
+	x->t[0].res.memory_bytes = 1000;
+
+	x->t[1].verdict = second;
+	x->t[1].res = result(second_status);
+	x->t[1].res.out = (struct sbx_buf){ (char *)"2\n", 2 };
+	x->t[1].res.err = (struct sbx_buf){ (char *)"warn\n", 5 };
+	x->t[1].res.output = (struct sbx_buf){ (char *)"2\nwarn\n", 7 };
+	x->t[1].res.has_exit_code = second_status == SBX_OK;
+	x->t[1].res.exit_code = 0;
+	x->t[1].res.wall_time_ms = 22;
+	x->t[1].res.cpu_time_ms = 6;
+	x->t[1].res.memory_bytes = 2000;
+	x->t[1].res.stdout_truncated = true;
+
+	x->t[2].verdict = JOB_NOT_RUN;
+	x->t[2].res.out = (struct sbx_buf){ empty[0], 0 };
+	x->t[2].res.err = (struct sbx_buf){ empty[1], 0 };
+	x->t[2].res.output = (struct sbx_buf){ empty[2], 0 };
+
+	x->jr.tests = x->t;
+	x->jr.ntests = 3;
+	x->jr.decisive = 1;
+	x->jr.accepted = 1;
+	x->jr.failed = 1;
+	x->jr.not_run = 1;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+TEST(api_response_with_tests)
+{
+	static const char *const fields[] = { "verdict", "status", "exit_code", "signal", "stdout",
+		"stderr", "output", "stdout_truncated", "stderr_truncated", "wall_time_ms",
+		"cpu_time_ms", "memory_bytes", "message" };
+	struct api_request req;
+	struct api_error err;
+	struct three x;
+	json_t *j, *tests, *totals, *t;
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stop_on_failure\": true, \"tests\":"
+			" [{\"expected_output\": \"1\"}, {\"expected_output\": \"3\"},"
+			" {\"expected_output\": \"4\"}]}", &req, &err), API_E_NONE);
+	three_tests(&x, JOB_WRONG_ANSWER, SBX_OK);
+	j = api_response_json(API_EXECUTE, 9, &req, &x.jr);
+	ASSERT(j != NULL);
+	ASSERT_EQ(num(j, "id"), 9);
+	ASSERT_STREQ(str(j, "language"), "python");
+	ASSERT_STREQ(str(j, "verdict"), "wrong_answer");
+	/* The top-level fields are the decisive test's. */
+	ASSERT_STREQ(str(j, "status"), "ok");
+	ASSERT_STREQ(str(j, "stdout"), "2\n");
+	ASSERT_STREQ(str(j, "stderr"), "warn\n");
+	ASSERT_STREQ(str(j, "output"), "2\nwarn\n");
+	ASSERT_EQ(num(j, "exit_code"), 0);
+	ASSERT(json_is_integer(json_object_get(j, "exit_code")));
+	ASSERT(json_is_null(json_object_get(j, "signal")));
+	ASSERT_EQ(num(j, "wall_time_ms"), 22);
+	ASSERT_EQ(num(j, "cpu_time_ms"), 6);
+	ASSERT_EQ(num(j, "memory_bytes"), 2000);
+	ASSERT(json_is_true(json_object_get(j, "stdout_truncated")));
+	ASSERT(json_is_false(json_object_get(j, "stderr_truncated")));
+	ASSERT(json_object_get(j, "limits") != NULL);
+	ASSERT(json_object_get(j, "compile") == NULL);
+	/* The totals. */
+	totals = json_object_get(j, "totals");
+	ASSERT(json_is_object(totals));
+	ASSERT_EQ(json_object_size(totals), 4);
+	ASSERT_EQ(num(totals, "tests"), 3);
+	ASSERT_EQ(num(totals, "accepted"), 1);
+	ASSERT_EQ(num(totals, "failed"), 1);
+	ASSERT_EQ(num(totals, "not_run"), 1);
+	/* Each test. */
+	tests = json_object_get(j, "tests");
+	ASSERT(json_is_array(tests));
+	ASSERT_EQ(json_array_size(tests), 3);
+	t = json_array_get(tests, 0);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		ASSERT(json_object_get(t, fields[i]) != NULL);
+	ASSERT_EQ(json_object_size(t), sizeof(fields) / sizeof(fields[0]));
+	ASSERT_STREQ(str(t, "verdict"), "accepted");
+	ASSERT_STREQ(str(t, "status"), "ok");
+	ASSERT_STREQ(str(t, "stdout"), "1\n");
+	ASSERT_STREQ(str(t, "stderr"), "");
+	ASSERT_EQ(num(t, "exit_code"), 0);
+	ASSERT_EQ(num(t, "wall_time_ms"), 11);
+	ASSERT_EQ(num(t, "memory_bytes"), 1000);
+	ASSERT_STREQ(str(t, "message"), "");
+	t = json_array_get(tests, 1);
+	ASSERT_EQ(json_object_size(t), sizeof(fields) / sizeof(fields[0]));
+	ASSERT_STREQ(str(t, "verdict"), "wrong_answer");
+	ASSERT_STREQ(str(t, "status"), "ok");
+	ASSERT_STREQ(str(t, "stdout"), "2\n");
+	ASSERT_STREQ(str(t, "stderr"), "warn\n");
+	ASSERT_EQ(num(t, "wall_time_ms"), 22);
+	ASSERT(json_is_true(json_object_get(t, "stdout_truncated")));
+	t = json_array_get(tests, 2);
+	ASSERT_EQ(json_object_size(t), 1);
+	ASSERT_STREQ(str(t, "verdict"), "not_run");
+	json_decref(j);
+
+	/* The tests part alone, for the history: the same three keys. */
+	j = api_tests_json(&req, &x.jr);
+	ASSERT(j != NULL);
+	ASSERT_EQ(json_object_size(j), 3);
+	ASSERT_STREQ(str(j, "verdict"), "wrong_answer");
+	ASSERT_EQ(json_array_size(json_object_get(j, "tests")), 3);
+	ASSERT_EQ(num(json_object_get(j, "totals"), "not_run"), 1);
+	ASSERT_STREQ(str(json_array_get(json_object_get(j, "tests"), 2), "verdict"), "not_run");
+	json_decref(j);
+
+	/* A failed test's status is its verdict. */
+	three_tests(&x, JOB_FAILED, SBX_TIMEOUT);
+	j = api_response_json(API_EXECUTE, -1, &req, &x.jr);
+	ASSERT(j != NULL);
+	ASSERT_STREQ(str(j, "verdict"), "timeout");
+	ASSERT_STREQ(str(j, "status"), "timeout");
+	ASSERT(json_is_null(json_object_get(j, "exit_code")));
+	ASSERT(strstr(str(j, "message"), "Time limit exceeded"));
+	t = json_array_get(json_object_get(j, "tests"), 1);
+	ASSERT_STREQ(str(t, "verdict"), "timeout");
+	ASSERT(strstr(str(t, "message"), "Time limit exceeded"));
+	json_decref(j);
+
+	/* All accepted: the last decides. */
+	three_tests(&x, JOB_ACCEPTED, SBX_OK);
+	x.t[2] = x.t[0];
+	x.t[2].res.out = (struct sbx_buf){ (char *)"3\n", 2 };
+	x.jr.decisive = 2;
+	x.jr.accepted = 3;
+	x.jr.failed = x.jr.not_run = 0;
+	j = api_response_json(API_EXECUTE, 1, &req, &x.jr);
+	ASSERT_STREQ(str(j, "verdict"), "accepted");
+	ASSERT_STREQ(str(j, "stdout"), "3\n");
+	ASSERT_EQ(num(json_object_get(j, "totals"), "accepted"), 3);
+	json_decref(j);
+
+	/* The compile failed: compile_error, every test not run. */
+	three_tests(&x, JOB_NOT_RUN, SBX_OK);
+	x.t[0].verdict = JOB_NOT_RUN;
+	x.jr.compiled = true;
+	x.jr.compile_failed = true;
+	x.jr.compile = result(SBX_RUNTIME_ERROR);
+	x.jr.compile.err = (struct sbx_buf){ (char *)"main.c:1: error\n", 16 };
+	x.jr.compile.has_exit_code = true;
+	x.jr.compile.exit_code = 1;
+	x.jr.decisive = 0;
+	x.jr.accepted = x.jr.failed = 0;
+	x.jr.not_run = 3;
+	j = api_response_json(API_EXECUTE, 2, &req, &x.jr);
+	ASSERT(j != NULL);
+	ASSERT_STREQ(str(j, "verdict"), "compile_error");
+	ASSERT(json_is_object(json_object_get(j, "compile")));
+	ASSERT_STREQ(str(json_object_get(j, "compile"), "stderr"), "main.c:1: error\n");
+	ASSERT_EQ(num(json_object_get(j, "totals"), "not_run"), 3);
+	ASSERT_EQ(num(json_object_get(j, "totals"), "failed"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		t = json_array_get(json_object_get(j, "tests"), i);
+		ASSERT_STREQ(str(t, "verdict"), "not_run");
+		ASSERT_EQ(json_object_size(t), 1);
+	}
+	json_decref(j);
+	j = api_tests_json(&req, &x.jr);
+	ASSERT_STREQ(str(j, "verdict"), "compile_error");
+	json_decref(j);
+	api_request_release(&req);
+
+	/* Without tests in the request: no verdict, tests or totals. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\"}", &req, &err), API_E_NONE);
+	three_tests(&x, JOB_ACCEPTED, SBX_OK);
+	x.jr.ntests = 1;
+	x.jr.decisive = 0;
+	ASSERT(api_tests_json(&req, &x.jr) == NULL);
+	j = api_response_json(API_EXECUTE, 3, &req, &x.jr);
+	ASSERT(j != NULL);
+	ASSERT(json_object_get(j, "verdict") == NULL);
+	ASSERT(json_object_get(j, "tests") == NULL);
+	ASSERT(json_object_get(j, "totals") == NULL);
+	ASSERT_STREQ(str(j, "stdout"), "1\n");
+	json_decref(j);
+	api_request_release(&req);
+}
