@@ -161,10 +161,10 @@ void api_request_job(const struct api_request *req, struct job_spec *out);
 
 /* Content-Type check for request bodies: NULL or empty passes, any JSON
  * media type (application/json, or application/NAME+json) with parameters
- * passes, and text/plain when the request is not from a browser (it has
- * neither Origin nor Sec-Fetch-Site: Piston's clients label their JSON so);
+ * passes, and text/plain when text_plain_ok (Piston's clients label their
+ * JSON so; the caller allows it only for requests not from a browser);
  * anything else fills *err with API_E_UNSUPPORTED_MEDIA_TYPE. */
-int api_check_content_type(const char *content_type, bool from_browser, struct api_error *err);
+int api_check_content_type(const char *content_type, bool text_plain_ok, struct api_error *err);
 
 /* Cross-site request check for the endpoints that run code: a browser
  * marks a request another site's page made it send (Sec-Fetch-Site:

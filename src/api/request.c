@@ -31,17 +31,14 @@ const char *api_endpoint_name(enum api_endpoint ep)
 
 void api_default_limits(const struct api_maxima *max, struct sbx_limits *l)
 {
+	struct sbx_limits most;
+
 	sbx_limits_default(l);
-	if (l->wall_ms > max->wall_time_ms)
-		l->wall_ms = max->wall_time_ms;
-	if (l->cpu_ms > max->cpu_time_ms)
-		l->cpu_ms = max->cpu_time_ms;
-	if (l->memory_bytes > max->memory_bytes)
-		l->memory_bytes = max->memory_bytes;
-	if (l->processes > max->max_processes)
-		l->processes = (uint32_t)max->max_processes;
-	if (l->output_bytes > max->output_bytes)
-		l->output_bytes = max->output_bytes;
+	api_max_limits(max, &most);
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
+		if (sbx_limit_get(l, (enum sbx_limit_id)i) > sbx_limit_get(&most, (enum sbx_limit_id)i))
+			sbx_limit_set(l, (enum sbx_limit_id)i,
+				      sbx_limit_get(&most, (enum sbx_limit_id)i));
 }
 
 /*
@@ -811,7 +808,7 @@ void api_request_job(const struct api_request *req, struct job_spec *out)
 	};
 }
 
-int api_check_content_type(const char *ct, bool from_browser, struct api_error *err)
+int api_check_content_type(const char *ct, bool text_plain_ok, struct api_error *err)
 {
 	size_t n, a = 0;
 
@@ -830,10 +827,7 @@ int api_check_content_type(const char *ct, bool from_browser, struct api_error *
 	if (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
 	    strncasecmp(ct + n - 5, "+json", 5) == 0)
 		return 0;
-	/* Clients that are not browsers (Piston's, node-fetch's default)
-	 * label JSON text/plain; only a browser can be made to send a form
-	 * type from another site's page. */
-	if (!from_browser && n == 10 && strncasecmp(ct, "text/plain", 10) == 0)
+	if (text_plain_ok && n == 10 && strncasecmp(ct, "text/plain", 10) == 0)
 		return 0;
 	return api_fail(err, API_E_UNSUPPORTED_MEDIA_TYPE,
 			"the request body must be JSON (Content-Type: application/json)");

@@ -54,8 +54,8 @@ struct conn_ctx {
 	/* A submission (jobs.c): its token; with conn == NULL the context is
 	 * the job alone, nobody's connection, freed by the worker. */
 	char token[HTTP_TOKEN_LEN + 1];
-	unsigned job_flags;		/* HTTP_JOB_* */
 	bool wait;			/* ?wait=true: answered when done */
+	bool job_finished;		/* http_execute() finished it in the store */
 	int64_t wait_deadline_ms;
 	struct conn_ctx *wait_next;	/* in srv->waits */
 	bool base64;			/* Judge0's ?base64_encoded=true */
@@ -126,13 +126,12 @@ struct http_server {
 };
 
 
-/* Flags of a submission, kept with it in the store. */
-#define HTTP_JOB_BASE64 1u	/* Judge0: base64_encoded=true at submission */
-
 /* server.c */
 int64_t http_now_ms(void);
 struct MHD_Response *http_json_response(json_t *v);
 struct MHD_Response *http_json_response_len(json_t *v, size_t *len);
+/* The HTTP status of an error on ctx's route. */
+unsigned http_error_status(const struct conn_ctx *ctx, const struct api_error *err);
 /* An error in the shape of the route's API; allow: the Allow header. */
 struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struct api_error *err,
 					 const char *allow);
@@ -162,10 +161,10 @@ void http_jobs_stop(struct http_server *srv);
  * its token (or, with ctx->wait, holds the connection).  peer: the peer's
  * normalized request (borrowed), or NULL. */
 enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer);
-/* The same without an answer, for a batch: 0 with ctx->token set, or a
- * negative errno with *err. */
+/* The same without an answer, for a batch: 0 with token set (req is the
+ * job's then), or a negative errno with *err. */
 int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
-		    struct api_request *req, const json_t *peer, unsigned flags,
+		    struct api_request *req, const json_t *peer,
 		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err);
 /* A stored submission as ctx's API shows it (Judge0's with ctx's base64
  * and fields, else ours). */
@@ -181,6 +180,12 @@ void http_read_submission(struct http_server *srv, struct conn_ctx *ctx);
 /* peers.c */
 /* The route's answer, for the Judge0 and Piston paths. */
 enum MHD_Result http_serve_peer(struct conn_ctx *ctx);
+/* An error's body in the shape of a peer's API: Piston's {message},
+ * Judge0's {error} or, for a field of a submission, {FIELD: [message]}. */
+json_t *http_peer_error(const struct conn_ctx *ctx, const struct api_error *err);
+/* Judge0's name of the request field an error of the /api/v1 parser is
+ * about, or NULL when it is about none. */
+const char *http_peer_field(const struct api_error *err);
 /* The answer to a finished synchronous run in the route's API's shape. */
 json_t *http_peer_answer(const struct conn_ctx *ctx, json_t *v1_answer);
 

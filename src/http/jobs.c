@@ -47,9 +47,12 @@ static const char *api_of(enum api_endpoint ep)
 	return ep == API_JUDGE0 ? "judge0" : "v1";
 }
 
-int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
-		    struct api_request *req, const json_t *peer, unsigned flags,
-		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err)
+/* Stores a submission and makes its job (not yet queued): 0 with *out,
+ * or a negative errno with *err. */
+static int store_submission(struct http_server *srv, const char *client, enum api_endpoint ep,
+			    struct api_request *req, const json_t *peer,
+			    char token[HTTP_TOKEN_LEN + 1], struct conn_ctx **out,
+			    struct api_error *err)
 {
 	struct conn_ctx *job;
 	struct store_job sj;
@@ -58,7 +61,7 @@ int http_submit_one(struct http_server *srv, const char *client, enum api_endpoi
 
 	if (req->callback_url) {
 		if (cb_check_url(req->callback_url, strlen(req->callback_url), why, sizeof(why)) < 0)
-			return api_fail(err, API_E_INVALID_REQUEST, "callback_url: %s", why);
+			return api_fail(err, API_E_INVALID_REQUEST, "%s", why);
 		if (!srv->callbacks)
 			return api_fail(err, API_E_INVALID_REQUEST,
 					"callback_url: this server cannot make callbacks");
@@ -78,7 +81,7 @@ int http_submit_one(struct http_server *srv, const char *client, enum api_endpoi
 	}
 	sj = (struct store_job){
 		.request = request, .peer = peer_text, .callback_url = (char *)req->callback_url,
-		.flags = flags, .created_ms = http_now_ms(),
+		.created_ms = http_now_ms(),
 	};
 	memcpy(sj.token, token, sizeof(sj.token));
 	snprintf(sj.api, sizeof(sj.api), "%s", api_of(ep));
@@ -97,16 +100,27 @@ int http_submit_one(struct http_server *srv, const char *client, enum api_endpoi
 	job->req = *req;
 	memset(req, 0, sizeof(*req));
 	job->created_ms = sj.created_ms;
-	job->job_flags = flags;
 	memcpy(job->token, token, sizeof(job->token));
 	snprintf(job->client, sizeof(job->client), "%s", client);
 	atomic_fetch_add(&srv->jobs_open, 1);
-	http_push_submission(srv, job);
+	*out = job;
 	return 0;
 fail:
 	free(job);
 	free(request);
 	free(peer_text);
+	return r;
+}
+
+int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
+		    struct api_request *req, const json_t *peer,
+		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err)
+{
+	struct conn_ctx *job;
+	int r = store_submission(srv, client, ep, req, peer, token, &job, err);
+
+	if (r == 0)
+		http_push_submission(srv, job);
 	return r;
 }
 
@@ -177,35 +191,30 @@ static void *waits_main(void *arg)
 enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer)
 {
 	struct http_server *srv = ctx->srv;
+	struct conn_ctx *job;
 	struct api_error err;
 	char token[HTTP_TOKEN_LEN + 1];
-	bool wait = ctx->wait;
 
-	/* A waiting request is in the list before its job can finish. */
-	if (wait) {
-		MHD_suspend_connection(ctx->conn);
-		pthread_mutex_lock(&srv->waits.lock);
-	}
-	if (http_submit_one(srv, ctx->client, ctx->ep, &ctx->req, peer, ctx->job_flags, token,
-			    &err) < 0) {
-		if (wait) {
-			pthread_mutex_unlock(&srv->waits.lock);
-			MHD_resume_connection(ctx->conn);
-		}
+	if (store_submission(srv, ctx->client, ctx->ep, &ctx->req, peer, token, &job, &err) < 0)
 		return http_send_error(ctx, &err);
-	}
 	memcpy(ctx->token, token, sizeof(token));
-	if (!wait) {
+	if (!ctx->wait) {
+		http_push_submission(srv, job);
 		if (ctx->route.family == HTTP_F_JUDGE0)
 			return http_send_json(ctx, MHD_HTTP_CREATED, json_pack("{s:s}", "token", token));
 		return http_send_json(ctx, MHD_HTTP_ACCEPTED,
 				      json_pack("{s:s, s:s}", "token", token, "state", "queued"));
 	}
+	/* In the list of waits before its job is queued: the worker that
+	 * finishes it finds the request there. */
+	MHD_suspend_connection(ctx->conn);
 	ctx->wait_deadline_ms = http_now_ms() + (int64_t)srv->cfg.wait_max_s * 1000;
+	pthread_mutex_lock(&srv->waits.lock);
 	ctx->wait_next = srv->waits.head;
 	srv->waits.head = ctx;
 	pthread_cond_signal(&srv->waits.changed);
 	pthread_mutex_unlock(&srv->waits.lock);
+	http_push_submission(srv, job);
 	return MHD_YES;
 }
 
@@ -221,8 +230,9 @@ static json_t *failed_answer(const char *language, const char *message)
 			 "cpu_time_ms", 0, "memory_bytes", 0, "message", message);
 }
 
-/* The body of a callback: the submission as its API shows it. */
-static char *callback_body(struct http_server *srv, const char *token, unsigned flags)
+/* The body of a callback: the submission as its API shows it (Judge0's
+ * default fields in base64, as Judge0 sends them). */
+static char *callback_body(struct http_server *srv, const char *token)
 {
 	struct conn_ctx probe = { .srv = srv };
 	char *text = NULL;
@@ -232,7 +242,7 @@ static char *callback_body(struct http_server *srv, const char *token, unsigned 
 		return NULL;
 	memcpy(probe.token, token, sizeof(probe.token));
 	probe.route.family = strcmp(sj.api, "judge0") == 0 ? HTTP_F_JUDGE0 : HTTP_F_SAFEXEC;
-	probe.base64 = flags & HTTP_JOB_BASE64;
+	probe.base64 = probe.route.family == HTTP_F_JUDGE0;
 	json_t *v = http_submission_json(srv, &probe, &sj);
 	if (v)
 		text = json_dumps(v, JSON_COMPACT);
@@ -241,21 +251,23 @@ static char *callback_body(struct http_server *srv, const char *token, unsigned 
 	return text;
 }
 
-/* Finishes a submission with its answer, then wakes who waits for it and
- * makes its callback. */
-static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer, int64_t id)
+/* Finishes a submission with its answer (unless the history's insert did
+ * already), then wakes who waits for it and makes its callback. */
+static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer)
 {
-	char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-	int r = store_job_finish(srv->store, job->token, text, id > 0 ? id : 0, http_now_ms());
+	if (!job->job_finished) {
+		char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+		int r = store_job_finish(srv->store, job->token, text, 0, http_now_ms());
 
-	if (r < 0)
-		fprintf(stderr, "safexec: could not store the answer of a submission: %s\n",
-			strerror(-r));
-	free(text);
+		if (r < 0)
+			fprintf(stderr, "safexec: could not store the answer of a submission: %s\n",
+				strerror(-r));
+		free(text);
+	}
 	atomic_fetch_sub(&srv->jobs_open, 1);
 	wake(srv, job->token, false);
 	if (job->req.callback_url && srv->callbacks) {
-		char *body = callback_body(srv, job->token, job->job_flags);
+		char *body = callback_body(srv, job->token);
 		if (body && cb_send(srv->callbacks, job->req.callback_url, body, strlen(body)) < 0)
 			fprintf(stderr, "safexec: a callback could not be queued\n");
 		free(body);
@@ -275,16 +287,15 @@ void http_run_submission(struct http_server *srv, struct conn_ctx *job)
 		goto out;
 	}
 	r = http_execute(srv, job, false, &answer, &err);
-	if (atomic_load(&srv->abort_runs)) {
+	if (r < 0 && err.code == API_E_SHUTTING_DOWN) {
 		/* Stopped with the service (or never started): left in the
-		 * store for the next start, which runs it again. */
-		json_decref(answer);
+		 * store, unrecorded, for the next start to run again. */
 		atomic_fetch_sub(&srv->jobs_open, 1);
 		goto out;
 	}
 	if (r < 0)
 		answer = failed_answer(job->req.language, err.message);
-	finish(srv, job, answer, json_integer_value(json_object_get(answer, "id")));
+	finish(srv, job, answer);
 	json_decref(answer);
 out:
 	api_request_release(&job->req);
@@ -320,7 +331,6 @@ static void recover(struct http_server *srv)
 		job->srv = srv;
 		job->ep = strcmp(jobs[i].api, "judge0") == 0 ? API_JUDGE0 : API_JOBS;
 		memcpy(job->token, jobs[i].token, sizeof(job->token));
-		job->job_flags = jobs[i].flags;
 		job->created_ms = jobs[i].created_ms;
 		snprintf(job->client, sizeof(job->client), "%.*s", (int)sizeof(job->client) - 1,
 			 jobs[i].client);
@@ -333,7 +343,7 @@ static void recover(struct http_server *srv)
 		atomic_fetch_add(&srv->jobs_open, 1);
 		if (why) {
 			json_t *answer = failed_answer(NULL, why);
-			finish(srv, job, answer, 0);
+			finish(srv, job, answer);
 			json_decref(answer);
 			api_request_release(&job->req);
 			free(job);
@@ -504,6 +514,6 @@ void http_read_submission(struct http_server *srv, struct conn_ctx *ctx)
 	else
 		api_fail(&err, API_E_INTERNAL, "could not read the submission");
 error:
-	ctx->resp_code = api_error_http_status(err.code);
+	ctx->resp_code = http_error_status(ctx, &err);
 	ctx->resp = http_error_response(ctx, &err, NULL);
 }

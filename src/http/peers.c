@@ -44,7 +44,6 @@ static int judge0_query(struct conn_ctx *ctx, enum MHD_Result *sent)
 	json_t *error = NULL;
 
 	ctx->base64 = query_true(ctx, "base64_encoded");
-	ctx->job_flags = ctx->base64 ? HTTP_JOB_BASE64 : 0;
 	if (fields && strlen(fields) >= sizeof(ctx->fields)) {
 		*sent = http_send_json(ctx, MHD_HTTP_BAD_REQUEST,
 				       j0_error_json("the fields parameter is too long"));
@@ -88,8 +87,7 @@ static enum MHD_Result judge0_submit(struct conn_ctx *ctx)
 	ctx->ep = API_JUDGE0;
 	if (parse_v1(ctx, API_JUDGE0, v1, &ctx->req, &err) < 0) {
 		json_decref(normalized);
-		return http_send_json(ctx, MHD_HTTP_UNPROCESSABLE_CONTENT,
-				      j0_error_json(err.message));
+		return http_send_error(ctx, &err);
 	}
 	ctx->wait = query_true(ctx, "wait");
 	sent = http_submit(ctx, normalized);
@@ -133,9 +131,9 @@ static enum MHD_Result judge0_batch(struct conn_ctx *ctx)
 		}
 		if (parse_v1(ctx, API_JUDGE0, json_incref(items[i].v1), &req, &err) < 0 ||
 		    http_submit_one(srv, ctx->client, API_JUDGE0, &req, items[i].normalized,
-				    ctx->job_flags, token, &err) < 0) {
+				    token, &err) < 0) {
 			api_request_release(&req);
-			item = j0_error_json(err.message);
+			item = http_peer_error(ctx, &err);
 		} else {
 			api_request_release(&req);
 			item = json_pack("{s:s}", "token", token);
@@ -199,6 +197,55 @@ static enum MHD_Result piston_execute(struct conn_ctx *ctx)
 	if (parse_v1(ctx, API_PISTON, v1, &ctx->req, &err) < 0)
 		return http_send_error(ctx, &err);
 	return http_enqueue(ctx);
+}
+
+/* The /api/v1 field an error names first, and Judge0's name for it. */
+static const struct {
+	const char *ours, *judge0;
+} fields[] = {
+	{ "compile_options", "compiler_options" },
+	{ "callback_url", "callback_url" },
+	{ "args", "command_line_arguments" },
+	{ "stdin", "stdin" },
+	{ "tests", "expected_output" },
+	{ "code", "source_code" },
+	{ "files", "additional_files" },
+	{ "limits.wall_time_ms", "wall_time_limit" },
+	{ "limits.cpu_time_ms", "cpu_time_limit" },
+	{ "limits.memory_bytes", "memory_limit" },
+	{ "limits.max_processes", "max_processes_and_or_threads" },
+	{ "limits.file_size_bytes", "max_file_size" },
+	{ "limits.output_bytes", "max_file_size" },
+	{ "runs", "number_of_runs" },
+	{ "language", "language_id" },
+};
+
+const char *http_peer_field(const struct api_error *err)
+{
+	const char *m = err->message;
+
+	/* Messages start with the field, or say "the field 'X' ...". */
+	if (strncmp(m, "the field '", 11) == 0)
+		m += 11;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(fields); i++) {
+		size_t n = strlen(fields[i].ours);
+		if (strncmp(m, fields[i].ours, n) == 0 && strchr(":.[' ", m[n]) && m[n])
+			return fields[i].judge0;
+	}
+	if (err->code == API_E_UNKNOWN_LANGUAGE)
+		return "language_id";
+	return NULL;
+}
+
+json_t *http_peer_error(const struct conn_ctx *ctx, const struct api_error *err)
+{
+	const char *field;
+
+	if (ctx->route.family == HTTP_F_PISTON)
+		return pst_error_json(err->message);
+	if (api_error_http_status(err->code) == 400 && (field = http_peer_field(err)))
+		return json_pack("{s:[s]}", field, err->message);
+	return j0_error_json(err->message);
 }
 
 json_t *http_peer_answer(const struct conn_ctx *ctx, json_t *answer)

@@ -26,7 +26,6 @@
 #include "cache/cache.h"
 #include "callback/callback.h"
 #include "http/internal.h"
-#include "piston/piston.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -87,6 +86,16 @@ struct MHD_Response *http_json_response(json_t *v)
 	return http_json_response_len(v, &len);
 }
 
+unsigned http_error_status(const struct conn_ctx *ctx, const struct api_error *err)
+{
+	unsigned code = api_error_http_status(err->code);
+
+	/* Judge0 answers a submission it cannot take with 422. */
+	if (ctx->route.family == HTTP_F_JUDGE0 && code == 400 && http_peer_field(err))
+		return MHD_HTTP_UNPROCESSABLE_CONTENT;
+	return code;
+}
+
 struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struct api_error *err,
 					 const char *allow)
 {
@@ -94,11 +103,8 @@ struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struc
 	json_t *body;
 
 	/* Each API's clients read errors in its own shape. */
-	switch (ctx->route.family) {
-	case HTTP_F_JUDGE0: body = j0_error_json(err->message); break;
-	case HTTP_F_PISTON: body = pst_error_json(err->message); break;
-	default: body = api_error_json(err); break;
-	}
+	body = ctx->route.family == HTTP_F_SAFEXEC ? api_error_json(err)
+						    : http_peer_error(ctx, err);
 	if (!(resp = http_json_response(body)))
 		return NULL;
 	if (allow)
@@ -127,7 +133,7 @@ enum MHD_Result http_send_response(struct conn_ctx *ctx, unsigned code,
 static enum MHD_Result send_error_allow(struct conn_ctx *ctx, const struct api_error *err,
 					const char *allow)
 {
-	return http_send_response(ctx, api_error_http_status(err->code),
+	return http_send_response(ctx, http_error_status(ctx, err),
 				  http_error_response(ctx, err, allow));
 }
 
@@ -202,6 +208,12 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 				"its code does not fit the memory limit, or its arguments are "
 				"too large");
 	}
+	if (ctx->token[0] && atomic_load(&srv->abort_runs)) {
+		/* A submission stopped with the service is not recorded: it
+		 * runs again at the next start. */
+		job_result_release(&res);
+		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
+	}
 	const struct sbx_result *last = res.compile_failed ? &res.compile
 							   : &res.tests[res.decisive].res;
 	http_metrics_run(&srv->metrics, last->status, (util_now_ns() - t0) / 1000);
@@ -213,6 +225,7 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 	}
 
 	tests = api_tests_json(&ctx->req, &res);
+	*answer = api_response_json(ctx->ep, -1, &ctx->req, &res);
 	rec = (struct store_record){
 		.created_ms = ctx->created_ms,
 		.client = ctx->client,
@@ -229,16 +242,26 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		.compile = res.compiled ? &res.compile : NULL,
 		.compile_limits = &ctx->req.compile_limits,
 		.tests = tests,
+		/* A submission is finished with its record, atomically. */
+		.job_token = ctx->token[0] && *answer ? ctx->token : NULL,
+		.job_answer = *answer,
 	};
+	ctx->job_finished = false;
 	if (store_insert(srv->store, &rec, &id) < 0) {
 		fprintf(stderr, "safexec: could not record an execution\n");
 		id = -1;
+	} else {
+		ctx->job_finished = rec.job_token != NULL;
 	}
 	json_decref(tests);
-	*answer = api_response_json(ctx->ep, id, &ctx->req, &res);
 	job_result_release(&res);
 	if (!*answer)
 		return api_fail(err, API_E_INTERNAL, "out of memory");
+	if (json_object_set_new(*answer, "id", id > 0 ? json_integer(id) : json_null()) < 0) {
+		json_decref(*answer);
+		*answer = NULL;
+		return api_fail(err, API_E_INTERNAL, "out of memory");
+	}
 	return 0;
 }
 
@@ -268,7 +291,7 @@ static void run_job(struct http_server *srv, struct conn_ctx *ctx)
 		}
 		api_fail(&err, API_E_INTERNAL, "out of memory");
 	}
-	ctx->resp_code = api_error_http_status(err.code);
+	ctx->resp_code = http_error_status(ctx, &err);
 	ctx->resp = http_error_response(ctx, &err, NULL);
 out:
 	api_request_release(&ctx->req);
@@ -353,7 +376,7 @@ static void read_job(struct http_server *srv, struct conn_ctx *ctx)
 			fprintf(stderr, "safexec: could not read the history\n");
 			api_fail(&err, API_E_INTERNAL, "could not read the history");
 		}
-		ctx->resp_code = api_error_http_status(err.code);
+		ctx->resp_code = http_error_status(ctx, &err);
 		ctx->resp = http_error_response(ctx, &err, NULL);
 	}
 	ctx->ran = true;
@@ -657,7 +680,11 @@ static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *
 		return http_send_error(ctx, &err);
 	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (api_check_content_type(v, fetch_site || origin, &err) < 0)
+	/* Piston's clients (node-fetch's default) label their JSON
+	 * text/plain; only a browser can be made to send that from another
+	 * site's page, and a browser says where a request comes from. */
+	if (api_check_content_type(v, ctx->route.family == HTTP_F_PISTON && !fetch_site && !origin,
+				   &err) < 0)
 		return http_send_error(ctx, &err);
 	v = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1039,6 +1066,13 @@ void http_free(struct http_server *srv)
 	pthread_cond_destroy(&srv->rq.idle);
 	pthread_mutex_destroy(&srv->mem.lock);
 	pthread_cond_destroy(&srv->mem.freed);
+	/* Submissions still queued stay in the store for the next start. */
+	while (srv->q.jhead) {
+		struct conn_ctx *job = srv->q.jhead;
+		srv->q.jhead = job->next;
+		api_request_release(&job->req);
+		free(job);
+	}
 	pthread_mutex_destroy(&srv->waits.lock);
 	pthread_cond_destroy(&srv->waits.changed);
 	cb_free(srv->callbacks);

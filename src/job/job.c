@@ -77,25 +77,6 @@ static int empty_result(struct sbx_result *r)
 	return r->out.data && r->err.data && r->output.data ? 0 : -ENOMEM;
 }
 
-/* stdout becomes both streams in the order written; stderr is empty. */
-static int redirect_stderr(struct sbx_result *r)
-{
-	char *copy = malloc(r->output.len + 1);
-
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, r->output.data, r->output.len);
-	copy[r->output.len] = '\0';
-	free(r->out.data);
-	r->out.data = copy;
-	r->out.len = r->output.len;
-	r->stdout_truncated |= r->stderr_truncated;
-	r->stderr_truncated = false;
-	r->err.len = 0;
-	r->err.data[0] = '\0';
-	return 0;
-}
-
 /* One run of a test. */
 static int run_once(struct sbx_host *host, const struct job_spec *spec, const struct job_test *t,
 		    const struct sbx_file *files, size_t nfiles, struct sbx_result *out)
@@ -106,6 +87,7 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 		.stdin_len = t && t->stdin_data ? t->stdin_len : spec->stdin_len,
 		.argv = t && t->has_args ? (const char *const *)t->argv : spec->argv,
 		.argc = t && t->has_args ? t->argc : spec->argc,
+		.merge_stderr = spec->redirect_stderr,
 		.run_limits = spec->limits,
 	};
 
@@ -122,6 +104,7 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 	req.stdin_len = job.stdin_len;
 	req.argv = job.argv;
 	req.argc = job.argc;
+	req.merge_stderr = job.merge_stderr;
 	req.limits = spec->limits;
 	return sbx_run(host, &req, out);
 }
@@ -150,8 +133,6 @@ static int run_test(struct sbx_host *host, const struct job_spec *spec, const st
 	out->wall_time_ms = wall / n;
 	out->cpu_time_ms = cpu / n;
 	out->memory_bytes = mem / n;
-	if (r == 0 && spec->redirect_stderr)
-		r = redirect_stderr(out);
 	return r;
 }
 
@@ -230,6 +211,9 @@ int job_execute(struct sbx_host *host, struct cache *cache, const struct job_spe
 		}
 		r = run_test(host, spec, test, files, nfiles, &t->res);
 		if (r < 0) {
+			/* The sandbox refused it: a failure, and the end. */
+			t->verdict = JOB_FAILED;
+			out->failed++;
 			if (!t->res.out.data && empty_result(&t->res) < 0)
 				r = -ENOMEM;
 			for (size_t j = i + 1; j < n; j++) {

@@ -45,7 +45,7 @@ struct job_spec {
 	const struct job_test *tests;	/* NULL: one run of stdin and argv */
 	size_t ntests;
 	bool stop_on_failure;
-	bool redirect_stderr;		/* stdout gets both streams */
+	bool redirect_stderr;		/* 2>&1: stdout gets both streams */
 	unsigned runs;			/* of each test, >= 1 */
 };
 

@@ -698,6 +698,7 @@ int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job 
 	req.stdin_len = job->stdin_len;
 	req.argv = job->argv;
 	req.argc = job->argc;
+	req.merge_stderr = job->merge_stderr;
 	req.limits = job->run_limits;
 	r = sbx_run(host, &req, out);
 	free(cmd);

@@ -142,6 +142,7 @@ struct rt_job {
 	const char *const *options;	/* compile options, checked with
 					   rt_option_allowed() */
 	size_t noptions;
+	bool merge_stderr;		/* the run's stderr is its stdout */
 	struct sbx_limits run_limits, compile_limits;
 };
 

@@ -324,7 +324,8 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.report_fd = run->report_pipe[1];
 	a.stdin_fd = run->stdin_fd;
 	a.stdout_fd = run->out_pipe[1];
-	a.stderr_fd = run->err_pipe[1];
+	/* 2>&1: one pipe keeps the order the program wrote in. */
+	a.stderr_fd = run->req->merge_stderr ? run->out_pipe[1] : run->err_pipe[1];
 	for (int c = 0; c < CG_NCTRL; c++)
 		a.cg_tasks_fd[c] = run->cg.tasks_fd[c];
 	a.set_groups = host->f.root;

@@ -143,6 +143,9 @@ struct sbx_request {
 	/* After the program ends, return the regular files in /box (a
 	 * compile stage's output) in the result's files. */
 	bool collect_files;
+	/* The program's stderr is its stdout (2>&1): the result's stdout has
+	 * both streams in the order written, its stderr is empty. */
+	bool merge_stderr;
 	const char *stdin_data;	/* may be NULL; stdin_len bytes */
 	size_t stdin_len;
 	const char *const *argv; /* the program's own arguments, argc of them */

@@ -81,7 +81,8 @@ static const char schema_sql[] =
 	" memory_bytes INTEGER NOT NULL,"
 	" compile TEXT,"	/* since version 2: the compile stage, JSON */
 	" verdict TEXT,"	/* since version 3: the tests' verdict */
-	" tests TEXT);"		/* since version 3: {verdict, tests, totals} */
+	" tests TEXT,"		/* since version 3: {verdict, tests, totals} */
+	" limit_file_size_bytes INTEGER);" /* since version 3; NULL before */
 	"CREATE INDEX IF NOT EXISTS executions_created_ms"
 	" ON executions(created_ms);"
 	/* Since version 3.  The token is the key; the implicit rowid is
@@ -113,7 +114,8 @@ static const struct {
 } migrations[] = {
 	{ 2, "ALTER TABLE executions ADD COLUMN compile TEXT" },
 	{ 3, "ALTER TABLE executions ADD COLUMN verdict TEXT;"
-	     "ALTER TABLE executions ADD COLUMN tests TEXT" },
+	     "ALTER TABLE executions ADD COLUMN tests TEXT;"
+	     "ALTER TABLE executions ADD COLUMN limit_file_size_bytes INTEGER" },
 	/* The jobs table comes with schema_sql's CREATE ... IF NOT EXISTS. */
 };
 
@@ -123,16 +125,16 @@ static const char insert_sql[] =
 	" limit_memory_bytes, limit_max_processes, limit_output_bytes, status,"
 	" exit_code, signal, stdout, stderr, output, stdout_truncated,"
 	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes, compile,"
-	" verdict, tests)"
+	" verdict, tests, limit_file_size_bytes)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 
 /* Column order shared by get_sql and full_row(). */
 enum {
 	C_ID, C_CREATED, C_CLIENT, C_ENDPOINT, C_LANGUAGE, C_CODE, C_STDIN,
 	C_ARGS, C_L_WALL, C_L_CPU, C_L_MEM, C_L_PROCS, C_L_OUTPUT, C_STATUS,
 	C_EXIT, C_SIGNAL, C_STDOUT, C_STDERR, C_OUTPUT, C_OUT_TRUNC,
-	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE, C_TESTS,
+	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE, C_TESTS, C_L_FSIZE,
 };
 
 static const char get_sql[] =
@@ -140,7 +142,8 @@ static const char get_sql[] =
 	" limit_wall_time_ms, limit_cpu_time_ms, limit_memory_bytes,"
 	" limit_max_processes, limit_output_bytes, status, exit_code, signal,"
 	" stdout, stderr, output, stdout_truncated, stderr_truncated,"
-	" wall_time_ms, cpu_time_ms, memory_bytes, compile, tests"
+	" wall_time_ms, cpu_time_ms, memory_bytes, compile, tests,"
+	" limit_file_size_bytes"
 	" FROM executions WHERE id = ?1";
 
 /* Column order shared by list_sql and summary_json(). */
@@ -301,6 +304,9 @@ json_t *store_row_json(const struct store_row *row)
 	r |= set_new(limits, "memory_bytes", json_u64(row->limits.memory_bytes));
 	r |= set_new(limits, "max_processes", json_u64(row->limits.processes));
 	r |= set_new(limits, "output_bytes", json_u64(row->limits.output_bytes));
+	/* Records from before version 3 have none. */
+	if (row->limits.file_size_bytes)
+		r |= set_new(limits, "file_size_bytes", json_u64(row->limits.file_size_bytes));
 	r |= set_new(obj, "limits", limits);
 	limits = NULL;
 	if (r || codec_result_add(obj, &row->result) < 0)
@@ -429,6 +435,7 @@ static json_t *full_row(sqlite3_stmt *st)
 	row.limits.memory_bytes = u64(sqlite3_column_int64(st, C_L_MEM));
 	row.limits.processes = (uint32_t)sqlite3_column_int64(st, C_L_PROCS);
 	row.limits.output_bytes = u64(sqlite3_column_int64(st, C_L_OUTPUT));
+	row.limits.file_size_bytes = u64(sqlite3_column_int64(st, C_L_FSIZE));
 
 	struct sbx_result *res = &row.result;
 	row.status = col_text(st, C_STATUS);
@@ -911,10 +918,14 @@ static int bind_record(sqlite3_stmt *s, const struct store_row *row,
 	rc |= bind_text_or_null(s, 24, compile);
 	rc |= bind_text_or_null(s, 25, json_string_value(json_object_get(row->tests, "verdict")));
 	rc |= bind_text_or_null(s, 26, tests);
+	rc |= sqlite3_bind_int64(s, 27, i64(l->file_size_bytes));
 	/* Every bind returns SQLITE_OK (0) or an error; OR-ing keeps "some
 	 * error" without caring which. */
 	return rc;
 }
+
+static int finish_job_locked(struct store *st, const char *token, json_t *answer,
+			     int64_t execution_id);
 
 int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 {
@@ -979,6 +990,13 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	row.args = args;
 
 	pthread_mutex_lock(&st->lock);
+	if (rec->job_token &&
+	    (rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		r = sql_errno(rc);
+		fprintf(stderr, "store: insert failed: %s\n", sqlite3_errmsg(st->db));
+		pthread_mutex_unlock(&st->lock);
+		goto out;
+	}
 	rc = bind_record(st->ins, &row, args_text, compile_text, tests_text);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st->ins);
@@ -990,6 +1008,18 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 	}
 	sqlite3_reset(st->ins);
 	sqlite3_clear_bindings(st->ins);
+	if (rec->job_token) {
+		if (r == 0)
+			r = finish_job_locked(st, rec->job_token, rec->job_answer, row.id);
+		rc = sqlite3_exec(st->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+		if (r == 0 && rc != SQLITE_OK) {
+			r = sql_errno(rc);
+			fprintf(stderr, "store: commit failed: %s\n", sqlite3_errmsg(st->db));
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		if (r < 0)
+			row.id = 0;
+	}
 	if (r == 0 && ++st->since_prune >= STORE_PRUNE_EVERY &&
 	    prune_executions_locked(st) == 0)
 		vacuum_locked(st);
@@ -1341,18 +1371,13 @@ int store_job_start(struct store *st, const char *token, int64_t now_ms)
 	return r < 0 ? r : 0;
 }
 
-int store_job_finish(struct store *st, const char *token, const char *answer,
-		     int64_t execution_id, int64_t now_ms)
+/* Marks a job done with its answer, the lock held; > 0 when it changed. */
+static int finish_locked(struct store *st, const char *token, const char *answer,
+			 int64_t execution_id, int64_t now_ms)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = st->job_finish;
 	int r;
 
-	if (!st)
-		return -EINVAL;
-	if (!token_ok(token))
-		return -ENOENT;
-	pthread_mutex_lock(&st->lock);
-	s = st->job_finish;
 	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
 	/* Megabytes are fine: SQLITE_STATIC binds the caller's text without
 	 * a copy. */
@@ -1371,6 +1396,38 @@ int store_job_finish(struct store *st, const char *token, const char *answer,
 	if (r > 0 && ++st->jobs_since_prune >= STORE_PRUNE_EVERY &&
 	    prune_jobs_locked(st) == 0)
 		vacuum_locked(st);
+	return r;
+}
+
+static int finish_job_locked(struct store *st, const char *token, json_t *answer,
+			     int64_t execution_id)
+{
+	char *text;
+	int r;
+
+	if (!token_ok(token))
+		return -ENOENT;
+	if (answer && json_object_set_new(answer, "id", json_integer(execution_id)) < 0)
+		return -ENOMEM;
+	text = answer ? json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	if (answer && !text)
+		return -ENOMEM;
+	r = finish_locked(st, token, text, execution_id, store_now_ms());
+	free(text);
+	return r < 0 ? r : 0;
+}
+
+int store_job_finish(struct store *st, const char *token, const char *answer,
+		     int64_t execution_id, int64_t now_ms)
+{
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	if (!token_ok(token))
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	r = finish_locked(st, token, answer, execution_id, now_ms);
 	pthread_mutex_unlock(&st->lock);
 	return r < 0 ? r : 0;
 }

@@ -47,6 +47,11 @@ struct store_record {
 	const struct sbx_result *compile; /* the compile stage's, or NULL */
 	const struct sbx_limits *compile_limits; /* with compile */
 	const json_t *tests;		/* {verdict, tests, totals}, or NULL */
+	/* A submission's run: the job of this token is finished with
+	 * job_answer (its "id" set to the record's) in the same transaction,
+	 * so that a crash leaves both or neither. */
+	const char *job_token;
+	json_t *job_answer;
 };
 
 struct store;

@@ -319,7 +319,7 @@ def execute_every_field(s, slow):
                    "stdin": "line 1\nline 2\n", "args": ["a", "b c", ""],
                    "limits": {"wall_time_ms": 5000, "cpu_time_ms": 4000,
                               "memory_bytes": 100 << 20, "max_processes": 10,
-                              "output_bytes": 4096}})
+                              "output_bytes": 4096, "file_size_bytes": 65536}})
     want = RESULT_FIELDS | {"id", "language", "limits", "message"}
     check(want <= set(j), f"missing fields: {sorted(want - set(j))}")
     eq(j["stdout"], "out ['a', 'b c', ''] 'line 1\\nline 2\\n'\n", "stdout")
@@ -333,7 +333,8 @@ def execute_every_field(s, slow):
     eq(j["stderr_truncated"], False, "stderr_truncated")
     eq(j["message"], "", "message")
     eq(j["limits"], {"wall_time_ms": 5000, "cpu_time_ms": 4000, "memory_bytes": 100 << 20,
-                     "max_processes": 10, "output_bytes": 4096}, "effective limits")
+                     "max_processes": 10, "output_bytes": 4096, "file_size_bytes": 65536},
+       "effective limits")
     for f in ("wall_time_ms", "cpu_time_ms", "memory_bytes"):
         check(isinstance(j[f], int) and j[f] >= 0, f"{f} is a non-negative integer")
     check(j["memory_bytes"] > 1 << 20, "memory_bytes measured")
@@ -345,7 +346,8 @@ def execute_defaults_and_aliases(s, slow):
     j = s.execute({"code": "print(1)"})
     eq(j["language"], "python", "default language")
     eq(j["limits"], {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 128 << 20,
-                     "max_processes": 64, "output_bytes": 1 << 20}, "default limits")
+                     "max_processes": 64, "output_bytes": 1 << 20, "file_size_bytes": 16 << 20},
+       "default limits")
     for alias in ("python3", "py"):
         j = s.execute({"language": alias, "code": "import sys; print(sys.version_info[0])"})
         eq(j["output"], "3\n", f"{alias} output")
@@ -599,7 +601,7 @@ def bad_input_methods_and_paths(s, slow):
         eq(r.header("Allow"), "GET, HEAD", f"Allow for {path}")
     r = s.request("DELETE", "/api/v1/executions/1")
     expect_error(r, 405, "method_not_allowed")
-    for path in ("/nope", "/run/", "/api/v1", "/api/v2/execute", "/api/v1/executions/abc",
+    for path in ("/nope", "/run/", "/api/v1", "/api/v3/execute", "/api/v1/executions/abc",
                  "/api/v1/executions/0", "/api/v1/executions/99999999",
                  "/../../etc/passwd", "/index.html/x", "/%2e%2e/etc/passwd"):
         expect_error(s.get(path), 404, "not_found")

@@ -369,23 +369,23 @@ TEST(api_content_type)
 {
 	struct api_error err;
 
-	ASSERT_EQ(api_check_content_type(NULL, true, &err), 0);
-	ASSERT_EQ(api_check_content_type("", true, &err), 0);
-	ASSERT_EQ(api_check_content_type("application/json", true, &err), 0);
-	ASSERT_EQ(api_check_content_type("Application/JSON; charset=utf-8", true, &err), 0);
-	ASSERT_EQ(api_check_content_type(" application/json ;charset=UTF-8", true, &err), 0);
-	ASSERT_EQ(api_check_content_type("application/vnd.api+json", true, &err), 0);
-	ASSERT_EQ(api_check_content_type("text/plain", true, &err), -EINVAL);
+	ASSERT_EQ(api_check_content_type(NULL, false, &err), 0);
+	ASSERT_EQ(api_check_content_type("", false, &err), 0);
+	ASSERT_EQ(api_check_content_type("application/json", false, &err), 0);
+	ASSERT_EQ(api_check_content_type("Application/JSON; charset=utf-8", false, &err), 0);
+	ASSERT_EQ(api_check_content_type(" application/json ;charset=UTF-8", false, &err), 0);
+	ASSERT_EQ(api_check_content_type("application/vnd.api+json", false, &err), 0);
+	ASSERT_EQ(api_check_content_type("text/plain", false, &err), -EINVAL);
 	ASSERT_EQ(err.code, API_E_UNSUPPORTED_MEDIA_TYPE);
 	ASSERT_EQ(api_error_http_status(err.code), 415);
-	ASSERT_EQ(api_check_content_type("application/x-www-form-urlencoded", true, &err), -EINVAL);
-	ASSERT_EQ(api_check_content_type("application/jsonx", true, &err), -EINVAL);
-	ASSERT_EQ(api_check_content_type("multipart/form-data; boundary=x", true, &err), -EINVAL);
-	/* Not from a browser: JSON labelled text/plain passes, forms do not. */
-	ASSERT_EQ(api_check_content_type("text/plain;charset=UTF-8", false, &err), 0);
-	ASSERT_EQ(api_check_content_type("application/x-www-form-urlencoded", false, &err),
+	ASSERT_EQ(api_check_content_type("application/x-www-form-urlencoded", false, &err), -EINVAL);
+	ASSERT_EQ(api_check_content_type("application/jsonx", false, &err), -EINVAL);
+	ASSERT_EQ(api_check_content_type("multipart/form-data; boundary=x", false, &err), -EINVAL);
+	/* Where text/plain is allowed, JSON so labelled passes, forms do not. */
+	ASSERT_EQ(api_check_content_type("text/plain;charset=UTF-8", true, &err), 0);
+	ASSERT_EQ(api_check_content_type("application/x-www-form-urlencoded", true, &err),
 		  -EINVAL);
-	ASSERT_EQ(api_check_content_type("text/plainx", false, &err), -EINVAL);
+	ASSERT_EQ(api_check_content_type("text/plainx", true, &err), -EINVAL);
 }
 
 TEST(api_error_codes_and_statuses)

@@ -241,7 +241,8 @@ TEST(store_roundtrip_every_field)
 	ASSERT_EQ(jint(l, "memory_bytes"), 64ll << 20);
 	ASSERT_EQ(jint(l, "max_processes"), 16);
 	ASSERT_EQ(jint(l, "output_bytes"), 4096);
-	ASSERT_EQ(json_object_size(l), 5);
+	ASSERT_EQ(jint(l, "file_size_bytes"), SBX_DEFAULT_FILE_SIZE);
+	ASSERT_EQ(json_object_size(l), 6);
 	ASSERT_STREQ(jstr(j, "status"), "runtime_error");
 	ASSERT_EQ(jint(j, "exit_code"), 3);
 	ASSERT(json_is_null(json_object_get(j, "signal")));
@@ -788,6 +789,7 @@ TEST(store_compile_stage_and_schema_1)
 	ASSERT_EQ(sqlite3_exec(h, "ALTER TABLE executions DROP COLUMN compile;"
 			       "ALTER TABLE executions DROP COLUMN verdict;"
 			       "ALTER TABLE executions DROP COLUMN tests;"
+			       "ALTER TABLE executions DROP COLUMN limit_file_size_bytes;"
 			       "DROP TABLE jobs;"
 			       "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
