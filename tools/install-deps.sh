@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages safexec needs: to build and run it (and curl,
 # for README.md's example), and with --test, to run the whole test suite too.
-# Quick when all are present.  Debian 12's own archive only: no npm, no other
-# registry.  `--list` prints the packages instead.
+# Quick when all are present.  Debian 12's own archive only, no other
+# registry (the compat suite fetches Piston's npm client, piston-client
+# 1.0.2, into build/npm itself, with the npm installed here).  `--list`
+# prints the packages instead.
 #
 #     tools/install-deps.sh [--test] [--languages LIST] [--list]
 #
@@ -71,9 +73,10 @@ PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:
-	# the browser suite (tests/browser/run); every language: the language
-	# suite.
-	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil"
+	# the browser suite (tests/browser/run); npm (and nodejs, a language's):
+	# the compat suite's Piston client (tests/e2e/compat.py); every
+	# language: the language suite.
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil npm"
 	langs=all
 fi
 langs=$(echo "$langs" | tr ',' ' ')

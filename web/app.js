@@ -1,4 +1,4 @@
-// safexec web page: a language, a small editor, a Run button, the result
+// safexec web page: a language, a small editor, tests, a Run button, the result
 // (the compile stage's apart) and the history.
 //
 // Everything the server returns (output, code, previews, language names) is
@@ -12,6 +12,9 @@
 	const STORE_LANGUAGE = 'safexec.language';
 	const STORE_DRAFTS = 'safexec.drafts';
 	const STORE_LANGUAGES = 'safexec.languages';
+	const STORE_TESTS = 'safexec.tests';
+	// The most tests one request may carry.
+	const MAX_TESTS = 256;
 	// Used until the server's list has come (and if it never does).
 	const PYTHON = {
 		language: 'python',
@@ -69,10 +72,18 @@
 		stderr: $('stderr'),
 		stderrTrunc: $('stderr-trunc'),
 		noOutput: $('no-output'),
+		streams: $('streams'),
 		historyList: $('history-list'),
 		historyNote: $('history-note'),
 		historyMore: $('history-more'),
 		historyRefresh: $('history-refresh'),
+		testsFold: $('tests-fold'),
+		testsCount: $('tests-count'),
+		testCases: $('test-cases'),
+		testAdd: $('test-add'),
+		stopOnFailure: $('stop-on-failure'),
+		testResults: $('test-results'),
+		testResultList: $('test-result-list'),
 	};
 
 	let running = false;
@@ -182,8 +193,30 @@
 		return { text: 'Compilation failed: ' + text, kind: st.kind };
 	}
 
-	// The short label of a history badge.
+	// A test's verdict (or a run's, over its tests) in words, and its
+	// colour: accepted green, a wrong answer red, a test that did not run
+	// grey, any other way of failing orange.
+	function describeVerdict(v) {
+		switch (v) {
+		case 'accepted': return { text: 'Accepted', kind: 'ok' };
+		case 'wrong_answer': return { text: 'Wrong answer', kind: 'bad' };
+		case 'not_run': return { text: 'Not run', kind: 'neutral' };
+		case 'compile_error': return { text: 'Compilation failed', kind: 'bad' };
+		case 'runtime_error': return { text: 'Runtime error', kind: 'warn' };
+		case 'signaled': return { text: 'Killed by a signal', kind: 'warn' };
+		case 'timeout': return { text: 'Time limit exceeded', kind: 'warn' };
+		case 'memory_limit': return { text: 'Memory limit exceeded', kind: 'warn' };
+		case 'output_limit': return { text: 'Output limit exceeded', kind: 'warn' };
+		case 'internal_error': return { text: 'Internal error', kind: 'warn' };
+		default: return { text: 'Verdict: ' + String(v), kind: 'warn' };
+		}
+	}
+
+	// The short label of a history badge: the verdict of a run with tests
+	// that ran to the end (its status is only that of the deciding test).
 	function badgeFor(item) {
+		if (item.verdict === 'accepted') return { text: 'Accepted', kind: 'ok' };
+		if (item.verdict === 'wrong_answer') return { text: 'Wrong answer', kind: 'bad' };
 		switch (item.status) {
 		case 'ok': return { text: 'OK', kind: 'ok' };
 		case 'runtime_error': return { text: 'Exit ' + item.exit_code, kind: 'bad' };
@@ -390,8 +423,10 @@
 	// Resizing the editor changes how far the textarea can scroll.
 	if (typeof ResizeObserver === 'function') new ResizeObserver(syncScroll).observe(el.code);
 
-	// Ctrl+Enter also runs from the language, stdin, arguments and limits.
-	for (const field of [el.language, el.stdin, el.args, el.limitWall, el.limitMemory]) {
+	// Ctrl+Enter also runs from the language, stdin, arguments, limits and
+	// tests.
+	for (const field of [el.language, el.stdin, el.args, el.limitWall, el.limitMemory, el.testCases,
+		el.stopOnFailure]) {
 		field.addEventListener('keydown', (ev) => {
 			if (isRunShortcut(ev)) {
 				ev.preventDefault();
@@ -680,6 +715,132 @@
 			"'" + a.replace(/'/g, "'\\''") + "'")).join(' ');
 	}
 
+	// ---- Tests -------------------------------------------------------------
+
+	// Test cases: an input and an expected output each.  When there are
+	// any, Run sends them as `tests` and the answer's verdicts are shown.
+	// They are kept in this browser, like the drafts.
+
+	let testsTimer = 0;
+
+	function testCaseItems() {
+		return Array.from(el.testCases.children);
+	}
+
+	// What the editor holds, as the request's `tests`.
+	function readTests() {
+		return testCaseItems().map((li) => ({
+			stdin: li.querySelector('.test-stdin').value,
+			expected_output: li.querySelector('.test-expected').value,
+		}));
+	}
+
+	function keepTests() {
+		clearTimeout(testsTimer);
+		testsTimer = 0;
+		writeStore(STORE_TESTS, {
+			tests: readTests().map((t) => [t.stdin, t.expected_output]),
+			stop_on_failure: el.stopOnFailure.checked,
+		});
+	}
+
+	function keepTestsSoon() {
+		if (!testsTimer) testsTimer = setTimeout(keepTests, 500);
+	}
+
+	// Numbers, labels and the count in the fold's title, after a test came
+	// or went.
+	function renumberTests() {
+		const items = testCaseItems();
+		items.forEach((li, i) => {
+			const n = String(i + 1);
+			li.querySelector('.test-case-title').textContent = 'Test ' + n;
+			for (const s of li.querySelectorAll('.test-case-n')) s.textContent = 'Test ' + n + ' ';
+			li.querySelector('.test-remove').setAttribute('aria-label', 'Remove test ' + n);
+		});
+		el.testsCount.textContent = items.length ? '(' + items.length + ')' : '';
+		el.testAdd.disabled = items.length >= MAX_TESTS;
+	}
+
+	// A labelled textarea of a test: its input or its expected output.
+	function testField(cls, label, value) {
+		const wrap = document.createElement('label');
+		wrap.className = 'field test-field';
+		const title = document.createElement('span');
+		const n = document.createElement('span');
+		n.className = 'sr-only test-case-n';
+		title.appendChild(n);
+		title.appendChild(document.createTextNode(label));
+		const ta = document.createElement('textarea');
+		ta.className = 'stdin test-text ' + cls;
+		ta.rows = 3;
+		ta.spellcheck = false;
+		ta.wrap = 'off';
+		ta.setAttribute('autocapitalize', 'off');
+		ta.setAttribute('autocomplete', 'off');
+		ta.value = value;
+		wrap.appendChild(title);
+		wrap.appendChild(ta);
+		return wrap;
+	}
+
+	function addTestCase(stdin, expected) {
+		const li = document.createElement('li');
+		li.className = 'test-case';
+		const head = document.createElement('div');
+		head.className = 'test-case-head';
+		const title = document.createElement('h3');
+		title.className = 'test-case-title';
+		const remove = document.createElement('button');
+		remove.type = 'button';
+		remove.className = 'btn btn-quiet btn-small test-remove';
+		remove.textContent = 'Remove';
+		remove.addEventListener('click', () => removeTestCase(li));
+		head.appendChild(title);
+		head.appendChild(remove);
+		const fields = document.createElement('div');
+		fields.className = 'test-case-fields';
+		fields.appendChild(testField('test-stdin', 'Input', stdin));
+		fields.appendChild(testField('test-expected', 'Expected output', expected));
+		li.appendChild(head);
+		li.appendChild(fields);
+		el.testCases.appendChild(li);
+		renumberTests();
+		return li;
+	}
+
+	// The focus goes to the test that takes its place, else the one
+	// before, else the Add button.
+	function removeTestCase(li) {
+		const next = li.nextElementSibling || li.previousElementSibling;
+		li.remove();
+		renumberTests();
+		keepTests();
+		if (next) next.querySelector('.test-stdin').focus();
+		else el.testAdd.focus();
+	}
+
+	el.testAdd.addEventListener('click', () => {
+		if (testCaseItems().length >= MAX_TESTS) return;
+		const li = addTestCase('', '');
+		keepTests();
+		li.querySelector('.test-stdin').focus();
+	});
+	el.testCases.addEventListener('input', keepTestsSoon);
+	el.stopOnFailure.addEventListener('change', keepTests);
+	window.addEventListener('pagehide', keepTests);
+
+	{
+		const saved = readStore(STORE_TESTS);
+		if (saved && typeof saved === 'object') {
+			for (const t of Array.isArray(saved.tests) ? saved.tests.slice(0, MAX_TESTS) : []) {
+				if (Array.isArray(t) && typeof t[0] === 'string' && typeof t[1] === 'string') addTestCase(t[0], t[1]);
+			}
+			el.stopOnFailure.checked = saved.stop_on_failure === true;
+		}
+		renumberTests();
+	}
+
 	// ---- Output -----------------------------------------------------------
 
 	function setStatus(text, kind) {
@@ -697,6 +858,9 @@
 		for (const b of [el.stdoutBlock, el.stderrBlock, el.noOutput, el.stdoutTrunc, el.stderrTrunc]) b.hidden = true;
 		el.stdout.textContent = '';
 		el.stderr.textContent = '';
+		el.streams.hidden = false;
+		el.testResults.hidden = true;
+		el.testResultList.textContent = '';
 	}
 
 	function showError(message) {
@@ -757,7 +921,148 @@
 		el.compile.hidden = false;
 	}
 
-	function showResult(r) {
+	// ---- Test results ------------------------------------------------------
+
+	// One stream of a test (its stdout, the expected output, its stderr),
+	// in the style of the run's own.
+	function testStream(title, text, cls, truncNote) {
+		const box = document.createElement('div');
+		box.className = 'stream ' + cls;
+		const h = document.createElement('h4');
+		h.className = 'stream-title';
+		h.textContent = title;
+		box.appendChild(h);
+		if (text === '') {
+			const none = document.createElement('p');
+			none.className = 'stream-none';
+			none.textContent = 'Empty.';
+			box.appendChild(none);
+		} else {
+			const pre = document.createElement('pre');
+			pre.className = 'stream-text';
+			pre.tabIndex = 0;
+			pre.setAttribute('aria-label', title);
+			pre.textContent = text;
+			box.appendChild(pre);
+		}
+		if (truncNote) {
+			const p = document.createElement('p');
+			p.className = 'truncated';
+			p.textContent = truncNote;
+			box.appendChild(p);
+		}
+		return box;
+	}
+
+	// A metric cell of a test's row: its value, named for screen readers.
+	function testMetric(cls, name, v, fmt) {
+		const span = document.createElement('span');
+		span.className = cls;
+		if (isNum(v)) {
+			const sr = document.createElement('span');
+			sr.className = 'sr-only';
+			sr.textContent = name + ' ';
+			span.appendChild(sr);
+			span.appendChild(document.createTextNode(fmt(v)));
+		}
+		return span;
+	}
+
+	// One test as a row that opens onto its streams: number, verdict, time
+	// and memory; then what the program printed, what was expected and its
+	// stderr.  `input` is the test as sent ({stdin, expected_output}),
+	// when the page knows it.
+	function testResultItem(t, i, r, input) {
+		const verdict = typeof t.verdict === 'string' ? t.verdict : '';
+		const v = describeVerdict(verdict);
+		const li = document.createElement('li');
+		li.className = 'test-result';
+		li.dataset.verdict = verdict;
+		const details = document.createElement('details');
+		const summary = document.createElement('summary');
+		summary.className = 'test-row';
+		const num = document.createElement('span');
+		num.className = 'test-num';
+		const sr = document.createElement('span');
+		sr.className = 'sr-only';
+		sr.textContent = 'Test ';
+		num.appendChild(sr);
+		num.appendChild(document.createTextNode(String(i + 1)));
+		const badge = document.createElement('span');
+		badge.className = 'badge test-verdict';
+		badge.dataset.kind = v.kind;
+		badge.textContent = v.text;
+		badge.title = v.text;
+		summary.appendChild(num);
+		summary.appendChild(badge);
+		summary.appendChild(testMetric('test-time', 'time', t.wall_time_ms, formatDuration));
+		summary.appendChild(testMetric('test-mem', 'memory', t.memory_bytes, (x) => formatBytes(x, 1)));
+		details.appendChild(summary);
+
+		const body = document.createElement('div');
+		body.className = 'test-detail';
+		const note = document.createElement('p');
+		note.className = 'test-note';
+		if (verdict === 'not_run') {
+			note.textContent = r.verdict === 'compile_error' ? 'Not run: the program did not compile.' :
+				'Not run: an earlier test failed.';
+		} else if (typeof t.status === 'string' && t.status !== 'ok') {
+			note.textContent = describeStatus(Object.assign({}, t, { limits: r.limits })).text + '.';
+		} else if (isNum(t.exit_code) && t.exit_code !== 0) {
+			note.textContent = 'Exited with code ' + t.exit_code + '.';
+		}
+		if (note.textContent) body.appendChild(note);
+		if (verdict !== 'not_run') {
+			const lim = runLimits(r);
+			const cut = (name) => name + ' was cut off' +
+				(isNum(lim.output_bytes) ? ' at ' + formatBytes(lim.output_bytes, 2) : '') + '.';
+			const streams = document.createElement('div');
+			streams.className = 'test-streams';
+			streams.appendChild(testStream('stdout', typeof t.stdout === 'string' ? t.stdout : '',
+				'test-stdout', t.stdout_truncated === true ? cut('stdout') : ''));
+			if (input && typeof input.expected_output === 'string') {
+				streams.appendChild(testStream('Expected output', input.expected_output, 'test-expected-output', ''));
+			}
+			const stderr = typeof t.stderr === 'string' ? t.stderr : '';
+			if (stderr !== '' || t.stderr_truncated === true) {
+				streams.appendChild(testStream('stderr', stderr, 'stream-stderr test-stderr',
+					t.stderr_truncated === true ? cut('stderr') : ''));
+			}
+			body.appendChild(streams);
+		}
+		details.appendChild(body);
+		li.appendChild(details);
+		return li;
+	}
+
+	// A run with tests: the verdict over them all in the status line
+	// ("Accepted 3/3", "Wrong answer: 2/3 passed") and a row per test, the
+	// first one that failed open.
+	function showTests(r, inputs) {
+		const tests = r.tests.filter((t) => t && typeof t === 'object');
+		const tot = r.totals && typeof r.totals === 'object' ? r.totals : {};
+		const n = isNum(tot.tests) ? tot.tests : tests.length;
+		const ok = isNum(tot.accepted) ? tot.accepted : tests.filter((t) => t.verdict === 'accepted').length;
+		const verdict = typeof r.verdict === 'string' ? r.verdict :
+			(ok === n ? 'accepted' : (tests.find((t) => t.verdict !== 'accepted') || {}).verdict);
+		const v = describeVerdict(verdict);
+		if (verdict === 'accepted') setStatus(v.text + ' ' + ok + '/' + n, 'ok');
+		else if (verdict === 'compile_error') setStatus(v.text, 'bad');
+		else setStatus(v.text + ': ' + ok + '/' + n + ' passed', v.kind === 'neutral' ? 'warn' : v.kind);
+		let opened = false;
+		tests.forEach((t, i) => {
+			const li = testResultItem(t, i, r, inputs && inputs[i]);
+			if (!opened && t.verdict !== 'accepted' && t.verdict !== 'not_run') {
+				li.firstChild.open = true;
+				opened = true;
+			}
+			el.testResultList.appendChild(li);
+		});
+		el.testResults.hidden = tests.length === 0;
+	}
+
+	// `inputs`: the tests as sent, when the answer is to this page's run.
+	function showResult(r, inputs) {
 		clearOutput();
 		const st = describeStatus(r);
 		setStatus(st.text, st.kind);
@@ -766,10 +1071,18 @@
 			showError(r.message || r.error || 'The server could not run the program.');
 		}
 		showCompile(r);
+		const withTests = Array.isArray(r.tests);
+		if (withTests) showTests(r, inputs);
 		if (r.status === 'compile_error') {
 			// The program never ran: no streams, no usage, and a word on why.
 			el.noOutput.textContent = 'The program did not run.';
 			el.noOutput.hidden = false;
+			return;
+		}
+		// Each test has its own streams and usage: the run's top-level ones
+		// are only those of the test that decided.
+		if (withTests) {
+			el.streams.hidden = true;
 			return;
 		}
 
@@ -868,6 +1181,11 @@
 		if (wall !== undefined) limits.wall_time_ms = wall;
 		if (mem !== undefined) limits.memory_bytes = mem;
 		if (Object.keys(limits).length) body.limits = limits;
+		const tests = readTests();
+		if (tests.length) {
+			body.tests = tests;
+			body.stop_on_failure = el.stopOnFailure.checked;
+		}
 
 		setBusy(true);
 		hideDraftNote();
@@ -875,14 +1193,16 @@
 		markSelected();
 		clearOutput();
 		keepDraft();
-		setStatus(lang.compiled ? 'Compiling and running…' : 'Running…', 'running');
+		keepTests();
+		setStatus((lang.compiled ? 'Compiling and running' : 'Running') +
+			(tests.length ? ' ' + tests.length + (tests.length === 1 ? ' test' : ' tests') : '') + '…', 'running');
 		try {
 			const r = await api('/api/v1/execute', {
 				method: 'POST',
 				headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
 				body: JSON.stringify(body),
 			});
-			showResult(r);
+			showResult(r, tests.length ? tests : null);
 			if (!body.limits && lang === current) showDefaults(runLimits(r));
 			selectedId = r.id !== undefined ? r.id : null;
 		} catch (e) {
@@ -1025,7 +1345,7 @@
 			el.stdin.value = typeof r.stdin === 'string' ? r.stdin : '';
 			el.args.value = formatArgs(r.args);
 			if (el.stdin.value || el.args.value) el.stdinFold.open = true;
-			showResult(r);
+			showResult(r, null);
 			if (!lang) {
 				showError('This server does not offer ' + name + ' any more: the run\'s code is not loaded ' +
 					'into the editor.');

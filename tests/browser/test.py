@@ -911,6 +911,157 @@ def run_tests(b):
         check(luminance(dark) + 100 < luminance(light),
               f'dark background {dark} is not darker than the light one {light}')
 
+    def tests_verdicts():
+        # Test cases entered in the Tests section go with the run; each
+        # comes back with its verdict, the run with the verdict over them.
+        if b.value('#language') != 'python':
+            b.choose_language('python')
+        b.fill('#code', 'print(input())')
+        check(not b.js("return document.getElementById('tests-fold').open;"), 'the Tests section open at first')
+        check_eq(b.count('#test-cases .test-case'), 0, 'tests at first')
+        check_eq(b.text('#tests-count'), '', 'count of no tests')
+        b.open_fold('tests-fold')
+        case = '#test-cases .test-case:nth-child({}) {}'.format
+        # By mouse, then by keyboard: the new test's input takes the focus.
+        b.click('#test-add')
+        check(b.active_is(case(1, '.test-stdin')), 'focus not in the new test')
+        b.js("document.getElementById('test-add').focus();")
+        b.press(Keys.ENTER)
+        check(b.active_is(case(2, '.test-stdin')), 'focus not in the second test')
+        b.click('#test-add')
+        check_eq(b.count('#test-cases .test-case'), 3, 'tests added')
+        check_eq(b.text('#tests-count'), '(3)', 'count in the title')
+        check_eq(b.js("return Array.from(document.querySelectorAll('#test-cases .test-remove'),"
+                      " (e) => e.getAttribute('aria-label'));"),
+                 ['Remove test 1', 'Remove test 2', 'Remove test 3'], 'remove buttons')
+        for i, (stdin, want) in enumerate((('a', 'a'), ('b', 'c'), ('x', 'x')), 1):
+            b.fill(case(i, '.test-stdin'), stdin)
+            b.fill(case(i, '.test-expected'), want)
+        # The labels name the test: "Test 2 Input", "Test 2 Expected output".
+        check_eq(b.js("return Array.from(document.querySelector(arguments[0]).labels, (l) =>"
+                      " l.textContent.replace(/\\s+/g, ' ').trim());", case(2, '.test-expected')),
+                 ['Test 2 Expected output'], 'label of the second expected output')
+        # Removing the third leaves two, numbered; the focus stays among them.
+        b.click(case(3, '.test-remove'))
+        check_eq(b.count('#test-cases .test-case'), 2, 'tests after a removal')
+        check_eq(b.text('#tests-count'), '(2)', 'count after a removal')
+        check(b.active_is(case(2, '.test-stdin')), 'focus after a removal')
+
+        # What the page sends: a wrapper around fetch keeps the bodies.
+        b.js('''window.sentBodies = [];
+            const f = window.fetch;
+            window.fetch = function (url, opts) {
+                if (opts && typeof opts.body === 'string') window.sentBodies.push(opts.body);
+                return f.apply(this, arguments);
+            };''')
+        b.click('#run')
+        b.wait_status('Wrong answer', 60)
+        sent = json.loads(b.js('return window.sentBodies[window.sentBodies.length - 1];'))
+        check_eq(sent.get('tests'), [{'stdin': 'a', 'expected_output': 'a'},
+                                     {'stdin': 'b', 'expected_output': 'c'}], 'tests sent')
+        check_eq(sent.get('stop_on_failure'), False, 'stop_on_failure sent')
+        check_eq(b.status_text(), 'Wrong answer: 1/2 passed', 'summary')
+        check_eq(b.js("return document.getElementById('status').dataset.kind;"), 'bad', 'summary kind')
+        rows = '''return Array.from(document.querySelectorAll('#test-result-list .test-result'), (e) => [
+            e.querySelector('.test-num').textContent.replace(/\\s+/g, ' ').trim(),
+            e.dataset.verdict, e.querySelector('.test-verdict').textContent,
+            e.querySelector('.test-verdict').dataset.kind, e.querySelector('details').open,
+            getComputedStyle(e.querySelector('.test-verdict')).color]);'''
+        got = b.js(rows)
+        check_eq([r[:5] for r in got],
+                 [['Test 1', 'accepted', 'Accepted', 'ok', False],
+                  ['Test 2', 'wrong_answer', 'Wrong answer', 'bad', True]], 'test rows')
+        check(got[0][5] != got[1][5], 'accepted and wrong answer in one colour: ' + got[0][5])
+        for i in (1, 2):
+            check(re.search(r'\d+(\.\d+)? (ms|s)$', b.text(f'#test-result-list .test-result:nth-child({i}) .test-time')),
+                  f'test {i} time: ' + b.text(f'#test-result-list .test-result:nth-child({i}) .test-time'))
+            check(re.search(r'\d+(\.\d+)? (bytes|KiB|MiB|GiB)$',
+                            b.text(f'#test-result-list .test-result:nth-child({i}) .test-mem')), f'test {i} memory')
+        # The run's own streams and usage give way to the tests'.
+        for sel in ('#stdout-block', '#stderr-block', '#metrics', '#no-output'):
+            check(not b.visible(sel), sel + ' shown with tests')
+        detail = '''const d = document.querySelector('#test-result-list .test-result:nth-child(' + arguments[0] + ')');
+            return Array.from(d.querySelectorAll('.test-detail .stream'), (s) =>
+                [s.querySelector('.stream-title').textContent, s.querySelector('.stream-text, .stream-none').textContent,
+                 s.querySelector('.stream-text, .stream-none').getBoundingClientRect().height > 0]);'''
+        check_eq(b.js(detail, 2), [['stdout', 'b\n', True], ['Expected output', 'c', True]], 'failed test opened')
+        # A click opens the first; Enter on its row (the keyboard) closes it.
+        first = '#test-result-list .test-result:nth-child(1) summary'
+        b.click(first)
+        check_eq(b.js(detail, 1), [['stdout', 'a\n', True], ['Expected output', 'a', True]], 'first test opened')
+        check(b.active_is(first), 'focus not on the row clicked')
+        b.press(Keys.ENTER)
+        check(not b.js("return document.querySelector(arguments[0]).parentElement.open;", first), 'Enter kept it open')
+
+        # Stop at the first failure: the tests after it do not run.
+        b.click('#test-add')
+        b.fill(case(3, '.test-stdin'), 'x')
+        b.fill(case(3, '.test-expected'), 'x')
+        b.click('#stop-on-failure')
+        b.click('#run')
+        b.wait_status('Wrong answer', 60)
+        check_eq(json.loads(b.js('return window.sentBodies[window.sentBodies.length - 1];')).get('stop_on_failure'),
+                 True, 'stop_on_failure sent')
+        check_eq(b.status_text(), 'Wrong answer: 1/3 passed', 'summary with a test not run')
+        got = b.js(rows)
+        check_eq([r[1:4] for r in got], [['accepted', 'Accepted', 'ok'], ['wrong_answer', 'Wrong answer', 'bad'],
+                                        ['not_run', 'Not run', 'neutral']], 'rows with a test not run')
+        check(len({r[5] for r in got}) == 3, 'verdicts not in three colours: ' + json.dumps([r[5] for r in got]))
+        check_eq(b.text('#test-result-list .test-result:nth-child(3) .test-time'), '', 'time of a test not run')
+
+        # A program that fails on one input: a runtime error, in orange.
+        b.fill('#code', "s = input()\nif s == 'b':\n    raise SystemExit('no b')\nprint(s)")
+        b.click('#stop-on-failure')
+        b.click('#run')
+        b.wait_status('Runtime error', 60)
+        check_eq(b.status_text(), 'Runtime error: 2/3 passed', 'summary of a runtime error')
+        check_eq(b.js("return document.getElementById('status').dataset.kind;"), 'warn', 'runtime error kind')
+        check_eq([r[1:4] for r in b.js(rows)],
+                 [['accepted', 'Accepted', 'ok'], ['runtime_error', 'Runtime error', 'warn'],
+                  ['accepted', 'Accepted', 'ok']], 'rows with a runtime error')
+        check_eq(b.text('#test-result-list .test-result:nth-child(2) .test-note'), 'Exited with code 1.', 'note')
+        check_eq(b.js(detail, 2), [['stdout', 'Empty.', True], ['Expected output', 'c', True],
+                                   ['stderr', 'no b\n', True]], 'streams of the runtime error')
+
+        # Every test passing.
+        b.fill('#code', 'print(input())')
+        b.fill(case(2, '.test-expected'), 'b\n')
+        b.press(Keys.ENTER, Keys.CONTROL)  # from the test's textarea
+        b.wait_status('Accepted', 60)
+        check_eq(b.status_text(), 'Accepted 3/3', 'summary')
+        check_eq(b.js("return document.getElementById('status').dataset.kind;"), 'ok', 'summary kind')
+        check(not b.js("return document.querySelector('#test-result-list details[open]') !== null;"),
+              'a test opened though all passed')
+
+        # At a phone's width nothing sticks out of the page.
+        b.click('#test-result-list .test-result:nth-child(2) summary')
+        b.set_viewport(390, HEIGHT)
+        width = b.js('const d = document.documentElement; return [d.scrollWidth, d.clientWidth];')
+        b.set_viewport(WIDTH, HEIGHT)
+        check(width[0] <= width[1], f'page {width[0]} px wide in a window of {width[1]} px with tests')
+
+        # The tests and the checkbox survive a reload.
+        b.driver.refresh()
+        languages_listed()
+        check_eq(b.count('#test-cases .test-case'), 3, 'tests after a reload')
+        check_eq([b.value(case(i, '.test-expected')) for i in (1, 2, 3)], ['a', 'b\n', 'x'], 'expected outputs')
+        check_eq(b.text('#tests-count'), '(3)', 'count after a reload')
+        check(not b.js("return document.getElementById('stop-on-failure').checked;"), 'checkbox after a reload')
+
+        # Without tests, the run is shown as before.
+        b.open_fold('tests-fold')
+        for _ in range(3):
+            b.click(case(1, '.test-remove'))
+        check_eq(b.count('#test-cases .test-case'), 0, 'tests left')
+        check(b.active_is('#test-add'), 'focus after the last removal')
+        b.open_fold('stdin-fold')
+        b.fill('#stdin', 'plain\n')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 60)
+        check_eq(b.text('#stdout'), 'plain\n', 'stdout without tests')
+        check(not b.visible('#test-results'), 'test results shown without tests')
+        b.fill('#stdin', '')
+
     def no_problems():
         b.collect()
         check(not b.problems, '; '.join(b.problems))
@@ -935,6 +1086,7 @@ def run_tests(b):
     test('a history item brings back its language, code and compile result', history_language)
     test('C with arguments, stdin, a compiler warning, stdout and stderr', c_everything, 120)
     test('screenshots saved in ' + OUT_DIR + ' show the page', screenshots)
+    test('tests entered in the Tests section run, each with its verdict, and the summary', tests_verdicts, 240)
     test('no console error, failed, refused or external request', no_problems)
 
 
