@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "util/util.h"
 
 _Static_assert(CACHE_KEY_SIZE == SHA256_DIGEST_SIZE, "the key is a SHA-256");
 

@@ -1318,11 +1318,12 @@ TEST(api_callback_url)
 	body = malloc(API_URL_MAX + 128);
 	ASSERT(body != NULL);
 	for (size_t len = API_URL_MAX; len <= API_URL_MAX + 1; len++) {
-		n = (size_t)sprintf(body, "{\"code\": \"x\", \"callback_url\": \"http://h/");
+		n = (size_t)snprintf(body, API_URL_MAX + 128,
+				     "{\"code\": \"x\", \"callback_url\": \"http://h/");
 		size_t fill = len - strlen("http://h/");
 		memset(body + n, 'a', fill);
 		n += fill;
-		strcpy(body + n, "\"}");
+		snprintf(body + n, API_URL_MAX + 128 - n, "\"}");
 		if (len == API_URL_MAX) {
 			ASSERT_EQ(parse(API_EXECUTE, body, &req, &err), API_E_NONE);
 			ASSERT_EQ(strlen(req.callback_url), API_URL_MAX);

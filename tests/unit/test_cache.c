@@ -209,7 +209,7 @@ TEST(cache_key_stable_and_changes_with_every_input)
 static void hex(char *dst, const uint8_t *key)
 {
 	for (int i = 0; i < CACHE_KEY_SIZE; i++)
-		sprintf(dst + 2 * i, "%02x", key[i]);
+		snprintf(dst + 2 * i, 3, "%02x", key[i]);
 }
 
 TEST(cache_key_known_values)
