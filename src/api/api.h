@@ -25,6 +25,9 @@
 #define API_FILE_NAME_MAX 64	/* bytes of a file's name */
 #define API_MAX_TESTS	 256	/* tests of one request */
 #define API_MAX_RUNS	 20	/* runs of each test */
+/* The most output the tests of one request may keep, both streams of all
+ * of them: what one answer holds in memory (seven times that as JSON). */
+#define API_TESTS_OUTPUT_MAX (64u << 20)
 #define API_URL_MAX	 2048	/* bytes of a callback_url */
 
 /* Every error a client may get; docs/api.md lists them with their meaning. */

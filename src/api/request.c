@@ -478,6 +478,27 @@ static int parse_test(json_t *t, size_t i, struct job_test *out, struct api_erro
 	return parse_strings(v, name, &out->argv, &out->argc, err);
 }
 
+/* The output the tests may keep is bounded (API_TESTS_OUTPUT_MAX): with
+ * many tests, the default output_bytes is lowered to each one's share,
+ * and a larger one asked for is refused, saying what would fit. */
+static int bound_tests_output(json_t *root, struct api_request *req, struct api_error *err)
+{
+	uint64_t share = API_TESTS_OUTPUT_MAX / (2 * req->ntests);
+	json_t *limits = json_object_get(root, "limits");
+	json_t *asked = json_is_object(limits) ? json_object_get(limits, "output_bytes") : NULL;
+
+	if (req->limits.output_bytes <= share)
+		return 0;
+	if (asked && !json_is_null(asked))
+		return api_fail(err, API_E_LIMIT_EXCEEDED,
+				"limits.output_bytes is %llu; with %zu tests it may be at most "
+				"%llu (all tests' stdout and stderr together at most %u bytes)",
+				(unsigned long long)req->limits.output_bytes, req->ntests,
+				(unsigned long long)share, API_TESTS_OUTPUT_MAX);
+	req->limits.output_bytes = share;
+	return 0;
+}
+
 /* tests, stop_on_failure, runs, redirect_stderr, compile_options and
  * callback_url: what a judge and the peers' APIs ask for beyond one run. */
 static int parse_judging(json_t *root, struct api_request *req, struct api_error *err)
@@ -508,6 +529,8 @@ static int parse_judging(json_t *root, struct api_request *req, struct api_error
 			return api_fail(err, API_E_PAYLOAD_TOO_LARGE,
 					"the tests' stdin and expected_output take %zu bytes; "
 					"at most %u are allowed", total, SBX_MAX_STDIN);
+		if ((r = bound_tests_output(root, req, err)) < 0)
+			return r;
 	}
 	if ((r = get_bool(root, "stop_on_failure", &req->stop_on_failure, err)) < 0 ||
 	    (r = get_bool(root, "redirect_stderr", &req->redirect_stderr, err)) < 0)

@@ -161,6 +161,10 @@ struct http_gauges {
 	unsigned queue_capacity;
 	uint64_t answer_bytes;		/* reserved for answers not yet sent */
 	uint64_t answer_bytes_max;	/* the bound on that */
+	uint64_t jobs_open;		/* submissions queued or running */
+	uint64_t jobs_max;
+	uint64_t cache_hits, cache_misses, cache_bytes, cache_entries;
+	uint64_t callbacks_delivered, callbacks_failed, callbacks_refused;
 };
 
 /* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */

@@ -252,8 +252,10 @@ static char *callback_body(struct http_server *srv, const char *token)
 }
 
 /* Finishes a submission with its answer (unless the history's insert did
- * already), then wakes who waits for it and makes its callback. */
-static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer)
+ * already), then wakes who waits for it and makes its callback (to
+ * callback_url, or NULL). */
+static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer,
+		   const char *callback_url)
 {
 	if (!job->job_finished) {
 		char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
@@ -266,9 +268,9 @@ static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer
 	}
 	atomic_fetch_sub(&srv->jobs_open, 1);
 	wake(srv, job->token, false);
-	if (job->req.callback_url && srv->callbacks) {
+	if (callback_url && srv->callbacks) {
 		char *body = callback_body(srv, job->token);
-		if (body && cb_send(srv->callbacks, job->req.callback_url, body, strlen(body)) < 0)
+		if (body && cb_send(srv->callbacks, callback_url, body, strlen(body)) < 0)
 			fprintf(stderr, "safexec: a callback could not be queued\n");
 		free(body);
 	}
@@ -295,7 +297,7 @@ void http_run_submission(struct http_server *srv, struct conn_ctx *job)
 	}
 	if (r < 0)
 		answer = failed_answer(job->req.language, err.message);
-	finish(srv, job, answer);
+	finish(srv, job, answer, job->req.callback_url);
 	json_decref(answer);
 out:
 	api_request_release(&job->req);
@@ -343,7 +345,7 @@ static void recover(struct http_server *srv)
 		atomic_fetch_add(&srv->jobs_open, 1);
 		if (why) {
 			json_t *answer = failed_answer(NULL, why);
-			finish(srv, job, answer);
+			finish(srv, job, answer, jobs[i].callback_url);
 			json_decref(answer);
 			api_request_release(&job->req);
 			free(job);

@@ -125,6 +125,32 @@ char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, siz
 		"safexec_answer_bytes_max %llu\n",
 	    g->queue_length, g->queue_capacity, g->workers, g->running,
 	    (unsigned long long)g->answer_bytes, (unsigned long long)g->answer_bytes_max);
+	put(&t, "# HELP safexec_submissions Submissions (tokens) queued or running.\n"
+		"# TYPE safexec_submissions gauge\n"
+		"safexec_submissions %llu\n"
+		"# HELP safexec_submissions_max Submissions that may be open before 503.\n"
+		"# TYPE safexec_submissions_max gauge\n"
+		"safexec_submissions_max %llu\n"
+		"# HELP safexec_compile_cache_lookups_total Compile cache lookups, by result.\n"
+		"# TYPE safexec_compile_cache_lookups_total counter\n"
+		"safexec_compile_cache_lookups_total{result=\"hit\"} %llu\n"
+		"safexec_compile_cache_lookups_total{result=\"miss\"} %llu\n"
+		"# HELP safexec_compile_cache_bytes Memory the compile cache holds.\n"
+		"# TYPE safexec_compile_cache_bytes gauge\n"
+		"safexec_compile_cache_bytes %llu\n"
+		"# HELP safexec_compile_cache_entries Compiles the compile cache holds.\n"
+		"# TYPE safexec_compile_cache_entries gauge\n"
+		"safexec_compile_cache_entries %llu\n"
+		"# HELP safexec_callbacks_total Callbacks ended, by outcome.\n"
+		"# TYPE safexec_callbacks_total counter\n"
+		"safexec_callbacks_total{outcome=\"delivered\"} %llu\n"
+		"safexec_callbacks_total{outcome=\"failed\"} %llu\n"
+		"safexec_callbacks_total{outcome=\"refused\"} %llu\n",
+	    (unsigned long long)g->jobs_open, (unsigned long long)g->jobs_max,
+	    (unsigned long long)g->cache_hits, (unsigned long long)g->cache_misses,
+	    (unsigned long long)g->cache_bytes, (unsigned long long)g->cache_entries,
+	    (unsigned long long)g->callbacks_delivered, (unsigned long long)g->callbacks_failed,
+	    (unsigned long long)g->callbacks_refused);
 	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
 		"# TYPE safexec_http_requests_total counter\n");
 	for (unsigned c = 100; c < 600; c++) {

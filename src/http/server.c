@@ -538,6 +538,21 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 	pthread_mutex_lock(&srv->mem.lock);
 	g.answer_bytes = srv->mem.bytes;
 	pthread_mutex_unlock(&srv->mem.lock);
+	g.jobs_open = atomic_load(&srv->jobs_open);
+	g.jobs_max = srv->cfg.jobs_max;
+	struct cache_stats cs;
+	cache_stats(srv->cache, &cs);
+	g.cache_hits = cs.hits;
+	g.cache_misses = cs.misses;
+	g.cache_bytes = cs.bytes;
+	g.cache_entries = cs.entries;
+	if (srv->callbacks) {
+		struct cb_stats cb;
+		cb_stats(srv->callbacks, &cb);
+		g.callbacks_delivered = cb.delivered;
+		g.callbacks_failed = cb.failed;
+		g.callbacks_refused = cb.refused;
+	}
 	/* Count this answer before it is written so that it shows itself. */
 	text = http_metrics_text(&srv->metrics, &g, &len);
 	if (!text)

@@ -148,6 +148,19 @@ LANGS = {
         files=[("main.sh", ". ./greet.sh\ngreeting files\n"),
                ("greet.sh", 'greeting() {\n\techo "Hello, $1!"\n}\n')],
     ),
+    # Judge0's multi-file program: the files are a project with its own
+    # scripts (compile, then run, with bash); `code` is the run script.
+    "multifile": dict(
+        compiled=True, aliases=["multi-file", "project"],
+        stdin='read -r name\necho "Hello, $name!"\n',
+        args='for a in "$@"; do\n\techo "$a"\ndone\n',
+        compile_error=NA("a project's compile script comes with its files, not with code"),
+        runtime_error=('set -u\necho "$undefined_variable"\n',
+                       ["run: line 2: undefined_variable: unbound variable"]),
+        files=[("run", "cat greeting.txt\n"),
+               ("compile", "sed 's/NAME/files/' template.txt > greeting.txt\n"),
+               ("template.txt", "Hello, NAME!\n")],
+    ),
     "ruby": dict(
         compiled=False, aliases=["rb"],
         stdin='name = $stdin.gets.chomp\nputs "Hello, #{name}!"\n',
@@ -571,7 +584,9 @@ def t_languages_list(s, langs):
               f"{name}: empty version {x['version']!r}")
         check(any(ch.isdigit() for ch in x["version"]), f"{name}: version {x['version']!r}")
         check(isinstance(x["display_name"], str) and x["display_name"], f"{name}: display_name")
-        check(isinstance(x["extensions"], list) and x["extensions"], f"{name}: extensions")
+        # A multi-file project has no extension of its own.
+        check(isinstance(x["extensions"], list) and (x["extensions"] or name == "multifile"),
+              f"{name}: extensions")
         check(isinstance(x["source_file"], str) and x["source_file"], f"{name}: source_file")
         check(isinstance(x["compiled"], bool), f"{name}: compiled")
         check(isinstance(x["limits"], dict), f"{name}: limits")
@@ -591,9 +606,10 @@ def t_default_limits(s, langs):
     128 MiB, 64 processes) and compiles within the compile stage's (10 s,
     512 MiB, 64 processes): none of the runtime files needs more."""
     run_default = {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 128 << 20,
-                   "max_processes": 64, "output_bytes": 1 << 20}
+                   "max_processes": 64, "output_bytes": 1 << 20, "file_size_bytes": 16 << 20}
     compile_default = {"wall_time_ms": 10000, "cpu_time_ms": 10000, "memory_bytes": 512 << 20,
-                       "max_processes": 64, "output_bytes": 1 << 20}
+                       "max_processes": 64, "output_bytes": 1 << 20,
+                       "file_size_bytes": 16 << 20}
     for lang in LANGS:
         lim = langs.need(lang).get("limits") or {}
         check(isinstance(lim.get("run"), dict), f"{lang}: limits {lim!r} have no run stage")

@@ -677,6 +677,10 @@ def healthz_and_languages(s, slow):
 def metrics(s, slow):
     s.run(HELLO)
     s.request("GET", "/nope")
+    # The same C program twice: one compile, then one from the cache.
+    c = {"language": "c", "code": "int main(void) { return 0; } /* metrics */"}
+    for _ in range(2):
+        eq(s.execute(c)["status"], "ok", "C run")
     r = s.get("/metrics")
     eq(r.status, 200, "status")
     check(r.header("Content-Type").startswith("text/plain"), "text format")
@@ -692,6 +696,13 @@ def metrics(s, slow):
     check("safexec_sandboxes_running" in lines, "sandboxes running")
     check(int(lines['safexec_http_requests_total{code="200"}']) >= 1, "200s counted")
     check(int(lines['safexec_http_requests_total{code="404"}']) >= 1, "404s counted")
+    check(int(lines['safexec_compile_cache_lookups_total{result="hit"}']) >= 1,
+          "the second compile came from the cache")
+    check(int(lines['safexec_compile_cache_entries']) >= 1, "cache entries")
+    eq(lines["safexec_submissions"], "0", "no submissions open")
+    check(int(lines["safexec_submissions_max"]) > 0, "submissions bound")
+    for o in ("delivered", "failed", "refused"):
+        check(f'safexec_callbacks_total{{outcome="{o}"}}' in lines, f"callbacks {o}")
 
 
 # --- History ---------------------------------------------------------------------

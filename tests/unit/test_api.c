@@ -1735,3 +1735,38 @@ TEST(api_response_with_tests)
 	json_decref(j);
 	api_request_release(&req);
 }
+
+/* Many tests share a bound on the output they keep: the default is lowered
+ * to each one's share, a larger limit asked for is refused. */
+TEST(api_tests_output_is_bounded)
+{
+	struct api_request req;
+	struct api_error err;
+	char *body = malloc(64 << 10);
+	size_t n;
+
+	ASSERT(body != NULL);
+	for (int explicit = 0; explicit <= 2; explicit++) {
+		n = (size_t)snprintf(body, 64 << 10, "{\"code\": \"x\", %s\"tests\": [",
+				     explicit == 1 ? "\"limits\": {\"output_bytes\": 1048576}, " :
+				     explicit == 2 ? "\"limits\": {\"output_bytes\": 600000}, " : "");
+		for (int i = 0; i < 50; i++)
+			n += (size_t)snprintf(body + n, (64 << 10) - n, "%s{\"stdin\": \"%d\"}",
+					      i ? ", " : "", i);
+		snprintf(body + n, (64 << 10) - n, "]}");
+		enum api_error_code c = parse(API_EXECUTE, body, &req, &err);
+		if (explicit == 1) {
+			ASSERT_EQ(c, API_E_LIMIT_EXCEEDED);
+			ASSERT(strstr(err.message, "with 50 tests it may be at most 671088"));
+			continue;
+		}
+		ASSERT_EQ(c, API_E_NONE);
+		ASSERT_EQ(req.limits.output_bytes, explicit ? 600000 : API_TESTS_OUTPUT_MAX / 100);
+		api_request_release(&req);
+	}
+	/* One test keeps the usual default. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"tests\": [{}]}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.limits.output_bytes, SBX_DEFAULT_OUTPUT);
+	api_request_release(&req);
+	free(body);
+}
