@@ -43,7 +43,12 @@ static void usage(FILE *f)
 	      "  --output SIZE      output per stream (default 1M)\n"
 	      "  --file-size SIZE   largest file the program may write (default 16M)\n"
 	      "  --open-files N     open files per process (default 256)\n"
-	      "  --stdin FILE       the program's standard input (default: empty)\n\n"
+	      "  --stdin FILE       the program's standard input (default: empty)\n"
+	      "  --collect-out      give the program an empty /box/out ($SAFEXEC_OUT)\n"
+	      "                     and, with --json, return the files it leaves there\n"
+	      "  --out-max-files N, --out-max-bytes SIZE\n"
+	      "                     bounds on what comes back (default 64, 16M; at most\n"
+	      "                     1024, 64M)\n\n"
 	      "Exit status: the program's, 128+N when signal N ended it (a limit ends it\n"
 	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24),\n"
 	      "125 when safexec itself failed (the sandbox, or reading FILE or --stdin),\n"
@@ -80,7 +85,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 enum { OPT_JSON = 256, OPT_WALL, OPT_CPU, OPT_MEMORY, OPT_PROCS, OPT_OUTPUT,
        OPT_FSIZE, OPT_NOFILE, OPT_STDIN, OPT_LANGUAGE, OPT_RUNTIMES,
-       OPT_C_WALL, OPT_C_CPU, OPT_C_MEMORY, OPT_C_PROCS, OPT_C_OUTPUT };
+       OPT_C_WALL, OPT_C_CPU, OPT_C_MEMORY, OPT_C_PROCS, OPT_C_OUTPUT,
+       OPT_COLLECT_OUT, OPT_OUT_FILES, OPT_OUT_BYTES };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -99,6 +105,9 @@ static const struct option options[] = {
 	{ "compile-memory", required_argument, NULL, OPT_C_MEMORY },
 	{ "compile-processes", required_argument, NULL, OPT_C_PROCS },
 	{ "compile-output", required_argument, NULL, OPT_C_OUTPUT },
+	{ "collect-out", no_argument, NULL, OPT_COLLECT_OUT },
+	{ "out-max-files", required_argument, NULL, OPT_OUT_FILES },
+	{ "out-max-bytes", required_argument, NULL, OPT_OUT_BYTES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -197,11 +206,66 @@ static void explain(const struct sbx_result *res, const struct sbx_limits *l)
 	}
 }
 
-static int print_json(const struct sbx_result *res)
+static char *base64(const char *data, size_t len)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)data[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)(unsigned char)data[i + 1] << 8;
+		if (i + 2 < len)
+			v |= (unsigned char)data[i + 2];
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < len ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* --collect-out: out_files [{name, size, content_base64}], out_dropped
+ * [{name, reason}] and out_dropped_total. */
+static int add_out(json_t *obj, const struct sbx_result *res)
+{
+	json_t *files = json_array(), *dropped = json_array();
+	int bad = !files || !dropped;
+
+	for (size_t i = 0; !bad && i < res->nout_files; i++) {
+		const struct sbx_file *f = &res->out_files[i];
+		char *enc = base64(f->data, f->len);
+		bad = !enc || json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name",
+			f->name, "size", (json_int_t)f->len, "content_base64", enc)) < 0;
+		free(enc);
+	}
+	for (size_t i = 0; !bad && i < res->nout_dropped; i++)
+		bad = json_array_append_new(dropped, json_pack("{s:s, s:s}", "name",
+			res->out_dropped[i].name, "reason",
+			sbx_out_drop_reason_text(res->out_dropped[i].reason))) < 0;
+	bad = bad || json_object_set_new(obj, "out_files", files) < 0;
+	files = NULL;
+	bad = bad || json_object_set_new(obj, "out_dropped", dropped) < 0;
+	dropped = NULL;
+	bad = bad || json_object_set_new(obj, "out_dropped_total",
+					 json_integer((json_int_t)res->out_dropped_total)) < 0;
+	json_decref(files);
+	json_decref(dropped);
+	return bad ? -ENOMEM : 0;
+}
+
+static int print_json(const struct sbx_result *res, bool out)
 {
 	json_t *obj = codec_result_json(res);
 	int r = -ENOMEM;
 
+	if (obj && out && add_out(obj, res) < 0) {
+		json_decref(obj);
+		obj = NULL;
+	}
 	if (obj && res->status == SBX_INTERNAL_ERROR)
 		json_object_set_new(obj, "error", json_string(res->error));
 	if (obj && json_dumpf(obj, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF &&
@@ -224,6 +288,9 @@ static int exit_status(const struct sbx_result *res)
 struct opts {
 	const char *inline_code, *stdin_path, *language, *runtimes;
 	bool json;
+	bool collect_out;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 	struct given given;
 	char **paths;		/* the FILEs */
 	size_t npaths;
@@ -248,6 +315,8 @@ static int report_language(const struct opts *o, const struct rt_result *res,
 	if (o->json) {
 		json_t *obj = codec_result_json(&res->run);
 		int bad = !obj;
+		if (obj && o->collect_out)
+			bad |= add_out(obj, &res->run) < 0;
 		if (obj && res->compiled)
 			bad |= codec_compile_add(obj, &res->compile, &job->compile_limits) < 0;
 		if (obj && last->status == SBX_INTERNAL_ERROR)
@@ -371,6 +440,9 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 	job.stdin_len = input_len;
 	job.argv = o->args;
 	job.argc = o->nargs;
+	job.collect_out = o->collect_out;
+	job.out_max_files = o->out_max_files;
+	job.out_max_bytes = o->out_max_bytes;
 
 	/* A closed reader of our output must not kill us mid-run. */
 	signal(SIGPIPE, SIG_IGN);
@@ -418,6 +490,9 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 	req.argc = o->nargs;
 	req.stdin_data = input;
 	req.stdin_len = input_len;
+	req.collect_out = o->collect_out;
+	req.out_max_files = o->out_max_files;
+	req.out_max_bytes = o->out_max_bytes;
 	if ((r = sbx_request_check(&req, why, sizeof(why))) < 0) {
 		fprintf(stderr, "safexec run: %s\n", why);
 		goto out;
@@ -431,7 +506,7 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 	signal(SIGPIPE, SIG_IGN);
 	r = sbx_run(host, &req, &res);
 	if (o->json) {
-		if (print_json(&res) < 0)
+		if (print_json(&res, o->collect_out) < 0)
 			fprintf(stderr, "safexec run: cannot write the result\n");
 	} else {
 		write_all(1, res.out.data, res.out.len);
@@ -475,6 +550,25 @@ int cli_run(int argc, char **argv)
 		case OPT_STDIN: o.stdin_path = optarg; break;
 		case OPT_LANGUAGE: o.language = optarg; break;
 		case OPT_RUNTIMES: o.runtimes = optarg; break;
+		case OPT_COLLECT_OUT: o.collect_out = true; break;
+		case OPT_OUT_FILES:
+		case OPT_OUT_BYTES: {
+			uint64_t v;
+			bool files = opt == OPT_OUT_FILES;
+			uint64_t max = files ? SBX_MAX_OUT_FILES : SBX_MAX_OUT_BYTES;
+			r = files ? util_parse_u64(optarg, UINT64_MAX, &v)
+				  : util_parse_size(optarg, UINT64_MAX, &v);
+			if (r < 0 || v < 1 || v > max) {
+				fprintf(stderr, "safexec run: --%s %s: it must be from 1 to %llu\n",
+					opt_name(opt), optarg, (unsigned long long)max);
+				return EXIT_USAGE;
+			}
+			if (files)
+				o.out_max_files = (uint32_t)v;
+			else
+				o.out_max_bytes = v;
+			break;
+		}
 		case '?':
 			fprintf(stderr, "safexec run: %s: unknown option, or its value is missing\n",
 				argv[optind - 1]);

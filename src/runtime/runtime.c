@@ -699,6 +699,9 @@ int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job 
 	req.argv = job->argv;
 	req.argc = job->argc;
 	req.merge_stderr = job->merge_stderr;
+	req.collect_out = job->collect_out;
+	req.out_max_files = job->out_max_files;
+	req.out_max_bytes = job->out_max_bytes;
 	req.limits = job->run_limits;
 	r = sbx_run(host, &req, out);
 	free(cmd);

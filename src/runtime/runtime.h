@@ -143,6 +143,11 @@ struct rt_job {
 					   rt_option_allowed() */
 	size_t noptions;
 	bool merge_stderr;		/* the run's stderr is its stdout */
+	/* The run stage's output directory (struct sbx_request's fields of
+	 * the same names); never the compile stage's. */
+	bool collect_out;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 	struct sbx_limits run_limits, compile_limits;
 };
 

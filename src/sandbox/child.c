@@ -23,6 +23,7 @@
  *	wait_for_maps    block until the supervisor wrote uid_map and gid_map
  *	set_ids          become SBX_INNER_ID, drop supplementary groups
  *	setup_root       build the new root on a tmpfs and pivot into it
+ *	setup_out_dir    collect_out: make /box/out and open it, for good
  *	scrub_cmdline    hide the supervisor's command line from /proc/1
  *	setup_uts        hostname "sandbox"
  *	protect_init     not dumpable: the program cannot ptrace or read it
@@ -48,6 +49,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -759,16 +761,21 @@ static int walk_box(struct box_walk *w, int dirfd, size_t plen, int depth)
 	return n < 0 ? -1 : 0;
 }
 
+/* Nothing else may run once the program has ended: kill(-1) from the init
+ * reaches every other process of its pid namespace. */
+static void end_the_rest(void)
+{
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+}
+
 static void send_box(const struct child_args *a)
 {
 	struct box_walk w = { .fd = a->box_fd, .left = a->box_max };
 	int dirfd;
 
-	/* Nothing else may run now: kill(-1) from the init reaches every
-	 * other process of its pid namespace. */
-	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
-		;
+	end_the_rest();
 	dirfd = open("/box", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0 || walk_box(&w, dirfd, 0, 0) < 0)
 		_exit(127);	/* no end record: the supervisor sees a cut stream */
@@ -778,15 +785,195 @@ static void send_box(const struct child_args *a)
 	close(a->box_fd);
 }
 
+/*
+ * collect_out: the output directory.  Made empty before the program starts
+ * and opened then; the descriptor is the init's alone (close-on-exec, and
+ * the init is not dumpable, so not in the program's reach through /proc).
+ * Whatever the program does to the path /box/out later (a rename, a
+ * symlink in its place) does not change what the descriptor names.
+ */
+static int setup_out_dir(const struct child_args *a)
+{
+	int fd;
+
+	if (!a->collect_out)
+		return -1;
+	TRY(a, "mkdir /box/out", mkdir(SBX_OUT_DIR, 0700));
+	TRY(a, "open /box/out", fd = open(SBX_OUT_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					  O_CLOEXEC));
+	TRY(a, "chmod /box/out", fchmod(fd, 0700));	/* whatever the umask */
+	return fd;
+}
+
+/* What the init sends of the output directory once the program has ended:
+ * a struct out_record stream (internal.h). */
+struct out_walk {
+	int fd;			/* the pipe */
+	uint32_t files_left;
+	uint64_t bytes_left;
+	uint64_t dropped;	/* entries not returned, in all */
+	uint64_t listed;	/* OUT_DROPPED records sent */
+};
+
+static const char zeros[4096];
+
+static int send_record(struct out_walk *w, unsigned kind, unsigned reason, const char *name,
+		       size_t nlen, uint64_t len)
+{
+	struct out_record rec = { (uint16_t)kind, (uint16_t)reason, (uint32_t)nlen, len };
+
+	if (write_all(w->fd, (const char *)&rec, sizeof(rec)) < 0)
+		return -1;
+	return write_all(w->fd, name, nlen);
+}
+
+static int drop_out(struct out_walk *w, const char *name, size_t nlen, unsigned reason)
+{
+	w->dropped++;
+	if (w->listed >= SBX_MAX_OUT_DROPPED)
+		return 0;
+	w->listed++;
+	return send_record(w, OUT_DROPPED, reason, name, nlen, 0);
+}
+
+/* The entry name of dirfd, opened for reading without following anything:
+ * no symlink (RESOLVE_NO_SYMLINKS, O_NOFOLLOW), no /proc magic link, no
+ * other mount, nothing outside the directory.  O_NONBLOCK: a FIFO opens
+ * at once, for fstat() to turn away.  Kernels before 5.6 lack openat2();
+ * there O_NOFOLLOW holds alone, since the name has no '/' and is no "..". */
+static int open_beneath(int dirfd, const char *name)
+{
+	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	struct open_how how = {
+		.flags = flags,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dirfd, name, flags);
+	return fd;
+}
+
+/* One regular file: the header with its st_size, exactly that many bytes
+ * (zeros where it came up short), then whether it was read as stat'ed. */
+static int send_out_file(struct out_walk *w, int fd, const struct stat *st, const char *name,
+			 size_t nlen)
+{
+	uint64_t todo = (uint64_t)st->st_size;
+	uint32_t verdict = 0;
+	struct stat after;
+	char extra;
+
+	if (send_record(w, OUT_FILE, 0, name, nlen, todo) < 0)
+		return -1;
+	w->files_left--;
+	w->bytes_left -= todo;
+	while (todo) {
+		ssize_t n = read(fd, copy_buf, todo < sizeof(copy_buf) ? todo : sizeof(copy_buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (write_all(w->fd, copy_buf, (size_t)n) < 0)
+			return -1;
+		todo -= (uint64_t)n;
+	}
+	if (todo)
+		verdict = SBX_OUT_CHANGED;	/* shorter than its size */
+	while (todo) {
+		size_t n = todo < sizeof(zeros) ? todo : sizeof(zeros);
+		if (write_all(w->fd, zeros, n) < 0)
+			return -1;
+		todo -= n;
+	}
+	if (!verdict && (read(fd, &extra, 1) != 0 || fstat(fd, &after) < 0 ||
+			 after.st_size != st->st_size ||
+			 after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+			 after.st_mtim.tv_nsec != st->st_mtim.tv_nsec))
+		verdict = SBX_OUT_CHANGED;
+	if (verdict)
+		w->dropped++;
+	return write_all(w->fd, (const char *)&verdict, sizeof(verdict));
+}
+
+static int send_out_entry(struct out_walk *w, int dirfd, const char *name, size_t nlen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (!sbx_out_name_ok(name, nlen))
+		return drop_out(w, name, nlen, SBX_OUT_BAD_NAME);
+	fd = open_beneath(dirfd, name);
+	if (fd < 0)
+		return drop_out(w, name, nlen, errno == EACCES ? SBX_OUT_UNREADABLE
+							       : SBX_OUT_NOT_REGULAR);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = drop_out(w, name, nlen, SBX_OUT_NOT_REGULAR);
+	else if (w->files_left == 0)
+		r = drop_out(w, name, nlen, SBX_OUT_OVER_COUNT);
+	else if ((uint64_t)st.st_size > w->bytes_left)
+		r = drop_out(w, name, nlen, SBX_OUT_OVER_SIZE);	/* never read */
+	else
+		r = send_out_file(w, fd, &st, name, nlen);
+	close(fd);
+	return r;
+}
+
+/* Top level only: a subdirectory is an entry that is not a regular file. */
+static void send_out(const struct child_args *a, int dirfd)
+{
+	static char dents[4096];
+	struct out_walk w = { .fd = a->box_fd, .files_left = a->out_max_files,
+			      .bytes_left = a->out_max_bytes };
+	long n;
+
+	end_the_rest();
+	/* Ours: undo a chmod of the program's, which would refuse us the
+	 * directory's search permission (the init holds no capability). */
+	if (fchmod(dirfd, 0700) < 0)
+		_exit(127);
+	while ((n = syscall(SYS_getdents64, dirfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(dents + off);
+			size_t nlen = strnlen(d->name, OUT_RECORD_NAME);
+
+			off += d->reclen;
+			if ((nlen == 1 && d->name[0] == '.') ||
+			    (nlen == 2 && d->name[0] == '.' && d->name[1] == '.'))
+				continue;
+			if (send_out_entry(&w, dirfd, d->name, nlen) < 0)
+				_exit(127);	/* no end record: a cut stream */
+		}
+	}
+	if (n < 0)
+		_exit(127);
+	struct out_record end = { OUT_END, 0, 0, w.dropped };
+	if (write_all(a->box_fd, (const char *)&end, sizeof(end)) < 0)
+		_exit(127);
+	close(a->box_fd);
+	close(dirfd);
+}
+
 /* PID 1: reap everything; the run ends when the program does.  A traced
  * program's stops are reported here too: they are not its end. */
-__attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t prog)
+__attribute__((noreturn)) static void reap_all(const struct child_args *a, pid_t prog,
+						int out_dirfd)
 {
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, __WALL);
 		if (p == prog && (WIFEXITED(st) || WIFSIGNALED(st))) {
-			if (a->box_fd >= 0)
+			if (a->box_fd >= 0 && out_dirfd >= 0)
+				send_out(a, out_dirfd);
+			else if (a->box_fd >= 0)
 				send_box(a);
 			report(a->report_fd, REPORT_EXITED, 0, st, NULL);
 			_exit(0);
@@ -809,11 +996,12 @@ void sbx_child_main(const struct child_args *a)
 	wait_for_maps(a);
 	set_ids(a);
 	setup_root(a);
+	int out_dirfd = setup_out_dir(a);
 	scrub_cmdline(a);
 	setup_uts(a);
 	protect_init(a);
 	setup_session(a);
 	setup_signals();
 	drop_privileges(a);
-	reap_all(a, start_program(a));
+	reap_all(a, start_program(a), out_dirfd);
 }

@@ -150,6 +150,13 @@ struct child_args {
 	 * file data, SBX_MAX_FILES files. */
 	int box_fd;
 	uint64_t box_max;
+	/* collect_out: the init makes /box/out, keeps a descriptor of it,
+	 * and once the program has ended sends its files through box_fd
+	 * instead (struct out_record stream), at most out_max_files files
+	 * and out_max_bytes of data. */
+	bool collect_out;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 	struct {
 		int resource;
 		uint64_t soft, hard;
@@ -187,6 +194,23 @@ struct box_record {
 };
 #define BOX_EXECUTABLE	1u
 #define BOX_TRUNCATED	2u
+
+/*
+ * One entry of /box/out, as the init sends it: the header, then name_len
+ * bytes of name; for OUT_FILE then len bytes of data and a uint32_t, 0
+ * when the file was read as it was stat'ed, else the enum
+ * sbx_out_drop_reason that voids it (SBX_OUT_CHANGED).  OUT_DROPPED:
+ * reason says why (at most SBX_MAX_OUT_DROPPED of these).  OUT_END ends
+ * the stream; its len is the number of entries dropped in all.
+ */
+struct out_record {
+	uint16_t kind;
+	uint16_t reason;
+	uint32_t name_len;	/* at most OUT_RECORD_NAME */
+	uint64_t len;
+};
+enum { OUT_FILE = 1, OUT_DROPPED, OUT_END };
+#define OUT_RECORD_NAME	255u	/* NAME_MAX: every name getdents gives */
 
 struct child_report {
 	int32_t kind;

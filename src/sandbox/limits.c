@@ -119,6 +119,19 @@ bool sbx_file_name_ok(const char *name)
 	return true;
 }
 
+bool sbx_out_name_ok(const char *name, size_t len)
+{
+	if (len == 0 || len > SBX_MAX_OUT_NAME || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '+' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 /* An absolute path without "." or ".." components, at most SBX_MAX_PATH. */
 static bool abs_path_ok(const char *path)
 {
@@ -153,6 +166,24 @@ static int check_parts(const struct sbx_request *req, char *why, size_t whylen)
 			return -E2BIG;
 		}
 	}
+	if (req->collect_out && req->collect_files) {
+		snprintf(why, whylen, "collect_out and collect_files exclude each other");
+		return -EINVAL;
+	}
+	if (req->out_max_files > SBX_MAX_OUT_FILES || req->out_max_bytes > SBX_MAX_OUT_BYTES) {
+		snprintf(why, whylen, "out_max_files is %u and out_max_bytes %llu; they must be "
+			 "at most %u and %u (0: %u and %u)", req->out_max_files,
+			 (unsigned long long)req->out_max_bytes, SBX_MAX_OUT_FILES,
+			 SBX_MAX_OUT_BYTES, SBX_DEFAULT_OUT_FILES, SBX_DEFAULT_OUT_BYTES);
+		return -EINVAL;
+	}
+	/* The output directory starts empty, and is made by the sandbox. */
+	for (size_t i = 0; req->collect_out && i < req->nfiles; i++)
+		if (strcmp(req->files[i].name, "out") == 0 ||
+		    strncmp(req->files[i].name, "out/", 4) == 0) {
+			snprintf(why, whylen, "file %zu: out/ is the output directory", i);
+			return -EINVAL;
+		}
 	if (req->nenv > SBX_MAX_ENV || req->nbinds > SBX_MAX_BINDS) {
 		snprintf(why, whylen, "more than %u variables or %u paths", SBX_MAX_ENV,
 			 SBX_MAX_BINDS);
@@ -245,6 +276,19 @@ const char *sbx_status_name(enum sbx_status s)
 	return "internal_error";
 }
 
+const char *sbx_out_drop_reason_text(enum sbx_out_drop_reason r)
+{
+	switch (r) {
+	case SBX_OUT_NOT_REGULAR: return "not a regular file";
+	case SBX_OUT_BAD_NAME: return "name not allowed";
+	case SBX_OUT_OVER_COUNT: return "over the count bound";
+	case SBX_OUT_OVER_SIZE: return "over the size bound";
+	case SBX_OUT_CHANGED: return "changed while read";
+	case SBX_OUT_UNREADABLE: return "not readable";
+	}
+	return "dropped";
+}
+
 void sbx_result_release(struct sbx_result *res)
 {
 	free(res->out.data);
@@ -252,6 +296,13 @@ void sbx_result_release(struct sbx_result *res)
 	free(res->output.data);
 	free(res->files);
 	free(res->files_block);
+	free(res->out_files);
+	free(res->out_block);
+	free(res->out_dropped);
+	res->out_files = NULL;
+	res->out_block = NULL;
+	res->out_dropped = NULL;
+	res->nout_files = res->nout_dropped = 0;
 	res->out = res->err = res->output = (struct sbx_buf){ 0 };
 	res->files = NULL;
 	res->files_block = NULL;

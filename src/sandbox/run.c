@@ -86,7 +86,8 @@ struct run {
 	int slot;
 	pid_t pid;
 	char **argv, **envp;
-	int box_pipe[2];		/* collect_files: /box's files from the init */
+	int box_pipe[2];		/* collect_files: /box's files from the init;
+					   collect_out: /box/out's (out_record) */
 	struct obuf out, err, output, box;
 	uint64_t out_total, err_total;	/* bytes the program wrote */
 	uint64_t start_ns;
@@ -208,11 +209,12 @@ static char **make_envp(const struct sbx_request *req)
 {
 	static const char *const base[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/box", "LANG=C.UTF-8", "TMPDIR=/tmp",
+		"SAFEXEC_OUT=" SBX_OUT_DIR,	/* last: only with collect_out */
 	};
 	const char *keep[UTIL_ARRAY_SIZE(base)];
-	size_t nkeep = 0;
+	size_t nkeep = 0, nbase = UTIL_ARRAY_SIZE(base) - (req->collect_out ? 0 : 1);
 
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(base); i++) {
+	for (size_t i = 0; i < nbase; i++) {
 		size_t name = strcspn(base[i], "=") + 1;
 		bool replaced = false;
 		for (size_t j = 0; j < req->nenv; j++)
@@ -312,6 +314,17 @@ static int write_id_maps(struct run *run)
 	return write_proc_file(run->pid, "gid_map", map);
 }
 
+/* The request's bounds on the output directory, 0 meaning the default. */
+static uint32_t out_max_files(const struct sbx_request *req)
+{
+	return req->out_max_files ? req->out_max_files : SBX_DEFAULT_OUT_FILES;
+}
+
+static uint64_t out_max_bytes(const struct sbx_request *req)
+{
+	return req->out_max_bytes ? req->out_max_bytes : SBX_DEFAULT_OUT_BYTES;
+}
+
 static int start_child(struct run *run, struct sbx_result *res)
 {
 	struct sbx_host *host = run->host;
@@ -340,6 +353,9 @@ static int start_child(struct run *run, struct sbx_result *res)
 	snprintf(a.root, sizeof(a.root), "%s", run->req->root ? run->req->root : "");
 	a.box_fd = run->box_pipe[1];
 	a.box_max = SBX_MAX_FILES_BYTES;
+	a.collect_out = run->req->collect_out;
+	a.out_max_files = out_max_files(run->req);
+	a.out_max_bytes = out_max_bytes(run->req);
 	a.filter = host->filter;
 	child_limits(host, &run->req->limits, &a);
 #ifdef SBX_TEST_LAYERS
@@ -557,6 +573,137 @@ static int take_files(struct run *run, struct sbx_result *res)
 		b += rec.len;
 		p += rec.len;
 	}
+	return 0;
+}
+
+/* name (len bytes, the program's) as printable ASCII into dst, cut to
+ * SBX_OUT_DROP_NAME bytes (see struct sbx_out_drop). */
+static void escape_name(char dst[SBX_OUT_DROP_NAME * 4 + 4], const char *name, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = len > SBX_OUT_DROP_NAME ? SBX_OUT_DROP_NAME : len, o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 15];
+	}
+	if (len > n) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
+static void add_drop(struct sbx_result *res, const char *name, size_t len,
+		     enum sbx_out_drop_reason reason)
+{
+	if (res->nout_dropped >= SBX_MAX_OUT_DROPPED)
+		return;
+	struct sbx_out_drop *d = &res->out_dropped[res->nout_dropped++];
+	escape_name(d->name, name, len);
+	d->reason = reason;
+}
+
+/* One pass over the init's /box/out stream: checks every record against
+ * the request's bounds (the bytes came from inside the sandbox), and with
+ * res fills its out_files (into block) and out_dropped.  Returns 0, or -1
+ * for a stream that is cut short or breaks a rule. */
+static int out_stream(const struct run *run, struct sbx_result *res, char *block,
+		      size_t *nfiles, size_t *block_len, uint64_t *total)
+{
+	const char *q = run->box.data, *end = run->box.data + run->box.len;
+	const uint32_t max_files = out_max_files(run->req);
+	const uint64_t max_bytes = out_max_bytes(run->req);
+	uint64_t bytes = 0, listed = 0, voided = 0;
+
+	*nfiles = *block_len = 0;
+	while (q && (size_t)(end - q) >= sizeof(struct out_record)) {
+		struct out_record rec;
+		memcpy(&rec, q, sizeof(rec));
+		q += sizeof(rec);
+		if (rec.kind == OUT_END) {
+			/* The last record, and the count is at least what
+			 * was seen dropped. */
+			if (rec.name_len || q != end || rec.len < listed + voided)
+				return -1;
+			*total = rec.len;
+			return 0;
+		}
+		if (rec.name_len == 0 || rec.name_len > OUT_RECORD_NAME ||
+		    (size_t)(end - q) < rec.name_len)
+			return -1;
+		const char *name = q;
+		q += rec.name_len;
+		if (rec.kind == OUT_DROPPED) {
+			if (rec.len || rec.reason < SBX_OUT_NOT_REGULAR ||
+			    rec.reason > SBX_OUT_UNREADABLE || ++listed > SBX_MAX_OUT_DROPPED)
+				return -1;
+			if (res)
+				add_drop(res, name, rec.name_len, rec.reason);
+			continue;
+		}
+		uint32_t verdict;
+		if (rec.kind != OUT_FILE || !sbx_out_name_ok(name, rec.name_len) ||
+		    *nfiles + voided >= max_files || rec.len > max_bytes - bytes ||
+		    (uint64_t)(end - q) < rec.len + sizeof(verdict))
+			return -1;
+		memcpy(&verdict, q + rec.len, sizeof(verdict));
+		if (verdict != 0 && verdict != SBX_OUT_CHANGED)
+			return -1;
+		bytes += rec.len;
+		if (verdict) {
+			voided++;
+			if (res)
+				add_drop(res, name, rec.name_len, SBX_OUT_CHANGED);
+		} else {
+			if (res) {
+				struct sbx_file *f = &res->out_files[res->nout_files++];
+				char *b = block + *block_len;
+				f->name = memcpy(b, name, rec.name_len);
+				b[rec.name_len] = '\0';
+				f->data = memcpy(b + rec.name_len + 1, q, rec.len);
+				f->len = rec.len;
+				b[rec.name_len + 1 + rec.len] = '\0';
+			}
+			++*nfiles;
+			*block_len += rec.name_len + 1 + rec.len + 1;
+		}
+		q += rec.len + sizeof(verdict);
+	}
+	return -1;
+}
+
+/* collect_out: the files and drops of the init's stream, into res.  A
+ * stream cut short is the engine's failure, unless the supervisor killed
+ * the run (a limit, a stop): then its init died with it and nothing of
+ * /box/out comes back. */
+static int take_out(struct run *run, struct sbx_result *res)
+{
+	size_t n, len;
+	uint64_t total = 0;
+
+	if (out_stream(run, NULL, NULL, &n, &len, &total) < 0) {
+		if (run->killed_for != SBX_OK || res->stopped)
+			return 0;
+		res->status = SBX_INTERNAL_ERROR;
+		snprintf(res->error, sizeof(res->error), "the output directory's stream is cut "
+			 "short or malformed");
+		return -EIO;
+	}
+	res->out_files = calloc(n ? n : 1, sizeof(*res->out_files));
+	res->out_block = malloc(len ? len : 1);
+	res->out_dropped = calloc(SBX_MAX_OUT_DROPPED, sizeof(*res->out_dropped));
+	if (!res->out_files || !res->out_block || !res->out_dropped)
+		return set_error(res, -ENOMEM, "files of /box/out");
+	out_stream(run, res, res->out_block, &n, &len, &total);
+	res->out_dropped_total = total;
 	return 0;
 }
 
@@ -825,14 +972,19 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 		r = set_error(res, -ENOMEM, "argv");
 		goto out;
 	}
-	if (req->collect_files) {
+	if (req->collect_files || req->collect_out) {
 		if (pipe2(run.box_pipe, O_CLOEXEC) < 0) {
 			r = set_error(res, -errno, "pipe2");
 			goto out;
 		}
 		fcntl(run.box_pipe[0], F_SETFL, O_NONBLOCK);
-		run.box.max = SBX_MAX_FILES_BYTES +
-			      (SBX_MAX_FILES + 1) * (sizeof(struct box_record) + SBX_MAX_NAME);
+		if (req->collect_files)
+			run.box.max = SBX_MAX_FILES_BYTES +
+				      (SBX_MAX_FILES + 1) * (sizeof(struct box_record) + SBX_MAX_NAME);
+		else	/* files, each with a verdict, then drops, then the end */
+			run.box.max = out_max_bytes(req) +
+				      (out_max_files(req) + SBX_MAX_OUT_DROPPED + 1) *
+				      (sizeof(struct out_record) + OUT_RECORD_NAME + sizeof(uint32_t));
 	}
 
 	if ((r = start_child(&run, res)) < 0)
@@ -854,6 +1006,8 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 		r = verdict(&run, res, &si, &ru);
 	if (r == 0 && req->collect_files && res->status != SBX_INTERNAL_ERROR)
 		r = take_files(&run, res);
+	if (r == 0 && req->collect_out && res->status != SBX_INTERNAL_ERROR)
+		r = take_out(&run, res);
 	if (res->status == SBX_INTERNAL_ERROR && r == 0)
 		r = -EIO;
 out:

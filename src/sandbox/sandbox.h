@@ -52,6 +52,19 @@
 #define SBX_MAX_BINDS		 8u
 #define SBX_MAX_PATH		 255u	/* a bind's or a root's path */
 
+/* The output directory (collect_out): what a run may return of /box/out.
+ * A request's out_max_files and out_max_bytes of 0 take the defaults; more
+ * than the maxima is refused.  At most SBX_MAX_OUT_DROPPED dropped entries
+ * are listed, each with the first SBX_OUT_DROP_NAME bytes of its name. */
+#define SBX_OUT_DIR		 "/box/out"
+#define SBX_DEFAULT_OUT_FILES	 64u
+#define SBX_DEFAULT_OUT_BYTES	 (16u << 20)
+#define SBX_MAX_OUT_FILES	 1024u
+#define SBX_MAX_OUT_BYTES	 (64u << 20)
+#define SBX_MAX_OUT_NAME	 64u	/* a returned file's name, in bytes */
+#define SBX_MAX_OUT_DROPPED	 32u
+#define SBX_OUT_DROP_NAME	 64u
+
 /* A file in /box.  name is relative to /box ("main.c", "pkg/A.class"):
  * no leading '/', no empty, "." or ".." component, no component starting
  * with '-' (a command given the name, by a glob say, would take it for an
@@ -65,6 +78,12 @@ struct sbx_file {
 
 /* Whether name is acceptable as a struct sbx_file's. */
 bool sbx_file_name_ok(const char *name);
+
+/* Whether the len bytes at name may name a file returned from the output
+ * directory: the API's rule for input file names, [A-Za-z0-9._+-], not
+ * starting with '.' or '-', 1 to SBX_MAX_OUT_NAME bytes (so no '/', no
+ * NUL, no "..", nothing a shell or a browser would read otherwise). */
+bool sbx_out_name_ok(const char *name, size_t len);
 
 struct sbx_limits {
 	uint64_t wall_ms;	/* wall clock, from start to the end of the run */
@@ -143,6 +162,15 @@ struct sbx_request {
 	/* After the program ends, return the regular files in /box (a
 	 * compile stage's output) in the result's files. */
 	bool collect_files;
+	/* Give the program an empty /box/out (SBX_OUT_DIR, mode 0700, its
+	 * path in SAFEXEC_OUT) and return the regular files it leaves there
+	 * in the result's out_files, at most out_max_files of them and
+	 * out_max_bytes of data together (0: SBX_DEFAULT_OUT_FILES,
+	 * SBX_DEFAULT_OUT_BYTES); the rest is listed in out_dropped.  Not
+	 * with collect_files, and no file of files may lie below out/. */
+	bool collect_out;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 	/* The program's stderr is its stdout (2>&1): the result's stdout has
 	 * both streams in the order written, its stderr is empty. */
 	bool merge_stderr;
@@ -173,6 +201,27 @@ enum sbx_status {
 /* "ok", "runtime_error", ... as in the JSON result. */
 const char *sbx_status_name(enum sbx_status s);
 
+/* Why an entry of the output directory was not returned. */
+enum sbx_out_drop_reason {
+	SBX_OUT_NOT_REGULAR = 1,	/* a directory, symlink, FIFO, socket... */
+	SBX_OUT_BAD_NAME,		/* fails sbx_out_name_ok() */
+	SBX_OUT_OVER_COUNT,		/* out_max_files returned already */
+	SBX_OUT_OVER_SIZE,		/* its st_size past what out_max_bytes left */
+	SBX_OUT_CHANGED,		/* shorter, longer or changed while read */
+	SBX_OUT_UNREADABLE,		/* its mode refuses reading */
+};
+
+/* "not a regular file", "name not allowed", ... */
+const char *sbx_out_drop_reason_text(enum sbx_out_drop_reason r);
+
+/* One dropped entry: name is the first SBX_OUT_DROP_NAME bytes of its
+ * name escaped to printable ASCII (a byte outside 0x20..0x7e, and the
+ * backslash, as \xNN), "..." appended when it was longer. */
+struct sbx_out_drop {
+	char name[SBX_OUT_DROP_NAME * 4 + 4];
+	enum sbx_out_drop_reason reason;
+};
+
 /* A byte buffer owned by the result; data is NUL-terminated for convenience
  * but may hold NUL bytes and invalid UTF-8: always use len. */
 struct sbx_buf {
@@ -199,6 +248,16 @@ struct sbx_result {
 	size_t nfiles;
 	bool files_truncated;
 	char *files_block;	/* what files point into */
+	/* With collect_out: the files of /box/out (name, data, len; never
+	 * executable), and the first SBX_MAX_OUT_DROPPED entries that were
+	 * not returned; out_dropped_total counts them all.  Owned by the
+	 * result.  Drops leave status as it is. */
+	struct sbx_file *out_files;
+	size_t nout_files;
+	char *out_block;	/* what out_files point into */
+	struct sbx_out_drop *out_dropped;
+	size_t nout_dropped;
+	uint64_t out_dropped_total;
 	uint64_t wall_time_ms;
 	uint64_t cpu_time_ms;	/* whole tree */
 	uint64_t memory_bytes;	/* peak of the whole tree; 0 if unknown */

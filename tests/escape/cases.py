@@ -2359,6 +2359,250 @@ case("two_runs_at_once", None, custom=_two_at_once)
 
 
 # --------------------------------------------------------------------------
+# The output directory (--collect-out): what comes back of /box/out
+
+section("the output directory")
+
+OUT = ["--collect-out"]
+OUT_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,63}")
+OUT_REASONS = {"not a regular file", "name not allowed", "over the count bound",
+               "over the size bound", "changed while read", "not readable"}
+OUT_MAX_DROPPED = 32
+# Bytes that would show something of the host, or of a file the reader
+# followed: the host's secret and marker, any passwd file's lines.
+OUT_LEAKS = ("SAFEXEC_TEST_SECRET", "AWS_SECRET", "root:x:0:0", "sandbox:x:1000",
+             "nobody:x:65534")
+
+
+def _out_check(files=None, drops=None, max_files=64, max_bytes=16 * MiB, more=None):
+    """A check of the result's out_files and out_dropped: the bounds, the
+    names (the input file name rule; dropped ones printable ASCII), no
+    host byte in any returned file.  files: {name: bytes or None (any)},
+    exactly the files returned; drops: {escaped name: reason}, each listed;
+    more: f(res, M, {name: bytes}) -> [problems]."""
+    import base64
+
+    def check(res, M):
+        out = []
+        got, listed = res.get("out_files"), res.get("out_dropped")
+        total = res.get("out_dropped_total")
+        if not isinstance(got, list) or not isinstance(listed, list) or not isinstance(total, int):
+            return ["no out_files, out_dropped or out_dropped_total: %s %s %s" % (
+                short(got), short(listed), short(total))]
+        data = {}
+        for f in got:
+            name = f.get("name")
+            try:
+                b = base64.b64decode(f.get("content_base64", ""), validate=True)
+            except (ValueError, TypeError):
+                out.append("file %r: content is not base64" % name)
+                continue
+            if not isinstance(name, str) or not OUT_NAME.fullmatch(name):
+                out.append("a returned name breaks the rule: %r" % name)
+            if f.get("size") != len(b):
+                out.append("file %r: size %r, content %d bytes" % (name, f.get("size"), len(b)))
+            if name in data:
+                out.append("file %r returned twice" % name)
+            data[name] = b
+            for leak in (M.secret, M.marker) + OUT_LEAKS:
+                if leak.encode() in b:
+                    out.append("file %r holds %r" % (name, leak[:24]))
+        if len(got) > max_files:
+            out.append("%d files returned, the bound is %d" % (len(got), max_files))
+        if sum(len(b) for b in data.values()) > max_bytes:
+            out.append("%d bytes returned, the bound is %d" % (
+                sum(len(b) for b in data.values()), max_bytes))
+        if len(listed) > OUT_MAX_DROPPED or total < len(listed):
+            out.append("%d drops listed of %d" % (len(listed), total))
+        for d in listed:
+            n = d.get("name")
+            if not isinstance(n, str) or not all(0x20 <= ord(c) < 0x7f for c in n):
+                out.append("a dropped name is not printable ASCII: %r" % n)
+            if d.get("reason") not in OUT_REASONS:
+                out.append("unknown drop reason %r" % d.get("reason"))
+        if files is not None:
+            if sorted(data) != sorted(files):
+                out.append("files returned: %s, expected %s" % (sorted(data), sorted(files)))
+            for k, v in files.items():
+                if v is not None and k in data and data[k] != v:
+                    out.append("file %r: %s, expected %s" % (k, short(data[k]), short(v)))
+        have = {d.get("name"): d.get("reason") for d in listed}
+        for k, v in (drops or {}).items():
+            if have.get(k) != v:
+                out.append("drop %r: %r, expected %r (listed: %s)" % (k, have.get(k), v,
+                                                                      short(have, 300)))
+        if more:
+            out += more(res, M, data)
+        return out
+    return check
+
+
+def short(v, n=160):
+    s = repr(v)
+    return s if len(s) <= n else s[:n - 20] + "..." + s[-17:]
+
+
+case("out_symlinks_to_host_files", r'''
+d = os.environ["SAFEXEC_OUT"]
+for name, target in [("passwd", "/etc/passwd"), ("init_environ", "/proc/1/environ"),
+                     ("self_environ", "/proc/self/environ"), ("root", "/"),
+                     ("up", "../../etc/passwd"), ("init_root", "/proc/1/root/etc/passwd")]:
+    os.symlink(target, os.path.join(d, name))
+open(os.path.join(d, "ok.txt"), "w").write("ok\n")
+say("made")
+''', opts=OUT, expect=dict(status="ok", exit_code=0, stdout="made\n", wall_max=5000),
+    check=_out_check(files={"ok.txt": b"ok\n"},
+                     drops={n: "not a regular file" for n in
+                            ("passwd", "init_environ", "self_environ", "root", "up",
+                             "init_root")}))
+
+
+case("out_hard_links", r'''
+d = os.environ["SAFEXEC_OUT"]
+say("own", tryf(os.link, "/box/main.py", d + "/own.py"))
+for label, src in [("usr", "/usr/bin/python3"), ("etc", "/etc/passwd"),
+                   ("proc", "/proc/1/environ"), ("dev", "/dev/null")]:
+    say(label, tryf(os.link, src, d + "/" + label))
+''', opts=OUT,
+    expect=dict(status="ok", exit_code=0,
+                stdout_re="own OK\n" + errno_lines(["usr", "etc", "proc", "dev"],
+                                                    ["EXDEV", "EPERM"])),
+    check=_out_check(more=lambda res, M, data: [] if set(data) == {"own.py"} and
+                     b"os.link" in data["own.py"] else ["own.py not returned as itself: %s"
+                                                          % short(data)]))
+
+
+case("out_fifo_does_not_block", r'''
+d = os.environ["SAFEXEC_OUT"]
+os.mkfifo(d + "/fifo")
+os.mkfifo(d + "/held")
+if os.fork() == 0:
+    fd = os.open(d + "/held", os.O_RDWR)   # a writer that never writes
+    time.sleep(3600)
+say("made")
+''', opts=OUT + ["--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout="made\n", wall_max=3000),
+    check=_out_check(files={}, drops={"fifo": "not a regular file",
+                                      "held": "not a regular file"}))
+
+
+def _grow_more(res, M, data):
+    b = data.get("grow.log")
+    if b is not None and set(b) - {ord("g")}:
+        return ["grow.log holds other bytes than the writer's"]
+    return []
+
+
+case("out_file_still_growing", r'''
+d = os.environ["SAFEXEC_OUT"]
+if os.fork() == 0:
+    f = open(d + "/grow.log", "ab", buffering=0)
+    while True:
+        f.write(b"g" * 4096)
+open(d + "/ok.txt", "w").write("ok")
+time.sleep(0.3)
+say("exit")
+''', opts=OUT + ["--out-max-bytes", "64K", "--wall-time", "5000"],
+    expect=dict(status="ok", exit_code=0, stdout="exit\n", wall_max=3000),
+    check=_out_check(max_bytes=64 << 10, more=_grow_more))
+
+
+def _many_more(res, M, data):
+    m = re.fullmatch(r"made (\d+) (\w+)\n", res.get("stdout", ""))
+    if not m:
+        return ["no count of the files made"]
+    made = int(m.group(1))
+    out = []
+    if len(data) != 64:
+        out.append("%d files returned of %d made, expected the bound, 64" % (len(data), made))
+    if res.get("out_dropped_total") != made - 64:
+        out.append("out_dropped_total %r, expected %d" % (res.get("out_dropped_total"),
+                                                          made - 64))
+    if len(res.get("out_dropped") or []) != OUT_MAX_DROPPED:
+        out.append("%d drops listed, expected %d" % (len(res.get("out_dropped") or []),
+                                                     OUT_MAX_DROPPED))
+    return out
+
+
+case("out_100000_files", r'''
+d = os.environ["SAFEXEC_OUT"]
+made, why = 0, "OK"
+for i in range(100000):
+    try:
+        with open("%s/f%06d.txt" % (d, i), "w") as f:
+            f.write("x")
+    except OSError as e:
+        why = errno.errorcode[e.errno]
+        break
+    made += 1
+say("made", made, why)
+''', opts=OUT, expect=dict(status="ok", exit_code=0, stdout_re=r"made \d+ (ENOSPC|OK)\n",
+                           wall_max=8000),
+    check=_out_check(more=_many_more))
+
+
+case("out_sparse_100g", r'''
+d = os.environ["SAFEXEC_OUT"]
+with open(d + "/sparse.bin", "wb") as f:
+    say("100G", tryf(f.truncate, 100 << 30))
+    say("16G", tryf(f.truncate, 16 << 30))
+say("size", os.stat(d + "/sparse.bin").st_size >> 30)
+''', opts=OUT + ["--file-size", "16G"],
+    expect=dict(status="ok", exit_code=0, stdout="100G EFBIG\n16G OK\nsize 16\n",
+                wall_max=3000),
+    check=_out_check(files={}, drops={"sparse.bin": "over the size bound"}))
+
+
+case("out_replaced_by_symlink", r'''
+d = os.environ["SAFEXEC_OUT"]
+os.rename(d, "/box/old")
+open("/box/old/kept.txt", "w").write("kept")
+os.mkdir("/box/other")
+open("/box/other/new.txt", "w").write("new")
+os.symlink("/", d)
+say("out is", os.readlink(d), sorted(os.listdir(d))[:3])
+''', opts=OUT, expect=dict(status="ok", exit_code=0, stdout_re=r"out is / \[.*\]\n"),
+    check=_out_check(files={"kept.txt": b"kept"}))
+
+
+case("out_chmod_refused_to_reader", r'''
+d = os.environ["SAFEXEC_OUT"]
+open(d + "/shut.txt", "w").write("shut")
+os.chmod(d + "/shut.txt", 0)
+open(d + "/open.txt", "w").write("open")
+os.chmod(d, 0)
+say("done")
+''', opts=OUT, expect=dict(status="ok", exit_code=0, stdout="done\n"),
+    check=_out_check(files={"open.txt": b"open"}, drops={"shut.txt": "not readable"}))
+
+
+case("out_bad_names", r'''
+d = os.environ["SAFEXEC_OUT"].encode()
+for n in [b"nl\nname", b"\xff\xfe.txt", b"caf\xc3\xa9", b"-rf", b".hidden", b"sp ace",
+          b"back\\slash", b"x" * 65]:
+    open(d + b"/" + n, "w").write("dropped")
+say("dotdot", tryf(lambda: open(d + b"/../dotdot.txt", "w").write("x")))
+try:
+    open(d + b"/a\0b", "w")
+    say("nul", "OK")
+except ValueError as e:
+    say("nul", type(e).__name__)
+say("dotdot is", sorted(os.listdir(b"/box/out")).count(b"dotdot.txt"))
+open(d + b"/good.txt", "w").write("good")
+''', opts=OUT,
+    expect=dict(status="ok", exit_code=0,
+                stdout="dotdot OK\nnul ValueError\ndotdot is 0\n"),
+    check=_out_check(files={"good.txt": b"good"},
+                     drops={"nl\\x0aname": "name not allowed",
+                            "\\xff\\xfe.txt": "name not allowed",
+                            "caf\\xc3\\xa9": "name not allowed",
+                            "-rf": "name not allowed", ".hidden": "name not allowed",
+                            "sp ace": "name not allowed",
+                            "back\\x5cslash": "name not allowed",
+                            "x" * 64 + "...": "name not allowed"}))
+
+
+# --------------------------------------------------------------------------
 # What `safexec check` says is in force
 
 section("what `safexec check` reports")

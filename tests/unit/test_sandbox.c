@@ -746,3 +746,203 @@ TEST(sandbox_file_names)
 		ASSERT(!sbx_file_name_ok(bad[i]));
 	}
 }
+
+/* A run with the output directory; bounds of 0 take the defaults. */
+static int run_out(const char *code, uint32_t max_files, uint64_t max_bytes,
+		   struct sbx_result *res)
+{
+	char why[256];
+	struct sbx_request req;
+
+	if (!host && sbx_host_open(&host, why, sizeof(why)) < 0) {
+		fprintf(stderr, "  sbx_host_open: %s\n", why);
+		return -1;
+	}
+	sbx_request_init(&req);
+	req.code = code;
+	req.code_len = strlen(code);
+	req.collect_out = true;
+	req.out_max_files = max_files;
+	req.out_max_bytes = max_bytes;
+	return sbx_run(host, &req, res);
+}
+
+static const struct sbx_file *out_file(const struct sbx_result *res, const char *name)
+{
+	for (size_t i = 0; i < res->nout_files; i++)
+		if (strcmp(res->out_files[i].name, name) == 0)
+			return &res->out_files[i];
+	return NULL;
+}
+
+/* How many of the listed drops have this reason. */
+static size_t drops(const struct sbx_result *res, enum sbx_out_drop_reason reason)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->nout_dropped; i++)
+		n += res->out_dropped[i].reason == reason;
+	return n;
+}
+
+TEST(sandbox_out_file_comes_back)
+{
+	struct sbx_result res;
+	const struct sbx_file *f;
+
+	ASSERT_EQ(run_out("import os\n"
+			  "d = os.environ['SAFEXEC_OUT']\n"
+			  "st = os.stat(d)\n"
+			  "print(d, oct(st.st_mode & 0o777), st.st_uid, os.listdir(d))\n"
+			  "open(os.path.join(d, 'plot.png'), 'wb').write(b'\\x89PNG\\0data')\n"
+			  "open('/box/elsewhere.txt', 'w').write('not returned')\n",
+			  0, 0, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	ASSERT_STREQ(res.out.data, "/box/out 0o700 1000 []\n");
+	ASSERT_EQ(res.nout_files, 1);
+	ASSERT((f = out_file(&res, "plot.png")) != NULL);
+	ASSERT_MEMEQ(f->data, f->len, "\x89PNG\0data", 9);
+	ASSERT_EQ(res.nout_dropped, 0);
+	ASSERT_EQ(res.out_dropped_total, 0);
+	ASSERT_EQ(res.nfiles, 0);
+	sbx_result_release(&res);
+
+	/* Without collect_out: no directory, no variable. */
+	ASSERT_EQ(run("import os\nprint(os.path.exists('/box/out'), 'SAFEXEC_OUT' in os.environ)\n",
+		      NULL, &res), 0);
+	ASSERT_STREQ(res.out.data, "False False\n");
+	ASSERT_EQ(res.nout_files, 0);
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_out_bounds_on_count_and_bytes)
+{
+	struct sbx_result res;
+	uint64_t bytes = 0;
+
+	/* 40 files of 100 bytes, 3 allowed: 37 over the count, 32 listed. */
+	ASSERT_EQ(run_out("import os\n"
+			  "for i in range(40):\n"
+			  "    open('/box/out/f%02d.txt' % i, 'w').write('x' * 100)\n",
+			  3, 0, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	ASSERT_EQ(res.nout_files, 3);
+	ASSERT_EQ(res.nout_dropped, SBX_MAX_OUT_DROPPED);
+	ASSERT_EQ(res.out_dropped_total, 37);
+	ASSERT_EQ(drops(&res, SBX_OUT_OVER_COUNT), SBX_MAX_OUT_DROPPED);
+	ASSERT_STREQ(sbx_out_drop_reason_text(SBX_OUT_OVER_COUNT), "over the count bound");
+	sbx_result_release(&res);
+
+	/* 1000 bytes allowed: the 600-byte file fits, the second one does
+	 * not, the 300-byte one fits in what is left. */
+	ASSERT_EQ(run_out("import os\n"
+			  "open('/box/out/a.bin', 'w').write('a' * 600)\n"
+			  "open('/box/out/b.bin', 'w').write('b' * 600)\n"
+			  "open('/box/out/c.bin', 'w').write('c' * 300)\n"
+			  "open('/box/out/huge.bin', 'w').truncate(8 << 20)\n",
+			  0, 1000, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	for (size_t i = 0; i < res.nout_files; i++)
+		bytes += res.out_files[i].len;
+	ASSERT(bytes <= 1000);
+	ASSERT(out_file(&res, "c.bin") != NULL);
+	ASSERT_EQ(res.nout_files, 2);
+	ASSERT_EQ(drops(&res, SBX_OUT_OVER_SIZE), 2);	/* one of a, b; and huge */
+	ASSERT_EQ(res.out_dropped_total, 2);
+	ASSERT_STREQ(sbx_out_drop_reason_text(SBX_OUT_OVER_SIZE), "over the size bound");
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_out_subdirectory_and_links_dropped)
+{
+	struct sbx_result res;
+
+	ASSERT_EQ(run_out("import os\n"
+			  "os.makedirs('/box/out/sub/deeper')\n"
+			  "open('/box/out/sub/inner.txt', 'w').write('inner')\n"
+			  "os.symlink('/etc/passwd', '/box/out/passwd')\n"
+			  "os.mkfifo('/box/out/fifo')\n"
+			  "open('/box/out/ok.txt', 'w').write('ok')\n",
+			  0, 0, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	ASSERT_EQ(res.nout_files, 1);
+	ASSERT(out_file(&res, "ok.txt") != NULL);
+	ASSERT_EQ(res.nout_dropped, 3);
+	ASSERT_EQ(res.out_dropped_total, 3);
+	ASSERT_EQ(drops(&res, SBX_OUT_NOT_REGULAR), 3);
+	bool sub = false;
+	for (size_t i = 0; i < res.nout_dropped; i++)
+		sub |= strcmp(res.out_dropped[i].name, "sub") == 0;
+	ASSERT(sub);
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_out_bad_names_dropped_and_escaped)
+{
+	struct sbx_result res;
+	bool newline = false, utf8 = false, dot = false, longname = false;
+
+	ASSERT_EQ(run_out("import os\n"
+			  "open(b'/box/out/evil\\nname', 'w').write('x')\n"
+			  "open(b'/box/out/\\xff\\xfe\\\\.txt', 'w').write('x')\n"
+			  "open('/box/out/.hidden', 'w').write('x')\n"
+			  "open('/box/out/' + 'n' * 65, 'w').write('x')\n"
+			  "open('/box/out/' + 'n' * 64, 'w').write('kept')\n",
+			  0, 0, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	ASSERT_EQ(res.nout_files, 1);
+	ASSERT_EQ(res.out_files[0].len, 4);
+	ASSERT_EQ(res.out_dropped_total, 4);
+	ASSERT_EQ(drops(&res, SBX_OUT_BAD_NAME), 4);
+	for (size_t i = 0; i < res.nout_dropped; i++) {
+		const char *n = res.out_dropped[i].name;
+		for (const char *p = n; *p; p++)
+			ASSERT(*p >= 0x20 && *p < 0x7f);
+		newline |= strcmp(n, "evil\\x0aname") == 0;
+		utf8 |= strcmp(n, "\\xff\\xfe\\x5c.txt") == 0;
+		dot |= strcmp(n, ".hidden") == 0;
+		longname |= strlen(n) == SBX_OUT_DROP_NAME + 3 && strcmp(n + SBX_OUT_DROP_NAME, "...") == 0;
+	}
+	ASSERT(newline);
+	ASSERT(utf8);
+	ASSERT(dot);
+	ASSERT(longname);
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_out_request_checks)
+{
+	struct sbx_request req;
+	struct sbx_file f = { "out/x", "", 0, false };
+	char why[256];
+
+	sbx_request_init(&req);
+	req.code = "";
+	req.collect_out = true;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), 0);
+	req.out_max_files = SBX_MAX_OUT_FILES + 1;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), -EINVAL);
+	req.out_max_files = SBX_MAX_OUT_FILES;
+	req.out_max_bytes = SBX_MAX_OUT_BYTES + 1ull;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), -EINVAL);
+	req.out_max_bytes = SBX_MAX_OUT_BYTES;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), 0);
+	req.files = &f;
+	req.nfiles = 1;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), -EINVAL);
+	ASSERT(strstr(why, "output directory") != NULL);
+	req.files = NULL;
+	req.nfiles = 0;
+	req.collect_files = true;
+	ASSERT_EQ(sbx_request_check(&req, why, sizeof(why)), -EINVAL);
+
+	ASSERT(sbx_out_name_ok("plot.png", 8));
+	ASSERT(sbx_out_name_ok("a+b_c-d.1", 9));
+	ASSERT(!sbx_out_name_ok(".x", 2));
+	ASSERT(!sbx_out_name_ok("-x", 2));
+	ASSERT(!sbx_out_name_ok("..", 2));
+	ASSERT(!sbx_out_name_ok("a/b", 3));
+	ASSERT(!sbx_out_name_ok("a b", 3));
+	ASSERT(!sbx_out_name_ok("", 0));
+	ASSERT(!sbx_out_name_ok("a\0b", 3));
+}
