@@ -22,7 +22,8 @@
 # /proc is mounted anew for a pid namespace of its own (so that the suites
 # see only the processes of this root, not those of other work on the host),
 # /sys (with /sys/fs/cgroup, shared with the host) and /dev come from the
-# host; the network is the host's.
+# host; the network is the host's, with the certificate authorities the host
+# adds in /usr/local/share/ca-certificates (given to node, for npm).
 # The overlay's folders are named so that the paths in /proc/self/mountinfo
 # contain none of /work, /root and /home, which the escape suite looks for.
 #
@@ -54,6 +55,14 @@ if [ "${1:-}" = "--inside" ]; then
 	mkdir -p "$root/run/lock" "$root/run/user"
 	chmod 1777 "$root/run/lock"
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	# The network is the host's, and so are the certificate authorities
+	# it adds (a network that intercepts TLS has one): node, for npm,
+	# gets them besides its own.
+	extra_ca=
+	if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+		cat /usr/local/share/ca-certificates/*.crt > "$root/etc/host-extra-ca.crt"
+		extra_ca=NODE_EXTRA_CA_CERTS=/etc/host-extra-ca.crt
+	fi
 	cd "$root"
 	mkdir -p .oldroot
 	pivot_root . .oldroot
@@ -63,7 +72,7 @@ if [ "${1:-}" = "--inside" ]; then
 	# From here on every program is the Debian 12 root's own.  This shell is
 	# the pid namespace's init: it waits for the command, passes INT and TERM
 	# on, and when it ends, whatever the command left running ends with it.
-	/usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+	/usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 $extra_ca \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/bash -c "cd /work/safexec && $cmd" <&0 &
 	child=$!

@@ -101,7 +101,6 @@ static const char schema_sql[] =
 	" answer TEXT,"
 	" callback_url TEXT,"
 	" execution_id INTEGER NOT NULL,"
-	" flags INTEGER NOT NULL,"
 	" client TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS jobs_state_finished_ms"
 	" ON jobs(state, finished_ms);";
@@ -1141,15 +1140,15 @@ out:
 /* Column order shared by the job SELECTs and job_row(). */
 #define JOB_COLUMNS							\
 	"token, api, state, attempts, created_ms, started_ms, finished_ms,"	\
-	" request, peer, answer, callback_url, execution_id, flags, client"
+	" request, peer, answer, callback_url, execution_id, client"
 enum {
 	J_TOKEN, J_API, J_STATE, J_ATTEMPTS, J_CREATED, J_STARTED, J_FINISHED,
-	J_REQUEST, J_PEER, J_ANSWER, J_CALLBACK, J_EXECUTION, J_FLAGS, J_CLIENT,
+	J_REQUEST, J_PEER, J_ANSWER, J_CALLBACK, J_EXECUTION, J_CLIENT,
 };
 
 static const char job_add_sql[] =
 	"INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, 'queued', 0, ?3, 0, 0,"
-	" ?4, ?5, NULL, ?6, 0, ?7, ?8)";
+	" ?4, ?5, NULL, ?6, 0, ?7)";
 /* A done job keeps its answer: neither statement touches it again. */
 static const char job_start_sql[] =
 	"UPDATE jobs SET state = 'running', attempts = attempts + 1,"
@@ -1256,7 +1255,6 @@ static int job_row(sqlite3_stmt *s, struct store_job *out)
 	out->answer = col_strdup(s, J_ANSWER, &r);
 	out->callback_url = col_strdup(s, J_CALLBACK, &r);
 	out->execution_id = sqlite3_column_int64(s, J_EXECUTION);
-	out->flags = (unsigned)sqlite3_column_int64(s, J_FLAGS);
 	snprintf(out->client, sizeof(out->client), "%s", col_text(s, J_CLIENT));
 	if (!out->request && r == 0)
 		out->request = strdup("");	/* NOT NULL in the schema */
@@ -1338,8 +1336,7 @@ int store_job_add(struct store *st, const struct store_job *job)
 	rc |= sqlite3_bind_text(s, 4, job->request, -1, SQLITE_STATIC);
 	rc |= bind_text_or_null(s, 5, job->peer);
 	rc |= bind_text_or_null(s, 6, job->callback_url);
-	rc |= sqlite3_bind_int64(s, 7, job->flags);
-	rc |= sqlite3_bind_text(s, 8, job->client, -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(s, 7, job->client, -1, SQLITE_STATIC);
 	if (rc != SQLITE_OK) {
 		r = sql_errno(rc);
 		sqlite3_reset(s);

@@ -122,8 +122,6 @@ struct store_job {
 	char *callback_url;		/* NULL: none */
 	int64_t execution_id;		/* its record in the history once done;
 					   0: none */
-	unsigned flags;			/* the API's own (Judge0: the callback
-					   in base64) */
 	char client[64];		/* client address */
 };
 

@@ -1038,7 +1038,6 @@ TEST(store_job_every_call)
 	snprintf(j.client, sizeof(j.client), "::1");
 	j.peer = (char *)"{\"source_code\":\"print(1)\",\"language_id\":71}";
 	j.callback_url = (char *)"https://example.com/cb";
-	j.flags = 5;
 	/* Ignored by add. */
 	j.state = STORE_JOB_DONE;
 	j.attempts = 9;
@@ -1060,7 +1059,6 @@ TEST(store_job_every_call)
 	ASSERT(got.answer == NULL);
 	ASSERT_STREQ(got.callback_url, "https://example.com/cb");
 	ASSERT_EQ(got.execution_id, 0);
-	ASSERT_EQ(got.flags, 5);
 	ASSERT_STREQ(got.client, "::1");
 	store_job_release(&got);
 	ASSERT(got.request == NULL && got.peer == NULL && got.callback_url == NULL);
