@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct api_maxima maxima = {
 		widest(SBX_LIMIT_WALL_MS), widest(SBX_LIMIT_CPU_MS), widest(SBX_LIMIT_MEMORY),
-		widest(SBX_LIMIT_PROCESSES), widest(SBX_LIMIT_OUTPUT), widest(SBX_LIMIT_FILE_SIZE),
+		widest(SBX_LIMIT_PROCESSES), widest(SBX_LIMIT_OUTPUT), widest(SBX_LIMIT_FILE_SIZE), 0, 0,
 	};
 	struct api_request req;
 	struct api_error err;

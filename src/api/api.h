@@ -29,6 +29,9 @@
  * of them: what one answer holds in memory (seven times that as JSON). */
 #define API_TESTS_OUTPUT_MAX (64u << 20)
 #define API_URL_MAX	 2048	/* bytes of a callback_url */
+/* The most the output directories of one request's tests may return
+ * together: with many tests, output_files.max_bytes is each one's share. */
+#define API_TESTS_FILES_MAX (64u << 20)
 
 /* Every error a client may get; docs/api.md lists them with their meaning. */
 enum api_error_code {
@@ -78,6 +81,10 @@ struct api_maxima {
 	uint64_t max_processes;
 	uint64_t output_bytes;
 	uint64_t file_size_bytes;	/* 0: the sandbox's maximum */
+	/* output_files: the most files and bytes a run may return (0: the
+	 * sandbox's maxima, SBX_MAX_OUT_FILES and SBX_MAX_OUT_BYTES). */
+	uint64_t output_files;
+	uint64_t output_files_bytes;
 };
 
 /* The limits a request gets when it asks for none: the engine's defaults,
@@ -127,6 +134,11 @@ struct api_request {
 	const char **options;		/* compile options, allowed by rt */
 	size_t noptions;
 	const char *callback_url;	/* NULL: none; syntax not checked here */
+	/* output_files: the run stage's output directory (each test's run),
+	 * returned in the answer's files; the bounds are effective (never 0). */
+	bool output_files;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 };
 
 /*

@@ -577,6 +577,78 @@ static int parse_judging(json_t *root, struct api_request *req, struct api_error
 	return 0;
 }
 
+/*
+ * output_files: true (the defaults), false or null (none), or {max_files,
+ * max_bytes}, each from 1 to the server's maximum (output_files and
+ * output_files_bytes, else the sandbox's).  The defaults are the sandbox's,
+ * or the maximum where it is lower; with tests, max_bytes is at most each
+ * test's share of API_TESTS_FILES_MAX (the default lowered to it, a larger
+ * one asked for refused), since every test's files are in the answer.
+ */
+static int parse_output_files(json_t *root, const struct api_maxima *max,
+			      struct api_request *req, struct api_error *err)
+{
+	json_t *v = json_object_get(root, "output_files"), *item;
+	uint64_t most_files = max->output_files ? max->output_files : SBX_MAX_OUT_FILES;
+	uint64_t most_bytes = max->output_files_bytes ? max->output_files_bytes : SBX_MAX_OUT_BYTES;
+	bool bytes_asked = false;
+	const char *key;
+
+	if (most_files > SBX_MAX_OUT_FILES)
+		most_files = SBX_MAX_OUT_FILES;
+	if (most_bytes > SBX_MAX_OUT_BYTES)
+		most_bytes = SBX_MAX_OUT_BYTES;
+	if (!v || json_is_null(v) || json_is_false(v))
+		return 0;
+	if (!json_is_true(v) && !json_is_object(v))
+		return api_fail(err, API_E_INVALID_REQUEST, "the field 'output_files' must be "
+				"true or an object {max_files, max_bytes}, not %s", type_name(v));
+	for (size_t i = 0; i < req->nfiles; i++)
+		if (strcmp(req->files[i].name, "out") == 0)
+			return api_fail(err, API_E_INVALID_REQUEST, "files[%zu]: with output_files, "
+					"out is the output directory", i);
+	req->output_files = true;
+	req->out_max_files = (uint32_t)(SBX_DEFAULT_OUT_FILES < most_files ? SBX_DEFAULT_OUT_FILES
+									   : most_files);
+	req->out_max_bytes = SBX_DEFAULT_OUT_BYTES < most_bytes ? SBX_DEFAULT_OUT_BYTES : most_bytes;
+	if (json_is_object(v)) json_object_foreach(v, key, item) {
+		bool files = strcmp(key, "max_files") == 0;
+		uint64_t hi = files ? most_files : most_bytes;
+		json_int_t n;
+
+		if (!files && strcmp(key, "max_bytes") != 0)
+			return api_fail(err, API_E_INVALID_REQUEST, "unknown field "
+					"'output_files.%.64s'; known: max_files, max_bytes", key);
+		if (json_is_null(item))
+			continue;
+		if (!json_is_integer(item) || (n = json_integer_value(item)) < 1)
+			return api_fail(err, API_E_INVALID_LIMIT, "output_files.%s must be an "
+					"integer from 1 to %llu", key, (unsigned long long)hi);
+		if ((uint64_t)n > hi)
+			return api_fail(err, API_E_LIMIT_EXCEEDED, "output_files.%s is %lld, above "
+					"this server's maximum; it must be from 1 to %llu", key,
+					(long long)n, (unsigned long long)hi);
+		if (files)
+			req->out_max_files = (uint32_t)n;
+		else {
+			req->out_max_bytes = (uint64_t)n;
+			bytes_asked = true;
+		}
+	}
+	if (req->ntests > 1) {
+		uint64_t share = API_TESTS_FILES_MAX / req->ntests;
+		if (req->out_max_bytes > share && bytes_asked)
+			return api_fail(err, API_E_LIMIT_EXCEEDED,
+					"output_files.max_bytes is %llu; with %zu tests it may be "
+					"at most %llu (all tests' files together at most %u bytes)",
+					(unsigned long long)req->out_max_bytes, req->ntests,
+					(unsigned long long)share, API_TESTS_FILES_MAX);
+		if (req->out_max_bytes > share)
+			req->out_max_bytes = share;
+	}
+	return 0;
+}
+
 /* The request's limits: its name for each, and the server's maximum. */
 struct limit_field {
 	const char *name;
@@ -708,7 +780,7 @@ static int check_fields(json_t *root, struct api_error *err)
 	static const char *const known[] = { "language", "version", "code", "files", "stdin",
 					     "args", "limits", "compile_limits", "tests",
 					     "stop_on_failure", "runs", "redirect_stderr",
-					     "compile_options", "callback_url" };
+					     "compile_options", "callback_url", "output_files" };
 	const char *key;
 	json_t *v;
 
@@ -723,7 +795,7 @@ static int check_fields(json_t *root, struct api_error *err)
 					"unknown field '%.64s'; known: language, version, code, "
 					"files, stdin, args, limits, compile_limits, tests, "
 					"stop_on_failure, runs, redirect_stderr, compile_options, "
-					"callback_url", key);
+					"callback_url, output_files", key);
 	}
 	return 0;
 }
@@ -753,7 +825,8 @@ int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima 
 	if (api_endpoint_full(ep) &&
 	    ((r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
 	     (r = parse_args(req->root, req, err)) < 0 ||
-	     (r = parse_judging(req->root, req, err)) < 0))
+	     (r = parse_judging(req->root, req, err)) < 0 ||
+	     (r = parse_output_files(req->root, max, req, err)) < 0))
 		goto out;
 	r = check_sizes(req, err);
 out:
@@ -811,6 +884,9 @@ void api_request_sbx(const struct api_request *req, struct sbx_request *out)
 	out->stdin_len = req->stdin_len;
 	out->argv = req->argv;
 	out->argc = req->argc;
+	out->collect_out = req->output_files;
+	out->out_max_files = req->out_max_files;
+	out->out_max_bytes = req->out_max_bytes;
 	out->limits = req->limits;
 }
 
@@ -828,6 +904,9 @@ void api_request_job(const struct api_request *req, struct job_spec *out)
 		.stop_on_failure = req->stop_on_failure,
 		.redirect_stderr = req->redirect_stderr,
 		.runs = req->runs,
+		.collect_out = req->output_files,
+		.out_max_files = req->out_max_files,
+		.out_max_bytes = req->out_max_bytes,
 	};
 }
 

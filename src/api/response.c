@@ -13,11 +13,15 @@
 
 static size_t result_max_bytes(const struct sbx_result *res)
 {
-	size_t raw = res->out.len + res->err.len + res->output.len;
+	size_t raw = res->out.len + res->err.len + res->output.len, files = 0;
 
+	/* The returned files: base64 in the tree, then again in the text,
+	 * and each file's other fields; the dropped entries are small. */
+	for (size_t i = 0; i < res->nout_files; i++)
+		files += 2 * ((res->out_files[i].len + 2) / 3 * 4) + 256;
 	/* The tree's copies of the streams, then the text, where a control
 	 * byte takes six ("\u0001"); the rest of the fields are small. */
-	return raw + 6 * raw + (16u << 10);
+	return raw + 6 * raw + files + (16u << 10);
 }
 
 size_t api_answer_max_bytes(const struct job_result *res)
@@ -54,6 +58,7 @@ static json_t *test_json(const struct api_request *req, const struct job_test_re
 		return obj;
 	codec_status_message(&t->res, &req->limits, msg, sizeof(msg));
 	if (codec_result_add(obj, &t->res) < 0 ||
+	    (req->output_files && codec_out_files_add(obj, &t->res) < 0) ||
 	    json_object_set_new(obj, "message", json_string(msg)) < 0) {
 		json_decref(obj);
 		return NULL;
@@ -106,6 +111,8 @@ json_t *api_response_json(enum api_endpoint ep, int64_t id, const struct api_req
 			goto fail;
 	}
 	if (codec_result_add(obj, res) < 0)
+		goto fail;
+	if (ep != API_RUN && req->output_files && codec_out_files_add(obj, res) < 0)
 		goto fail;
 	codec_status_message(res, &req->limits, msg, sizeof(msg));
 	if (json_object_set_new(obj, "message", json_string(msg)) < 0)

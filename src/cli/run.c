@@ -206,28 +206,6 @@ static void explain(const struct sbx_result *res, const struct sbx_limits *l)
 	}
 }
 
-static char *base64(const char *data, size_t len)
-{
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)data[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)(unsigned char)data[i + 1] << 8;
-		if (i + 2 < len)
-			v |= (unsigned char)data[i + 2];
-		*o++ = b64[v >> 18 & 63];
-		*o++ = b64[v >> 12 & 63];
-		*o++ = i + 1 < len ? b64[v >> 6 & 63] : '=';
-		*o++ = i + 2 < len ? b64[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 /* --collect-out: out_files [{name, size, content_base64}], out_dropped
  * [{name, reason}] and out_dropped_total. */
 static int add_out(json_t *obj, const struct sbx_result *res)
@@ -237,7 +215,7 @@ static int add_out(json_t *obj, const struct sbx_result *res)
 
 	for (size_t i = 0; !bad && i < res->nout_files; i++) {
 		const struct sbx_file *f = &res->out_files[i];
-		char *enc = base64(f->data, f->len);
+		char *enc = codec_base64(f->data, f->len);
 		bad = !enc || json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name",
 			f->name, "size", (json_int_t)f->len, "content_base64", enc)) < 0;
 		free(enc);

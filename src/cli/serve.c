@@ -189,6 +189,8 @@ int cli_serve(int argc, char **argv)
 		.memory_bytes = c.max_memory_bytes,
 		.max_processes = c.max_processes,
 		.output_bytes = c.max_output_bytes,
+		.output_files = c.max_output_files,
+		.output_files_bytes = c.max_output_files_bytes,
 	};
 	hc.jobs_max = c.jobs_max;
 	hc.wait_max_s = (unsigned)c.wait_max;

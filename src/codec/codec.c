@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "codec/codec.h"
 #include "util/util.h"
@@ -232,6 +233,85 @@ int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struc
 	codec_compile_failed_message(msg, top, sizeof(top));
 	if (set(obj, "status", json_string(CODEC_COMPILE_ERROR)) ||
 	    (json_object_get(obj, "message") && set(obj, "message", json_string(top))))
+		return -ENOMEM;
+	return 0;
+}
+
+char *codec_base64(const char *data, size_t len)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out, *o;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 2)
+		return NULL;
+	out = o = malloc((len + 2) / 3 * 4 + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)data[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)(unsigned char)data[i + 1] << 8;
+		if (i + 2 < len)
+			v |= (unsigned char)data[i + 2];
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < len ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+const char *codec_mime_type(const char *name)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+		{ "gif", "image/gif" }, { "webp", "image/webp" }, { "svg", "image/svg+xml" },
+		{ "pdf", "application/pdf" }, { "csv", "text/csv" }, { "txt", "text/plain" },
+		{ "log", "text/plain" }, { "md", "text/plain" }, { "json", "application/json" },
+		/* Never text/html: see codec.h. */
+		{ "html", "text/plain" }, { "htm", "text/plain" },
+	};
+	const char *dot = name ? strrchr(name, '.') : NULL;
+
+	for (size_t i = 0; dot && i < UTIL_ARRAY_SIZE(types); i++)
+		if (strcasecmp(dot + 1, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+int codec_out_files_add(json_t *obj, const struct sbx_result *res)
+{
+	json_t *files = json_array(), *dropped;
+	int bad = !files;
+
+	for (size_t i = 0; !bad && i < res->nout_files; i++) {
+		const struct sbx_file *f = &res->out_files[i];
+		char *enc = codec_base64(f->data, f->len);
+		bad = !enc || json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}",
+			"name", f->name, "size", (json_int_t)f->len, "mime_type",
+			codec_mime_type(f->name), "content", enc)) < 0;
+		free(enc);
+	}
+	if (set(obj, "files", bad ? NULL : files) < 0) {
+		if (bad)
+			json_decref(files);
+		return -ENOMEM;
+	}
+	if (!res->out_dropped_total)
+		return 0;
+	dropped = json_array();
+	bad = !dropped;
+	for (size_t i = 0; !bad && i < res->nout_dropped; i++)
+		bad = json_array_append_new(dropped, json_pack("{s:s, s:s}", "name",
+			res->out_dropped[i].name, "reason",
+			sbx_out_drop_reason_text(res->out_dropped[i].reason))) < 0;
+	if (bad) {
+		json_decref(dropped);
+		return -ENOMEM;
+	}
+	if (set(obj, "files_dropped", dropped) < 0 ||
+	    set(obj, "files_dropped_total", json_integer((json_int_t)res->out_dropped_total)) < 0)
 		return -ENOMEM;
 	return 0;
 }

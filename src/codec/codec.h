@@ -49,6 +49,22 @@ char *codec_compile_failed_message(const char *compile_msg, char *buf, size_t le
  * ...": the run did not start.  Returns 0 or -ENOMEM. */
 int codec_compile_add(json_t *obj, const struct sbx_result *compile, const struct sbx_limits *l);
 
+/* Standard base64 (RFC 4648, padded, no line breaks) of len bytes: a new
+ * NUL-terminated string, or NULL when out of memory. */
+char *codec_base64(const char *data, size_t len);
+
+/* The media type an output file is given, from its name's extension (any
+ * case): png, jpg/jpeg, gif, webp, svg (image/svg+xml), pdf, csv, txt,
+ * log, md, json; html and htm as text/plain (a client that renders by
+ * type must never run a program's page in its own origin); anything else
+ * application/octet-stream. */
+const char *codec_mime_type(const char *name);
+
+/* Adds a run's output directory to obj: "files" [{name, size, mime_type,
+ * content (base64)}], and, when any entry was dropped, "files_dropped"
+ * [{name, reason}] and "files_dropped_total".  Returns 0 or -ENOMEM. */
+int codec_out_files_add(json_t *obj, const struct sbx_result *res);
+
 /* True when data is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int codec_utf8_valid(const char *data, size_t len);
 

@@ -45,6 +45,8 @@ struct cfg {
 	uint64_t max_memory_bytes;
 	uint64_t max_processes;
 	uint64_t max_output_bytes;
+	uint64_t max_output_files;	/* files a run may return (output_files) */
+	uint64_t max_output_files_bytes; /* their bytes together */
 	/* Judge0's defaults for a submission that gives none (times in ms,
 	 * sizes in KB as Judge0 counts them); its maxima of cpu, wall,
 	 * memory and processes are the max_* settings above. */

@@ -88,6 +88,9 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 		.argv = t && t->has_args ? (const char *const *)t->argv : spec->argv,
 		.argc = t && t->has_args ? t->argc : spec->argc,
 		.merge_stderr = spec->redirect_stderr,
+		.collect_out = spec->collect_out,
+		.out_max_files = spec->out_max_files,
+		.out_max_bytes = spec->out_max_bytes,
 		.run_limits = spec->limits,
 	};
 
@@ -105,6 +108,9 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 	req.argv = job.argv;
 	req.argc = job.argc;
 	req.merge_stderr = job.merge_stderr;
+	req.collect_out = job.collect_out;
+	req.out_max_files = job.out_max_files;
+	req.out_max_bytes = job.out_max_bytes;
 	req.limits = spec->limits;
 	return sbx_run(host, &req, out);
 }

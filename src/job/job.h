@@ -47,6 +47,11 @@ struct job_spec {
 	bool stop_on_failure;
 	bool redirect_stderr;		/* 2>&1: stdout gets both streams */
 	unsigned runs;			/* of each test, >= 1 */
+	/* The run stage's output directory (struct sbx_request's fields of
+	 * the same names); never the compile stage's. */
+	bool collect_out;
+	uint32_t out_max_files;
+	uint64_t out_max_bytes;
 };
 
 enum job_verdict {

@@ -234,7 +234,7 @@ TEST(api_execute_defaults)
 
 TEST(api_default_limits_never_above_maxima)
 {
-	struct api_maxima low = { 5000, 4000, 64ull << 20, 16, 1024, 0 };
+	struct api_maxima low = { 5000, 4000, 64ull << 20, 16, 1024, 0, 0, 0 };
 	struct sbx_limits l;
 
 	api_default_limits(&low, &l);
@@ -1769,4 +1769,207 @@ TEST(api_tests_output_is_bounded)
 	ASSERT_EQ(req.limits.output_bytes, SBX_DEFAULT_OUTPUT);
 	api_request_release(&req);
 	free(body);
+}
+
+/* output_files: true for the defaults, an object for bounds within the
+ * server's maxima, false or null for none; refused otherwise. */
+TEST(api_output_files_parsing)
+{
+	struct api_request req;
+	struct api_error err;
+	struct api_maxima low = maxima;
+	struct job_spec spec;
+	struct sbx_request sreq;
+	char why[256];
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\"}", &req, &err), API_E_NONE);
+	ASSERT(!req.output_files);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": false}", &req, &err),
+		  API_E_NONE);
+	ASSERT(!req.output_files);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": true}", &req, &err),
+		  API_E_NONE);
+	ASSERT(req.output_files);
+	ASSERT_EQ(req.out_max_files, SBX_DEFAULT_OUT_FILES);
+	ASSERT_EQ(req.out_max_bytes, SBX_DEFAULT_OUT_BYTES);
+	api_request_job(&req, &spec);
+	ASSERT(spec.collect_out);
+	ASSERT_EQ(spec.out_max_files, SBX_DEFAULT_OUT_FILES);
+	api_request_sbx(&req, &sreq);
+	ASSERT(sreq.collect_out);
+	ASSERT_EQ(sbx_request_check(&sreq, why, sizeof(why)), 0);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": {\"max_files\": 3, "
+			"\"max_bytes\": 1000}}", &req, &err), API_E_NONE);
+	ASSERT(req.output_files);
+	ASSERT_EQ(req.out_max_files, 3);
+	ASSERT_EQ(req.out_max_bytes, 1000);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": {}}", &req, &err),
+		  API_E_NONE);
+	ASSERT_EQ(req.out_max_files, SBX_DEFAULT_OUT_FILES);
+	api_request_release(&req);
+	/* The sandbox's maxima when the server sets none. */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_files\": 1024, "
+			    "\"max_bytes\": 67108864}}", &err), API_E_NONE);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_files\": 1025}}", &err),
+		  API_E_LIMIT_EXCEEDED);
+	ASSERT(strstr(err.message, "from 1 to 1024"));
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_bytes\": 67108865}}",
+			    &err), API_E_LIMIT_EXCEEDED);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_files\": 0}}", &err),
+		  API_E_INVALID_LIMIT);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_files\": \"3\"}}", &err),
+		  API_E_INVALID_LIMIT);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_file\": 3}}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "output_files.max_file"));
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": 3}", &err), API_E_INVALID_REQUEST);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": [true]}", &err),
+		  API_E_INVALID_REQUEST);
+	/* The server's maxima bound both what is asked and the defaults. */
+	low.output_files = 4;
+	low.output_files_bytes = 4096;
+	const char *b = "{\"code\": \"x\", \"output_files\": true}";
+	ASSERT_EQ(api_parse_request(API_EXECUTE, b, strlen(b), &low, NULL, &req, &err), 0);
+	ASSERT_EQ(req.out_max_files, 4);
+	ASSERT_EQ(req.out_max_bytes, 4096);
+	api_request_release(&req);
+	b = "{\"code\": \"x\", \"output_files\": {\"max_files\": 5}}";
+	ASSERT(api_parse_request(API_EXECUTE, b, strlen(b), &low, NULL, &req, &err) < 0);
+	ASSERT_EQ(err.code, API_E_LIMIT_EXCEEDED);
+	b = "{\"code\": \"x\", \"output_files\": {\"max_bytes\": 4097}}";
+	ASSERT(api_parse_request(API_EXECUTE, b, strlen(b), &low, NULL, &req, &err) < 0);
+	ASSERT_EQ(err.code, API_E_LIMIT_EXCEEDED);
+	/* POST /run keeps its few fields: output_files is ignored there. */
+	ASSERT_EQ(parse(API_RUN, "{\"code\": \"x\", \"output_files\": true}", &req, &err),
+		  API_E_NONE);
+	ASSERT(!req.output_files);
+	api_request_release(&req);
+	/* With tests, each test's share of API_TESTS_FILES_MAX. */
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": true, \"tests\": "
+			"[{}, {}, {}, {}, {}, {}, {}, {}]}", &req, &err), API_E_NONE);
+	ASSERT_EQ(req.out_max_bytes, API_TESTS_FILES_MAX / 8);
+	api_request_release(&req);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"output_files\": {\"max_bytes\": 16777216}, "
+			    "\"tests\": [{}, {}, {}, {}, {}, {}, {}, {}]}", &err),
+		  API_E_LIMIT_EXCEEDED);
+	ASSERT(strstr(err.message, "with 8 tests"));
+	/* out is the output directory's name. */
+	struct rt_registry *reg = load_runtimes(false);
+	if (!reg)
+		TEST_SKIP("the runtime files are not found");
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"output_files\": true, \"files\": "
+			  "[{\"name\": \"main.c\", \"content\": \"\"}, {\"name\": \"out\", "
+			  "\"content\": \"\"}]}", &req, &err), API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "files[1]: with output_files"));
+	ASSERT_EQ(exec_rt(reg, "{\"language\": \"c\", \"output_files\": true, \"files\": "
+			  "[{\"name\": \"main.c\", \"content\": \"\"}, {\"name\": \"out.c\", "
+			  "\"content\": \"\"}]}", &req, &err), API_E_NONE);
+	ASSERT(req.output_files);
+	api_request_release(&req);
+	rt_registry_free(reg);
+}
+
+TEST(api_output_files_mime_types)
+{
+	ASSERT_STREQ(codec_mime_type("plot.png"), "image/png");
+	ASSERT_STREQ(codec_mime_type("a.JPG"), "image/jpeg");
+	ASSERT_STREQ(codec_mime_type("a.jpeg"), "image/jpeg");
+	ASSERT_STREQ(codec_mime_type("a.gif"), "image/gif");
+	ASSERT_STREQ(codec_mime_type("a.svg"), "image/svg+xml");
+	ASSERT_STREQ(codec_mime_type("a.pdf"), "application/pdf");
+	ASSERT_STREQ(codec_mime_type("data.csv"), "text/csv");
+	ASSERT_STREQ(codec_mime_type("a.txt"), "text/plain");
+	ASSERT_STREQ(codec_mime_type("a.json"), "application/json");
+	ASSERT_STREQ(codec_mime_type("page.html"), "text/plain");
+	ASSERT_STREQ(codec_mime_type("page.htm"), "text/plain");
+	ASSERT_STREQ(codec_mime_type("a.bin"), "application/octet-stream");
+	ASSERT_STREQ(codec_mime_type("png"), "application/octet-stream");
+	ASSERT_STREQ(codec_mime_type("a.png.exe"), "application/octet-stream");
+	char *e = codec_base64("\x89PNG", 4);
+	ASSERT_STREQ(e, "iVBORw==");
+	free(e);
+	e = codec_base64("", 0);
+	ASSERT_STREQ(e, "");
+	free(e);
+}
+
+/* The answer's files, files_dropped and files_dropped_total; none of them
+ * without output_files. */
+TEST(api_output_files_answer)
+{
+	struct job_result jr;
+	struct api_request req;
+	struct api_error err;
+	struct sbx_result r = result(SBX_OK);
+	struct sbx_file files[2] = {
+		{ "plot.png", "\x89PNG\r\n", 6, false },
+		{ "data.csv", "a,b\n", 4, false },
+	};
+	struct sbx_out_drop drops[1] = { { "link", SBX_OUT_NOT_REGULAR } };
+	json_t *j, *f;
+
+	r.out_files = files;
+	r.nout_files = 2;
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\"}", &req, &err), API_E_NONE);
+	j = api_response_json(API_EXECUTE, 1, &req, one(&r, &jr));
+	ASSERT(j != NULL);
+	ASSERT(json_object_get(j, "files") == NULL);
+	json_decref(j);
+	api_request_release(&req);
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": true}", &req, &err),
+		  API_E_NONE);
+	j = api_response_json(API_EXECUTE, 1, &req, one(&r, &jr));
+	ASSERT(j != NULL);
+	f = json_object_get(j, "files");
+	ASSERT_EQ(json_array_size(f), 2);
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "name")), "plot.png");
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(f, 0), "size")), 6);
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "mime_type")),
+		     "image/png");
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "content")),
+		     "iVBORw0K");
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 1), "mime_type")),
+		     "text/csv");
+	ASSERT(json_object_get(j, "files_dropped") == NULL);
+	ASSERT(json_object_get(j, "files_dropped_total") == NULL);
+	json_decref(j);
+
+	r.nout_files = 0;
+	r.out_dropped = drops;
+	r.nout_dropped = 1;
+	r.out_dropped_total = 40;
+	j = api_response_json(API_EXECUTE, 1, &req, one(&r, &jr));
+	ASSERT(j != NULL);
+	ASSERT_EQ(json_array_size(json_object_get(j, "files")), 0);
+	f = json_object_get(j, "files_dropped");
+	ASSERT_EQ(json_array_size(f), 1);
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "name")), "link");
+	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "reason")),
+		     "not a regular file");
+	ASSERT_EQ(json_integer_value(json_object_get(j, "files_dropped_total")), 40);
+	json_decref(j);
+	api_request_release(&req);
+
+	/* With tests, each test has its own. */
+	r.out_files = files;
+	r.nout_files = 1;
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"output_files\": true, "
+			"\"tests\": [{}]}", &req, &err), API_E_NONE);
+	j = api_response_json(API_EXECUTE, 1, &req, one(&r, &jr));
+	ASSERT(j != NULL);
+	f = json_object_get(json_array_get(json_object_get(j, "tests"), 0), "files");
+	ASSERT_EQ(json_array_size(f), 1);
+	ASSERT_EQ(json_array_size(json_object_get(j, "files")), 1);
+	json_decref(j);
+	api_request_release(&req);
+	/* The answer's memory bound counts the files. */
+	r.nout_files = 2;
+	size_t with = api_answer_max_bytes(one(&r, &jr));
+	r.nout_files = 0;
+	ASSERT(with > api_answer_max_bytes(one(&r, &jr)));
 }
