@@ -169,6 +169,7 @@ int cli_serve(int argc, char **argv)
 		.log_path = c.log[0] ? c.log : NULL,
 		.keep_count = c.keep_count,
 		.keep_days = c.keep_days,
+		.files_max = c.history_files_max,
 	};
 	if ((r = store_open(&st, &sc, why, sizeof(why))) < 0) {
 		fprintf(stderr, "safexec serve: history: %s\n", why);

@@ -61,6 +61,8 @@ const struct cfg_entry cfg_table[] = {
 	    "keep at most this many executions in the history (0 = all)"),
 	NUM(keep_days, CFG_UINT, "0", 0, 36500, NULL,
 	    "drop executions older than this many days (0 = never)"),
+	NUM(history_files_max, CFG_SIZE, "1M", 0, 64ull << 20, NULL,
+	    "bytes of an execution's output files the history keeps (0 = names and sizes only)"),
 	NUM(connection_timeout, CFG_SECONDS, "30", 1, 3600, NULL,
 	    "close a connection idle for this many seconds"),
 	NUM(connection_limit, CFG_UINT, "1024", 1, 65536, NULL,

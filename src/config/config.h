@@ -30,6 +30,8 @@ struct cfg {
 	uint64_t grace_period;		/* seconds */
 	uint64_t keep_count;		/* 0 = keep all */
 	uint64_t keep_days;		/* 0 = forever */
+	uint64_t history_files_max;	/* bytes of output files kept per
+					   execution; 0 = names and sizes */
 	uint64_t connection_timeout;	/* seconds of idleness */
 	uint64_t connection_limit;
 	uint64_t jobs_max;		/* submissions queued or running */

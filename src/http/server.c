@@ -242,6 +242,7 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		.compile = res.compiled ? &res.compile : NULL,
 		.compile_limits = &ctx->req.compile_limits,
 		.tests = tests,
+		.output_files = ctx->req.output_files,
 		/* A submission is finished with its record, atomically. */
 		.job_token = ctx->token[0] && *answer ? ctx->token : NULL,
 		.job_answer = *answer,

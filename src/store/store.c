@@ -28,7 +28,7 @@
 #include "util/util.h"
 
 /* Bump when the schema changes; store_open() refuses a newer database. */
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 /* How long a statement waits for a lock held by another process (an
  * operator's sqlite3 shell, a backup) before giving up. */
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -47,6 +47,7 @@ struct store {
 	sqlite3_stmt *ins, *get, *list;
 	sqlite3_stmt *job_add, *job_start, *job_finish, *job_get, *job_delete;
 	uint64_t keep_count, keep_days;
+	uint64_t files_max;		/* history_files_max */
 	unsigned since_prune;		/* inserts since retention last ran */
 	unsigned jobs_since_prune;	/* jobs finished since then */
 	char *log_path;			/* NULL: no log */
@@ -82,7 +83,8 @@ static const char schema_sql[] =
 	" compile TEXT,"	/* since version 2: the compile stage, JSON */
 	" verdict TEXT,"	/* since version 3: the tests' verdict */
 	" tests TEXT,"		/* since version 3: {verdict, tests, totals} */
-	" limit_file_size_bytes INTEGER);" /* since version 3; NULL before */
+	" limit_file_size_bytes INTEGER," /* since version 3; NULL before */
+	" files TEXT);"		/* since version 4: {files, files_dropped...} */
 	"CREATE INDEX IF NOT EXISTS executions_created_ms"
 	" ON executions(created_ms);"
 	/* Since version 3.  The token is the key; the implicit rowid is
@@ -116,6 +118,7 @@ static const struct {
 	     "ALTER TABLE executions ADD COLUMN tests TEXT;"
 	     "ALTER TABLE executions ADD COLUMN limit_file_size_bytes INTEGER" },
 	/* The jobs table comes with schema_sql's CREATE ... IF NOT EXISTS. */
+	{ 4, "ALTER TABLE executions ADD COLUMN files TEXT" },
 };
 
 static const char insert_sql[] =
@@ -124,9 +127,9 @@ static const char insert_sql[] =
 	" limit_memory_bytes, limit_max_processes, limit_output_bytes, status,"
 	" exit_code, signal, stdout, stderr, output, stdout_truncated,"
 	" stderr_truncated, wall_time_ms, cpu_time_ms, memory_bytes, compile,"
-	" verdict, tests, limit_file_size_bytes)"
+	" verdict, tests, limit_file_size_bytes, files)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
 
 /* Column order shared by get_sql and full_row(). */
 enum {
@@ -134,6 +137,7 @@ enum {
 	C_ARGS, C_L_WALL, C_L_CPU, C_L_MEM, C_L_PROCS, C_L_OUTPUT, C_STATUS,
 	C_EXIT, C_SIGNAL, C_STDOUT, C_STDERR, C_OUTPUT, C_OUT_TRUNC,
 	C_ERR_TRUNC, C_WALL, C_CPU, C_MEM, C_COMPILE, C_TESTS, C_L_FSIZE,
+	C_FILES,
 };
 
 static const char get_sql[] =
@@ -142,7 +146,7 @@ static const char get_sql[] =
 	" limit_max_processes, limit_output_bytes, status, exit_code, signal,"
 	" stdout, stderr, output, stdout_truncated, stderr_truncated,"
 	" wall_time_ms, cpu_time_ms, memory_bytes, compile, tests,"
-	" limit_file_size_bytes"
+	" limit_file_size_bytes, files"
 	" FROM executions WHERE id = ?1";
 
 /* Column order shared by list_sql and summary_json(). */
@@ -335,6 +339,13 @@ json_t *store_row_json(const struct store_row *row)
 		if (v && set_new(obj, tests_keys[i], json_incref(v)) < 0)
 			goto fail;
 	}
+	static const char *const files_keys[] = { "files", "files_dropped",
+						  "files_dropped_total" };
+	for (size_t i = 0; row->files && i < sizeof(files_keys) / sizeof(files_keys[0]); i++) {
+		json_t *v = json_object_get(row->files, files_keys[i]);
+		if (v && set_new(obj, files_keys[i], json_incref(v)) < 0)
+			goto fail;
+	}
 	return obj;
 fail:
 	json_decref(limits);
@@ -453,11 +464,14 @@ static json_t *full_row(sqlite3_stmt *st)
 	row.compile = col_object(st, C_COMPILE);
 	json_t *tests = col_object(st, C_TESTS);
 	row.tests = tests;
+	json_t *files = col_object(st, C_FILES);
+	row.files = files;
 
 	out = store_row_json(&row);
 	json_decref(row.args);
 	json_decref(row.compile);
 	json_decref(tests);
+	json_decref(files);
 	return out;
 }
 
@@ -775,6 +789,7 @@ int store_open(struct store **out, const struct store_config *cfg,
 	atomic_init(&st->log_failing, false);
 	st->keep_count = cfg->keep_count;
 	st->keep_days = cfg->keep_days;
+	st->files_max = cfg->files_max;
 
 	if ((r = mkdir_parents(cfg->db_path)) < 0) {
 		snprintf(why, whylen, "cannot create the directory of %s: %s",
@@ -876,7 +891,8 @@ static int bind_text_or_null(sqlite3_stmt *s, int i, const char *text)
 }
 
 static int bind_record(sqlite3_stmt *s, const struct store_row *row,
-		       const char *args, const char *compile, const char *tests)
+		       const char *args, const char *compile, const char *tests,
+		       const char *files)
 {
 	const struct sbx_limits *l = &row->limits;
 	const struct sbx_result *res = &row->result;
@@ -918,6 +934,7 @@ static int bind_record(sqlite3_stmt *s, const struct store_row *row,
 	rc |= bind_text_or_null(s, 25, json_string_value(json_object_get(row->tests, "verdict")));
 	rc |= bind_text_or_null(s, 26, tests);
 	rc |= sqlite3_bind_int64(s, 27, i64(l->file_size_bytes));
+	rc |= bind_text_or_null(s, 28, files);
 	/* Every bind returns SQLITE_OK (0) or an error; OR-ing keeps "some
 	 * error" without caring which. */
 	return rc;
@@ -926,11 +943,73 @@ static int bind_record(sqlite3_stmt *s, const struct store_row *row,
 static int finish_job_locked(struct store *st, const char *token, json_t *answer,
 			     int64_t execution_id);
 
+/* A copy of a files array whose items keep their content only while
+ * *budget holds their size (the rest lose it: names, sizes and types
+ * only); *budget is lowered by what was kept.  NULL when out of memory. */
+static json_t *files_within(const json_t *files, uint64_t *budget)
+{
+	json_t *out = json_array(), *item;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(files, i, item) {
+		json_t *c = json_copy((json_t *)item);
+		json_int_t size = json_integer_value(json_object_get(item, "size"));
+		if (!c || json_array_append_new(out, c) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+		if (size >= 0 && (uint64_t)size <= *budget && json_object_get(c, "content"))
+			*budget -= (uint64_t)size;
+		else
+			json_object_del(c, "content");
+	}
+	return out;
+}
+
+/* The tests object with each test's files within *budget: the items that
+ * have files are copied, the rest shared.  NULL when out of memory. */
+static json_t *tests_within(const json_t *tests, uint64_t *budget)
+{
+	json_t *out = json_copy((json_t *)tests), *list, *copy, *item;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	list = json_object_get(out, "tests");
+	if (!json_is_array(list))
+		return out;
+	copy = json_array();
+	if (!copy || json_object_set_new(out, "tests", copy) < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	json_array_foreach(list, i, item) {
+		json_t *files = json_object_get(item, "files"), *t;
+		if (!json_is_array(files)) {
+			if (json_array_append(copy, item) < 0)
+				goto fail;
+			continue;
+		}
+		t = json_copy(item);
+		if (!t || json_array_append_new(copy, t) < 0 ||
+		    json_object_set_new(t, "files", files_within(files, budget)) < 0)
+			goto fail;
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
 int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 {
 	struct store_row row = { 0 };
 	json_t *args = NULL, *full = NULL;
-	char *args_text = NULL, *compile_text = NULL, *tests_text = NULL;
+	char *args_text = NULL, *compile_text = NULL, *tests_text = NULL, *files_text = NULL;
+	json_t *files = NULL, *tests = NULL;
+	uint64_t budget = st ? st->files_max : 0;
 	int r = 0, rc;
 
 	if (id)
@@ -970,14 +1049,36 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 			row.status = CODEC_COMPILE_ERROR;
 	}
 
+	if (rec->output_files) {
+		/* The run's files first, then the tests', within files_max. */
+		json_t *all = json_object(), *list;
+		if (!all || codec_out_files_add(all, rec->result) < 0 ||
+		    !(list = files_within(json_object_get(all, "files"), &budget)) ||
+		    json_object_set_new(all, "files", list) < 0 ||
+		    !(files_text = json_dumps(all, JSON_COMPACT))) {
+			json_decref(all);
+			r = -ENOMEM;
+			goto out;
+		}
+		files = all;
+		row.files = files;
+	}
 	if (rec->tests) {
+		const json_t *t = rec->tests;
+		if (rec->output_files) {
+			if (!(tests = tests_within(rec->tests, &budget))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			t = tests;
+		}
 		/* NULs in the tests' outputs stay \u0000 in the text. */
-		tests_text = json_dumps(rec->tests, JSON_COMPACT);
+		tests_text = json_dumps(t, JSON_COMPACT);
 		if (!tests_text) {
 			r = -ENOMEM;
 			goto out;
 		}
-		row.tests = rec->tests;
+		row.tests = t;
 	}
 
 	args = args_json(rec->argv, rec->argc);
@@ -996,7 +1097,7 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id)
 		pthread_mutex_unlock(&st->lock);
 		goto out;
 	}
-	rc = bind_record(st->ins, &row, args_text, compile_text, tests_text);
+	rc = bind_record(st->ins, &row, args_text, compile_text, tests_text, files_text);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st->ins);
 	if (rc == SQLITE_DONE) {
@@ -1041,6 +1142,9 @@ out:
 	free(args_text);
 	free(compile_text);
 	free(tests_text);
+	free(files_text);
+	json_decref(files);
+	json_decref(tests);
 	return r;
 }
 

@@ -28,6 +28,9 @@ struct store_config {
 				   the log is never pruned.  Done jobs are
 				   pruned by the same two rules, counted
 				   apart (on open and every 100 finished). */
+	uint64_t files_max;	/* bytes of output files' contents kept per
+				   execution (history_files_max); 0 = names
+				   and sizes only */
 };
 
 /* One execution to record.  All pointers are borrowed. */
@@ -47,6 +50,10 @@ struct store_record {
 	const struct sbx_result *compile; /* the compile stage's, or NULL */
 	const struct sbx_limits *compile_limits; /* with compile */
 	const json_t *tests;		/* {verdict, tests, totals}, or NULL */
+	/* The request asked for output_files: result's out_files and drops
+	 * are kept (and each test's files in tests), contents only up to
+	 * the store's files_max bytes for the whole execution. */
+	bool output_files;
 	/* A submission's run: the job of this token is finished with
 	 * job_answer (its "id" set to the record's) in the same transaction,
 	 * so that a crash leaves both or neither. */
@@ -76,7 +83,10 @@ int store_insert(struct store *st, const struct store_record *rec, int64_t *id);
  * {wall_time_ms, cpu_time_ms, memory_bytes, max_processes, output_bytes},
  * every result field as codec_result_add() writes it, compile when it had
  * a compile stage, and verdict, tests and totals when it had tests (the
- * record's tests object merged at the top level).  Bytes that are
+ * record's tests object merged at the top level); with output_files,
+ * files [{name, size, mime_type, content?}] (content, in base64, only
+ * for the files kept within files_max), and files_dropped and
+ * files_dropped_total when entries were dropped.  Bytes that are
  * not valid UTF-8 become U+FFFD in the JSON (the database keeps them as
  * they were).  *out is the caller's reference.  Returns 0, -ENOENT (also
  * for id <= 0), or another negative errno. */

@@ -27,6 +27,8 @@ struct store_row {
 	const char *status;		/* status text; NULL: from result.status */
 	json_t *compile;		/* the compile stage as stored, or NULL */
 	const json_t *tests;		/* {verdict, tests, totals}, or NULL */
+	const json_t *files;		/* {files, files_dropped?,
+					   files_dropped_total?}, or NULL */
 };
 
 /* The full JSON object of one record, as store_get() returns it and as the

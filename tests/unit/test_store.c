@@ -633,7 +633,7 @@ TEST(store_wal_schema_and_modes)
 	ASSERT_EQ(store_insert(st, &x.r, NULL), 0);
 
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 4);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
 			    " AND name = 'executions_created_ms'"), 1);
 
@@ -790,12 +790,13 @@ TEST(store_compile_stage_and_schema_1)
 			       "ALTER TABLE executions DROP COLUMN verdict;"
 			       "ALTER TABLE executions DROP COLUMN tests;"
 			       "ALTER TABLE executions DROP COLUMN limit_file_size_bytes;"
+			       "ALTER TABLE executions DROP COLUMN files;"
 			       "DROP TABLE jobs;"
 			       "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 
 	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 4);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_table_info('executions')"
 			    " WHERE name IN ('compile', 'verdict', 'tests')"), 3);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs"), 0);
@@ -968,7 +969,7 @@ TEST(store_schema_2_migration)
 	sqlite3_close(h);
 
 	ASSERT_EQ(open_store(&st, &t, NULL, 0, 0), 0);
-	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 3);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 4);
 	ASSERT_EQ(store_get(st, 7, &j), 0);
 	ASSERT_STREQ(jstr(j, "status"), "compile_error");
 	ASSERT_STREQ(jstr(j, "client"), "10.0.0.1");
@@ -999,6 +1000,160 @@ TEST(store_schema_2_migration)
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs"), 1);
 	store_close(st);
 	json_decref(tests);
+	tmp_remove(&t);
+}
+
+/* ---- output files ------------------------------------------------------------ */
+
+static int open_store_files(struct store **st, const struct tmp *t, const char *log,
+			    uint64_t files_max)
+{
+	struct store_config cfg = { .db_path = t->db, .log_path = log, .files_max = files_max };
+	char why[256] = "";
+	int r = store_open(st, &cfg, why, sizeof(why));
+	if (r < 0)
+		fprintf(stderr, "  store_open: %s\n", why);
+	return r;
+}
+
+/* A run's files: names, sizes and types always; contents while the
+ * execution's files_max lasts (the run's files first, then the tests'). */
+TEST(store_output_files)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct rec x;
+	struct sbx_file files[3] = {
+		{ "a.txt", "hello", 5, false },
+		{ "b.png", "\x89PNG\r\n\x1a\n", 8, false },
+		{ "c.csv", "1,2\n", 4, false },
+	};
+	struct sbx_out_drop drops[1] = { { "fifo", SBX_OUT_NOT_REGULAR } };
+	int64_t id, plain;
+	json_t *j, *f;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store_files(&st, &t, t.log, 10), 0);
+	rec_init(&x, store_now_ms(), "print(1)");
+	ASSERT_EQ(store_insert(st, &x.r, &plain), 0);
+	rec_init(&x, store_now_ms(), "print(2)");
+	x.r.output_files = true;
+	x.res.out_files = files;
+	x.res.nout_files = 3;
+	x.res.out_dropped = drops;
+	x.res.nout_dropped = 1;
+	x.res.out_dropped_total = 2;
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	f = json_object_get(j, "files");
+	ASSERT_EQ(json_array_size(f), 3);
+	/* 5 bytes fit the 10, 8 more do not, 4 more do. */
+	ASSERT_STREQ(jstr(json_array_get(f, 0), "name"), "a.txt");
+	ASSERT_STREQ(jstr(json_array_get(f, 0), "content"), "aGVsbG8=");
+	ASSERT_STREQ(jstr(json_array_get(f, 0), "mime_type"), "text/plain");
+	ASSERT_STREQ(jstr(json_array_get(f, 1), "name"), "b.png");
+	ASSERT_EQ(jint(json_array_get(f, 1), "size"), 8);
+	ASSERT_STREQ(jstr(json_array_get(f, 1), "mime_type"), "image/png");
+	ASSERT(json_object_get(json_array_get(f, 1), "content") == NULL);
+	ASSERT_STREQ(jstr(json_array_get(f, 2), "content"), "MSwyCg==");
+	ASSERT_STREQ(jstr(json_array_get(json_object_get(j, "files_dropped"), 0), "reason"),
+		     "not a regular file");
+	ASSERT_EQ(jint(j, "files_dropped_total"), 2);
+	json_decref(j);
+	ASSERT_EQ(store_get(st, plain, &j), 0);
+	ASSERT(json_object_get(j, "files") == NULL);
+	json_decref(j);
+
+	/* The log line is the same object. */
+	size_t len;
+	char *log = slurp(t.log, &len);
+	ASSERT(log);
+	char *second = strchr(log, '\n');
+	ASSERT(second);
+	json_t *fromlog = json_loads(second + 1, JSON_DISABLE_EOF_CHECK, NULL);
+	ASSERT(fromlog);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT(json_equal(fromlog, j));
+	json_decref(fromlog);
+	json_decref(j);
+	free(log);
+
+	/* Tests' files share the execution's budget, after the run's. */
+	json_t *tests = json_pack("{s:s, s:[{s:s, s:[{s:s, s:i, s:s, s:s}]}, {s:s}]}",
+				  "verdict", "accepted", "tests", "verdict", "accepted", "files",
+				  "name", "a.txt", "size", 5, "mime_type", "text/plain",
+				  "content", "aGVsbG8=", "verdict", "not_run");
+	ASSERT(tests);
+	x.res.nout_files = 1;
+	x.res.out_dropped_total = x.res.nout_dropped = 0;
+	x.r.tests = tests;
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT_STREQ(jstr(json_array_get(json_object_get(j, "files"), 0), "content"), "aGVsbG8=");
+	ASSERT(json_object_get(j, "files_dropped") == NULL);
+	f = json_object_get(json_array_get(json_object_get(j, "tests"), 0), "files");
+	ASSERT_EQ(json_array_size(f), 1);
+	ASSERT_STREQ(jstr(json_array_get(f, 0), "content"), "aGVsbG8=");
+	json_decref(j);
+	/* The caller's object is untouched, also when contents are cut. */
+	store_close(st);
+	ASSERT_EQ(open_store_files(&st, &t, NULL, 0), 0);
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT(json_object_get(json_array_get(json_object_get(j, "files"), 0), "content") == NULL);
+	ASSERT_EQ(jint(json_array_get(json_object_get(j, "files"), 0), "size"), 5);
+	f = json_object_get(json_array_get(json_object_get(j, "tests"), 0), "files");
+	ASSERT(json_object_get(json_array_get(f, 0), "content") == NULL);
+	json_decref(j);
+	f = json_object_get(json_array_get(json_object_get(tests, "tests"), 0), "files");
+	ASSERT_STREQ(jstr(json_array_get(f, 0), "content"), "aGVsbG8=");
+	ASSERT_EQ(tests->refcount, 1);
+	store_close(st);
+	json_decref(tests);
+	tmp_remove(&t);
+}
+
+/* A version 3 database (no files column) gains it on open and keeps its
+ * records, which have no files. */
+TEST(store_schema_3_migration)
+{
+	struct tmp t;
+	struct store *st = NULL;
+	struct rec x;
+	struct sbx_file file = { "a.txt", "hi", 2, false };
+	sqlite3 *h = NULL;
+	int64_t old_id, id;
+	json_t *j;
+
+	ASSERT_EQ(tmp_make(&t), 0);
+	ASSERT_EQ(open_store_files(&st, &t, NULL, 1 << 20), 0);
+	rec_init(&x, store_now_ms(), "print(1)");
+	ASSERT_EQ(store_insert(st, &x.r, &old_id), 0);
+	store_close(st);
+	ASSERT_EQ(sqlite3_open(t.db, &h), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(h, "ALTER TABLE executions DROP COLUMN files;"
+			       "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_table_info('executions')"
+			    " WHERE name = 'files'"), 0);
+
+	ASSERT_EQ(open_store_files(&st, &t, NULL, 1 << 20), 0);
+	ASSERT_EQ(db_scalar(t.db, "PRAGMA user_version"), 4);
+	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM pragma_table_info('executions')"
+			    " WHERE name = 'files'"), 1);
+	ASSERT_EQ(store_get(st, old_id, &j), 0);
+	ASSERT_STREQ(jstr(j, "code"), "print(1)");
+	ASSERT(json_object_get(j, "files") == NULL);
+	json_decref(j);
+	rec_init(&x, store_now_ms(), "print(2)");
+	x.r.output_files = true;
+	x.res.out_files = &file;
+	x.res.nout_files = 1;
+	ASSERT_EQ(store_insert(st, &x.r, &id), 0);
+	ASSERT_EQ(store_get(st, id, &j), 0);
+	ASSERT_STREQ(jstr(json_array_get(json_object_get(j, "files"), 0), "content"), "aGk=");
+	json_decref(j);
+	store_close(st);
 	tmp_remove(&t);
 }
 
