@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -48,10 +49,15 @@ static void usage(FILE *f)
 	      "                     and, with --json, return the files it leaves there\n"
 	      "  --out-max-files N, --out-max-bytes SIZE\n"
 	      "                     bounds on what comes back (default 64, 16M; at most\n"
-	      "                     1024, 64M)\n\n"
+	      "                     1024, 64M)\n"
+	      "  --out DIR          write the files the program leaves in /box/out into\n"
+	      "                     DIR (made if missing; implies --collect-out); an\n"
+	      "                     existing file is never overwritten, unless --force\n"
+	      "  --force            with --out: replace existing files\n\n"
 	      "Exit status: the program's, 128+N when signal N ended it (a limit ends it\n"
 	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24),\n"
-	      "125 when safexec itself failed (the sandbox, or reading FILE or --stdin),\n"
+	      "125 when safexec itself failed (the sandbox, reading FILE or --stdin, or\n"
+	      "writing a file into --out's DIR),\n"
 	      "2 on a usage error (a bad option, or a program, input or arguments too\n"
 	      "large for the sandbox).  Only --json tells these from the program's own.\n", f);
 }
@@ -86,7 +92,7 @@ static int write_all(int fd, const char *p, size_t n)
 enum { OPT_JSON = 256, OPT_WALL, OPT_CPU, OPT_MEMORY, OPT_PROCS, OPT_OUTPUT,
        OPT_FSIZE, OPT_NOFILE, OPT_STDIN, OPT_LANGUAGE, OPT_RUNTIMES,
        OPT_C_WALL, OPT_C_CPU, OPT_C_MEMORY, OPT_C_PROCS, OPT_C_OUTPUT,
-       OPT_COLLECT_OUT, OPT_OUT_FILES, OPT_OUT_BYTES };
+       OPT_COLLECT_OUT, OPT_OUT_FILES, OPT_OUT_BYTES, OPT_OUT_DIR, OPT_FORCE };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -108,6 +114,8 @@ static const struct option options[] = {
 	{ "collect-out", no_argument, NULL, OPT_COLLECT_OUT },
 	{ "out-max-files", required_argument, NULL, OPT_OUT_FILES },
 	{ "out-max-bytes", required_argument, NULL, OPT_OUT_BYTES },
+	{ "out", required_argument, NULL, OPT_OUT_DIR },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -269,6 +277,9 @@ struct opts {
 	bool collect_out;
 	uint32_t out_max_files;
 	uint64_t out_max_bytes;
+	const char *out_dir;	/* --out DIR */
+	int out_fd;		/* DIR, opened before the run; -1: none */
+	bool force;
 	struct given given;
 	char **paths;		/* the FILEs */
 	size_t npaths;
@@ -281,6 +292,84 @@ static const char *base_name(const char *path)
 	const char *slash = strrchr(path, '/');
 
 	return slash ? slash + 1 : path;
+}
+
+/* --out DIR: made if missing (its last component), then opened, before the
+ * run, so that a DIR that cannot be used fails before anything runs.
+ * Returns the descriptor or -1 (said on stderr). */
+static int open_out_dir(const char *dir)
+{
+	int fd;
+
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		fprintf(stderr, "safexec run: --out %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "safexec run: --out %s: %s\n", dir, strerror(errno));
+	return fd;
+}
+
+/* One returned file into the --out directory, never through a symlink or
+ * onto an existing file: O_CREAT | O_EXCL | O_NOFOLLOW relative to its
+ * descriptor; with --force an existing entry is unlinked first (a
+ * symlink itself, never what it points to; a directory is refused). */
+static int write_out_file(const struct opts *o, const struct sbx_file *f)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fd, r;
+
+	/* The sandbox checked the name; a name with '/' or ".." never gets
+	 * here even so. */
+	if (!sbx_out_name_ok(f->name, strlen(f->name))) {
+		fprintf(stderr, "safexec run: --out: a file name refused\n");
+		return -EINVAL;
+	}
+	fd = openat(o->out_fd, f->name, flags, 0666);
+	if (fd < 0 && errno == EEXIST && o->force) {
+		if (unlinkat(o->out_fd, f->name, 0) < 0) {
+			fprintf(stderr, "safexec run: %s/%s: cannot replace it: %s\n", o->out_dir,
+				f->name, strerror(errno));
+			return -errno;
+		}
+		fd = openat(o->out_fd, f->name, flags, 0666);
+	}
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			fprintf(stderr, "safexec run: %s/%s exists; not overwritten (--force "
+				"replaces it)\n", o->out_dir, f->name);
+		else
+			fprintf(stderr, "safexec run: %s/%s: %s\n", o->out_dir, f->name,
+				strerror(-r));
+		return r;
+	}
+	r = write_all(fd, f->data, f->len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		fprintf(stderr, "safexec run: %s/%s: %s\n", o->out_dir, f->name, strerror(-r));
+	return r;
+}
+
+/* Writes res's returned files into --out's directory and, without --json,
+ * names on stderr the entries that were not returned.  Returns 0, or -1
+ * when a file could not be written (the others still are). */
+static int write_out_files(const struct opts *o, const struct sbx_result *res)
+{
+	int bad = 0;
+
+	if (o->out_fd < 0)
+		return 0;
+	for (size_t i = 0; i < res->nout_files; i++)
+		bad |= write_out_file(o, &res->out_files[i]) < 0;
+	for (size_t i = 0; !o->json && i < res->nout_dropped; i++)
+		fprintf(stderr, "safexec run: out/%s: not returned: %s\n", res->out_dropped[i].name,
+			sbx_out_drop_reason_text(res->out_dropped[i].reason));
+	if (!o->json && res->out_dropped_total > res->nout_dropped)
+		fprintf(stderr, "safexec run: %llu more entries of out/ not returned\n",
+			(unsigned long long)(res->out_dropped_total - res->nout_dropped));
+	return bad ? -1 : 0;
 }
 
 /* The result of a language's run: its fields, with the compile stage's
@@ -426,6 +515,8 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 	signal(SIGPIPE, SIG_IGN);
 	r = rt_execute(rt, host, &job, &res);
 	rc = r == -E2BIG ? EXIT_USAGE : report_language(o, &res, &job);
+	if (r != -E2BIG && write_out_files(o, &res.run) < 0)
+		rc = EXIT_INTERNAL;
 	rt_result_release(&res);
 out:
 	sbx_host_close(host);
@@ -494,6 +585,8 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 	/* The kernel refused the arguments, or the code did not fit: the
 	 * caller's error, not the sandbox's. */
 	rc = r == -E2BIG ? EXIT_USAGE : exit_status(&res);
+	if (r != -E2BIG && write_out_files(o, &res) < 0)
+		rc = EXIT_INTERNAL;
 	sbx_result_release(&res);
 out:
 	sbx_host_close(host);
@@ -514,7 +607,7 @@ static bool builtin_python(const struct opts *o)
 
 int cli_run(int argc, char **argv)
 {
-	struct opts o = { 0 };
+	struct opts o = { .out_fd = -1 };
 	char *input = NULL;
 	size_t input_len = 0;
 	int opt, r, rc;
@@ -529,6 +622,8 @@ int cli_run(int argc, char **argv)
 		case OPT_LANGUAGE: o.language = optarg; break;
 		case OPT_RUNTIMES: o.runtimes = optarg; break;
 		case OPT_COLLECT_OUT: o.collect_out = true; break;
+		case OPT_OUT_DIR: o.out_dir = optarg; o.collect_out = true; break;
+		case OPT_FORCE: o.force = true; break;
 		case OPT_OUT_FILES:
 		case OPT_OUT_BYTES: {
 			uint64_t v;
@@ -587,8 +682,19 @@ int cli_run(int argc, char **argv)
 			return r == -EFBIG ? EXIT_USAGE : EXIT_INTERNAL;
 		}
 	}
+	if (o.force && !o.out_dir) {
+		fprintf(stderr, "safexec run: --force goes with --out DIR\n");
+		free(input);
+		return EXIT_USAGE;
+	}
+	if (o.out_dir && (o.out_fd = open_out_dir(o.out_dir)) < 0) {
+		free(input);
+		return EXIT_USAGE;
+	}
 	rc = builtin_python(&o) ? run_python(&o, input, input_len)
 				: run_language(&o, input, input_len);
+	if (o.out_fd >= 0)
+		close(o.out_fd);
 	free(input);
 	return rc;
 }

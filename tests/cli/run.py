@@ -571,6 +571,123 @@ def files_named_like_options_are_refused():
     check(b"ran request code" not in r.out + r.err, "the compile ran the request's code")
 
 
+# --- --out DIR ---------------------------------------------------------------
+
+OUT_PROG = r"""
+import os
+o = os.environ["SAFEXEC_OUT"]
+open(o + "/a.txt", "w").write("A1")
+open(o + "/plot.png", "wb").write(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+os.symlink("/etc/passwd", o + "/link")
+os.mkfifo(o + "/fifo")
+print("made")
+"""
+
+
+def out_dir(name):
+    return os.path.join(TMP, name)
+
+
+@test
+def out_writes_the_files_and_makes_the_directory():
+    d = out_dir("out1")
+    check(not os.path.exists(d), "%s exists already" % d)
+    r = code(OUT_PROG, "--out", d)
+    expect_rc(r, 0)
+    check(r.out == b"made\n", "stdout %s" % short(r.out))
+    check(sorted(os.listdir(d)) == ["a.txt", "plot.png"], "DIR holds %s" % os.listdir(d))
+    with open(os.path.join(d, "a.txt"), "rb") as f:
+        check(f.read() == b"A1", "a.txt differs")
+    with open(os.path.join(d, "plot.png"), "rb") as f:
+        check(f.read() == b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "plot.png differs")
+    # What was not returned is named on stderr, with why.
+    check(b"out/link: not returned: not a regular file" in r.err, "stderr %s" % short(r.err))
+    check(b"out/fifo: not returned: not a regular file" in r.err, "stderr %s" % short(r.err))
+
+
+@test
+def out_implies_collect_out_and_json_has_the_files():
+    d = out_dir("out2")
+    r = code(OUT_PROG, "--json", "--out", d)
+    expect_rc(r, 0)
+    j = r.json()
+    names = sorted(f["name"] for f in j.get("out_files", []))
+    check(names == ["a.txt", "plot.png"], "out_files %s" % names)
+    check(sorted(os.listdir(d)) == ["a.txt", "plot.png"], "DIR holds %s" % os.listdir(d))
+
+
+@test
+def out_refuses_to_overwrite_without_force():
+    d = out_dir("out3")
+    os.mkdir(d)
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write("mine")
+    r = code(OUT_PROG, "--out", d)
+    expect_rc(r, 125)
+    check(b"a.txt exists; not overwritten" in r.err, "stderr %s" % short(r.err))
+    with open(os.path.join(d, "a.txt")) as f:
+        check(f.read() == "mine", "a.txt was overwritten")
+    # The other file is written all the same.
+    check(os.path.exists(os.path.join(d, "plot.png")), "plot.png missing")
+    r = code(OUT_PROG, "--out", d, "--force")
+    expect_rc(r, 0)
+    with open(os.path.join(d, "a.txt")) as f:
+        check(f.read() == "A1", "--force did not replace a.txt")
+
+
+@test
+def out_never_follows_a_symlink_in_dir():
+    d = out_dir("out4")
+    os.mkdir(d)
+    target = os.path.join(TMP, "victim")
+    with open(target, "w") as f:
+        f.write("victim")
+    os.symlink(target, os.path.join(d, "a.txt"))
+    dangling = os.path.join(TMP, "nowhere")
+    os.symlink(dangling, os.path.join(d, "plot.png"))
+    r = code(OUT_PROG, "--out", d)
+    expect_rc(r, 125)
+    with open(target) as f:
+        check(f.read() == "victim", "written through a symlink")
+    check(not os.path.exists(dangling), "a dangling symlink was followed")
+    # --force replaces the link itself, never what it points to.
+    r = code(OUT_PROG, "--out", d, "--force")
+    expect_rc(r, 0)
+    check(not os.path.islink(os.path.join(d, "a.txt")), "a.txt is still a link")
+    with open(target) as f:
+        check(f.read() == "victim", "--force wrote through a symlink")
+    check(not os.path.exists(dangling), "--force followed a dangling symlink")
+
+
+@test
+def out_usage_errors():
+    usage_error(code("print(1)", "--force"), "--force")
+    f = write("not-a-dir", "x")
+    r = code("print(1)", "--out", f)
+    usage_error(r, "--out")
+    r = code("print(1)", "--out", os.path.join(TMP, "no", "such", "dir"))
+    usage_error(r, "--out")
+    r = run("--out")
+    check(r.rc == 2, "--out without DIR: %s" % r)
+
+
+@test
+def out_with_a_compiled_language():
+    here = os.path.dirname(os.path.abspath(__file__))
+    runtimes = os.path.join(here, "..", "..", "runtimes")
+    d = out_dir("out5")
+    src = write("outprog.c", '#include <stdio.h>\n#include <stdlib.h>\nint main(void){'
+                'char p[256]; snprintf(p, sizeof p, "%s/c.csv", getenv("SAFEXEC_OUT"));'
+                'FILE *f = fopen(p, "w"); fputs("x,y\\n", f); fclose(f); return 0;}\n')
+    r = run("--runtimes", runtimes, "--language", "c", "--out", d, src)
+    if r.rc == 125 and b"not available" in r.err:
+        return  # no C compiler on this host
+    expect_rc(r, 0)
+    check(os.listdir(d) == ["c.csv"], "DIR holds %s (the compile's files too?)" % os.listdir(d))
+    with open(os.path.join(d, "c.csv")) as f:
+        check(f.read() == "x,y\n", "c.csv differs")
+
+
 def main():
     global BIN, TMP, FEATURES
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
