@@ -168,6 +168,11 @@ int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima 
 		    const struct rt_registry *runtimes, struct api_request *req,
 		    struct api_error *err);
 
+/* Whether len bytes name a file a request may give (in `files`, or in a
+ * Judge0 zip): [A-Za-z0-9._+-], not starting with '.' or '-', at most
+ * API_FILE_NAME_MAX bytes. */
+bool api_file_name_ok(const char *s, size_t len);
+
 /* Points *out at req's data (borrowed). */
 void api_request_sbx(const struct api_request *req, struct sbx_request *out);
 

@@ -238,15 +238,14 @@ static ssize_t base64_decode(const char *in, size_t len, char *out)
 	return (ssize_t)o;
 }
 
-/* A file name a request may give: [A-Za-z0-9._+-], not starting with a
- * dot or a dash (a compiler given it by a glob would read an option), at
- * most API_FILE_NAME_MAX bytes.  No '/', so every file lands in /box. */
-static bool file_name_ok(const char *s, size_t len)
+/* No '/', so every file lands in /box; no leading '-', which a compiler
+ * given the name by a glob would read as an option. */
+bool api_file_name_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > API_FILE_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
+		if (!isalnum((unsigned char)s[i]) && !(s[i] && strchr("._+-", s[i])))
 			return false;
 	return true;
 }
@@ -283,7 +282,7 @@ static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *tota
 		enc = "utf8";
 		elen = 4;
 	}
-	if (!file_name_ok(name, nlen) || strlen(name) != nlen) {
+	if (!api_file_name_ok(name, nlen) || strlen(name) != nlen) {
 		/* Named as sent, control bytes as \xNN, at most 100 bytes. */
 		char shown[4 * 100 + 4];
 		size_t o = 0;

@@ -57,21 +57,6 @@ static void load(void)
 				  load_error, sizeof(load_error));
 }
 
-/* The v1 rule for a file's name (src/api/request.c): one plain name. */
-static bool name_ok(const char *name, size_t len)
-{
-	if (len == 0 || len > API_FILE_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '+' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* The name as it may be shown: printable ASCII, at most 64 bytes. */
 static const char *shown(const char *name, char *buf, size_t len)
 {
@@ -145,7 +130,7 @@ int j0_zip_extract(const void *data, size_t len, const char *reserved, json_t **
 				     "level are taken", shown(st.name, sb, sizeof(sb)));
 			goto out;
 		}
-		if (!name_ok(st.name, nlen)) {
+		if (!api_file_name_ok(st.name, nlen)) {
 			r = util_msg(why, whylen, "holds a file named '%s': names are [A-Za-z0-9._+-], "
 				     "not starting with '.' or '-', at most %d bytes, no directories",
 				     shown(st.name, sb, sizeof(sb)), API_FILE_NAME_MAX);
