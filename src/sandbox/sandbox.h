@@ -80,9 +80,8 @@ struct sbx_file {
 bool sbx_file_name_ok(const char *name);
 
 /* Whether the len bytes at name may name a file returned from the output
- * directory: the API's rule for input file names, [A-Za-z0-9._+-], not
- * starting with '.' or '-', 1 to SBX_MAX_OUT_NAME bytes (so no '/', no
- * NUL, no "..", nothing a shell or a browser would read otherwise). */
+ * directory: util_plain_name_ok() with SBX_MAX_OUT_NAME, the rule of a
+ * request's file names ([A-Za-z0-9._+-], not starting with '.' or '-'). */
 bool sbx_out_name_ok(const char *name, size_t len);
 
 struct sbx_limits {
