@@ -2,7 +2,7 @@
  * pysite.c - Python's site in the sandbox (see pysite.h): the files, and
  * matplotlib's font list built once in a sandbox.
  */
-#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -14,46 +14,51 @@
 #include "pysite/pysite.h"
 #include "util/util.h"
 
-/* Where the site's own files are, inside the sandbox. */
-#define MODULE_DIR	"/etc/safexec/python"
-#define FONT_DIR	"/etc/safexec/matplotlib"
+/* Where the site's own files are, inside the sandbox: the backend module
+ * and the font list in one directory, on sys.path (nothing else there is
+ * importable), and matplotlib's configuration directory. */
+#define SITE_DIR	"/etc/safexec"
 #define CONFIG_DIR	"/tmp/matplotlib"
 
 /*
- * Imported by Python at every start, before the program: it must stay
- * cheap and leave no trace where matplotlib is not used (/tmp stays
- * empty).  So the configuration directory is made when matplotlib is
- * first imported, by a finder at the head of sys.meta_path that then
- * leaves: in /tmp, because matplotlib wants one it can write, with a link
- * to the font list built once, because building one takes half a second.
+ * Imported by Python at every start (in a run with an output directory:
+ * a source module costs every Python process the first compile(), about a
+ * millisecond, which other runs do not pay), before the program: it must
+ * stay cheap and leave no trace where matplotlib is not used (/tmp stays
+ * empty).  So matplotlib is set up as it is first imported, by a finder at
+ * the head of sys.meta_path that then leaves: the backend, unless the
+ * program's environment names one, and a configuration directory in /tmp
+ * (matplotlib wants one it can write) with a link to the font list built
+ * once (building one takes half a second).
  */
 static const char sitecustomize[] =
-	"# Python's site customization in the safexec sandbox (docs/runtimes.md,\n"
-	"# \"Plots\"), imported at every start of Python: the plotting backend's\n"
-	"# directory on sys.path, and, once matplotlib is imported, a matplotlib\n"
-	"# configuration directory of the run's own holding the font list built\n"
-	"# for the sandbox.\n"
+	"# Python's site customization in the safexec sandbox, in a run with an\n"
+	"# output directory (docs/runtimes.md, \"Plots\"): once matplotlib is\n"
+	"# imported, its backend is safexec_plot, and its configuration directory\n"
+	"# one of the run's own holding the font list built for the sandbox.\n"
 	"import os\n"
 	"import sys\n"
 	"\n"
-	"sys.path.append(\"" MODULE_DIR "\")\n"
+	"sys.path.append(\"" SITE_DIR "\")\n"
 	"\n"
 	"\n"
 	"class _MatplotlibConfig:\n"
-	"    \"\"\"Makes matplotlib's configuration directory as it is first imported.\"\"\"\n"
+	"    \"\"\"Sets matplotlib up as it is first imported, then leaves.\"\"\"\n"
 	"\n"
 	"    @staticmethod\n"
 	"    def find_spec(name, path=None, target=None):\n"
 	"        if name != \"matplotlib\":\n"
 	"            return None\n"
 	"        sys.meta_path.remove(_MatplotlibConfig)\n"
+	"        os.environ.setdefault(\"MPLBACKEND\", \"module://safexec_plot\")\n"
 	"        if \"MPLCONFIGDIR\" in os.environ:\n"
 	"            return None\n"
 	"        os.environ[\"MPLCONFIGDIR\"] = \"" CONFIG_DIR "\"\n"
 	"        try:\n"
 	"            os.mkdir(\"" CONFIG_DIR "\", 0o700)\n"
-	"            for name in os.listdir(\"" FONT_DIR "\"):\n"
-	"                os.symlink(\"" FONT_DIR "/\" + name, \"" CONFIG_DIR "/\" + name)\n"
+	"            for name in os.listdir(\"" SITE_DIR "\"):\n"
+	"                if name.startswith(\"fontlist-\"):\n"
+	"                    os.symlink(\"" SITE_DIR "/\" + name, \"" CONFIG_DIR "/\" + name)\n"
 	"        except OSError:\n"
 	"            pass\n"
 	"        return None\n"
@@ -64,17 +69,19 @@ static const char sitecustomize[] =
 static const char matplotlibrc[] =
 	"# matplotlib's site configuration in the safexec sandbox, where Debian's\n"
 	"# matplotlib reads it (docs/runtimes.md, \"Plots\"): figures are drawn by\n"
-	"# Agg, without a display, and plt.show() saves them into the run's\n"
-	"# output directory.  The defaults of everything else are matplotlib's.\n"
-	"backend: module://safexec_plot\n";
+	"# Agg, without a display.  In a run with an output directory the backend\n"
+	"# is safexec_plot, Agg whose plt.show() saves the figures there.  The\n"
+	"# defaults of everything else are matplotlib's.\n"
+	"backend: agg\n";
 
 static const char backend[] =
 	"\"\"\"safexec's matplotlib backend: Agg, and show() saves the figures.\n"
 	"\n"
-	"The sandbox's matplotlibrc names it (docs/runtimes.md, \"Plots\").  A\n"
-	"figure plt.show() or Figure.show() would show is saved into the run's\n"
-	"output directory, $SAFEXEC_OUT (there when the request asks for\n"
-	"output_files), as figure-N.png, N the first number not taken there; then\n"
+	"In a run with an output directory (the request asks for output_files),\n"
+	"the sandbox's sitecustomize makes it matplotlib's backend\n"
+	"(docs/runtimes.md, \"Plots\").  A figure plt.show() or Figure.show()\n"
+	"would show is saved into that directory, $SAFEXEC_OUT, as figure-N.png,\n"
+	"N the first number not taken there; then\n"
 	"plt.show() closes the figures, as a user closing their windows would.\n"
 	"plt.show(block=False) and plt.pause() save nothing and close nothing.\n"
 	"\"\"\"\n"
@@ -151,53 +158,65 @@ static const char build_font_list[] =
 	"import matplotlib.font_manager\n";
 
 #define FONT_LIST_MAX	(2u << 20)	/* bytes; 33 KiB with Debian's own fonts */
-#define MAX_LIBS	16		/* links of alternatives/ */
+
+/* The shared libraries numpy loads, which Debian's /usr reaches through
+ * /etc/alternatives (libblas.so.3 -> /etc/alternatives/libblas.so.3-...
+ * -> the BLAS the host chose). */
+static const char *const alternative_libs[] = { "libblas.so.3", "liblapack.so.3" };
+#define NLIBS (sizeof(alternative_libs) / sizeof(alternative_libs[0]))
 
 /* What the site gives the sandbox's /etc: the entries and their storage. */
 struct site {
 	struct sbx_etc_entry e[SBX_MAX_ETC];
 	size_t n;
 	char sitecustomize_path[96];
-	char names[MAX_LIBS][2][NAME_MAX + 16];	/* "alternatives/NAME", its target */
+	char lib_names[NLIBS][PATH_MAX + 16];	/* "alternatives/NAME" */
+	char lib_targets[NLIBS][PATH_MAX];
 	char font_path[NAME_MAX + 32];
 };
 
-static void add(struct site *s, const char *path, const char *data, size_t len, bool link)
+static void add(struct site *s, const char *path, const char *data, size_t len, bool link,
+		bool out_only)
 {
 	if (s->n < SBX_MAX_ETC)
-		s->e[s->n++] = (struct sbx_etc_entry){ path, data, len, link };
+		s->e[s->n++] = (struct sbx_etc_entry){ path, data, len, link, out_only };
 }
 
 /*
- * The host's links to the shared libraries it chose among alternatives
- * (libblas.so.3-x86_64-linux-gnu -> /usr/lib/x86_64-linux-gnu/blas/...):
- * /usr's own links to those libraries lead through /etc/alternatives, and
- * the sandbox's /etc is its own.  Only targets in /usr, which the sandbox
- * has; the links' names and targets, never a file of the host's /etc.
+ * The host's links to the shared libraries of alternative_libs, found in
+ * the directory of the C library safexec runs on (Debian's multiarch
+ * directory, /lib/x86_64-linux-gnu): where /usr's link to one leads into
+ * /etc/alternatives, the sandbox's /etc gets that alternative's link, to
+ * the same library in /usr.  Names and targets of links, never a file of
+ * the host's /etc.
  */
 static void add_library_alternatives(struct site *s)
 {
-	DIR *d = opendir("/etc/alternatives");
-	struct dirent *de;
-	size_t nlibs = 0;
+	static const char alt[] = "/etc/alternatives/";
+	char dir[PATH_MAX], path[PATH_MAX + 32], via[PATH_MAX];
+	Dl_info info;
+	const char *slash;
 
-	if (!d)
+	if (!dladdr((void *)&getpid, &info) || !info.dli_fname ||
+	    !(slash = strrchr(info.dli_fname, '/')))
 		return;
-	while ((de = readdir(d)) && nlibs < MAX_LIBS) {
-		char *name = s->names[nlibs][0], *target = s->names[nlibs][1], path[PATH_MAX];
-		if (strncmp(de->d_name, "lib", 3) != 0 || !strstr(de->d_name, ".so.") ||
-		    !sbx_file_name_ok(de->d_name))
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - info.dli_fname), info.dli_fname);
+	for (size_t i = 0; i < NLIBS; i++) {
+		char *name = s->lib_names[i], *target = s->lib_targets[i];
+		snprintf(path, sizeof(path), "%s/%s", dir, alternative_libs[i]);
+		ssize_t n = readlink(path, via, sizeof(via) - 1);
+		if (n <= (ssize_t)sizeof(alt) - 1 || n >= (ssize_t)sizeof(via) - 1)
 			continue;
-		snprintf(path, sizeof(path), "/etc/alternatives/%s", de->d_name);
-		ssize_t n = readlink(path, target, NAME_MAX + 16);
-		if (n <= 5 || n >= NAME_MAX + 16 || strncmp(target, "/usr/", 5) != 0)
+		via[n] = '\0';
+		if (strncmp(via, alt, sizeof(alt) - 1) != 0 || !sbx_file_name_ok(via + sizeof(alt) - 1))
+			continue;
+		n = readlink(via, target, PATH_MAX - 1);
+		if (n <= 5 || n >= PATH_MAX - 1 || strncmp(target, "/usr/", 5) != 0)
 			continue;
 		target[n] = '\0';
-		snprintf(name, NAME_MAX + 16, "alternatives/%s", de->d_name);
-		add(s, name, target, (size_t)n, true);
-		nlibs++;
+		snprintf(name, sizeof(s->lib_names[i]), "alternatives/%s", via + sizeof(alt) - 1);
+		add(s, name, target, (size_t)n, true, false);
 	}
-	closedir(d);
 }
 
 /* The site's files without a font list.  -ENOENT when the host's Python
@@ -217,11 +236,11 @@ static int site_files(struct site *s, const struct sbx_features *f, char *note, 
 		return -ENOENT;
 	}
 	snprintf(s->sitecustomize_path, sizeof(s->sitecustomize_path), "%s", want + 5);
-	add(s, s->sitecustomize_path, sitecustomize, sizeof(sitecustomize) - 1, false);
-	add(s, "matplotlibrc", matplotlibrc, sizeof(matplotlibrc) - 1, false);
-	add(s, "safexec/python/safexec_plot.py", backend, sizeof(backend) - 1, false);
-	add(s, "fonts/fonts.conf", fonts_conf, sizeof(fonts_conf) - 1, false);
+	add(s, "matplotlibrc", matplotlibrc, sizeof(matplotlibrc) - 1, false, false);
+	add(s, "fonts/fonts.conf", fonts_conf, sizeof(fonts_conf) - 1, false, false);
 	add_library_alternatives(s);
+	add(s, s->sitecustomize_path, sitecustomize, sizeof(sitecustomize) - 1, false, true);
+	add(s, "safexec/safexec_plot.py", backend, sizeof(backend) - 1, false, true);
 	return 0;
 }
 
@@ -284,8 +303,8 @@ int pysite_install(struct sbx_host *host, unsigned flags, char *note, size_t not
 	memset(&res, 0, sizeof(res));
 	if (build_fonts(host, &res, &list, note, notelen) == 0) {
 		char size[32];
-		snprintf(s->font_path, sizeof(s->font_path), "safexec/matplotlib/%s", list->name);
-		add(s, s->font_path, list->data, list->len, false);
+		snprintf(s->font_path, sizeof(s->font_path), "safexec/%s", list->name);
+		add(s, s->font_path, list->data, list->len, false, true);
 		if ((r = sbx_host_set_etc(host, s->e, s->n)) == 0)
 			snprintf(note, notelen, "matplotlib's font list: %s, built in %.1f s",
 				 util_format_size(list->len, size, sizeof(size)),

@@ -1,31 +1,35 @@
 /*
- * pysite.h - Python's site in the sandbox: what every Python started in a
+ * pysite.h - Python's site in the sandbox: what a Python started in a
  * sandbox of a host finds in the sandbox's own /etc (sbx_host_set_etc()),
- * so that plotting works out of the box and quietly where the host has
- * Debian's python3-matplotlib (docs/runtimes.md, "Plots"):
+ * so that numpy and matplotlib work out of the box and quietly where the
+ * host has Debian's python3-matplotlib, and plots come back as files
+ * (docs/runtimes.md, "Plots").  In every run:
+ *
+ *	matplotlibrc                Debian's matplotlib reads it there (and
+ *	                            refuses to start without one): Agg
+ *	fonts/fonts.conf            fontconfig's: the system's fonts, a cache
+ *	                            in /tmp (matplotlib runs fc-list when it
+ *	                            builds a font list)
+ *	alternatives/lib*.so.3-*    the host's links to the BLAS and LAPACK it
+ *	                            chose, which numpy loads through
+ *	                            /etc/alternatives
+ *
+ * and in a run with an output directory (out_only: Python pays for a
+ * sitecustomize module at every start, about a millisecond):
  *
  *	python3.X/sitecustomize.py  Python imports it at every start (Debian
  *	                            links /usr/lib/python3.X/sitecustomize.py
  *	                            there; -E and -s leave it in force): it
- *	                            puts safexec/python last on sys.path and
- *	                            gives matplotlib /tmp/matplotlib as its
- *	                            configuration directory, seeded with the
+ *	                            puts /etc/safexec last on sys.path and, as
+ *	                            matplotlib is first imported, makes the
+ *	                            backend safexec_plot and the configuration
+ *	                            directory /tmp/matplotlib, seeded with the
  *	                            font list below
- *	matplotlibrc                Debian's matplotlib reads it there: the
- *	                            backend is safexec_plot
- *	safexec/python/safexec_plot.py
- *	                            the backend: Agg, and plt.show() saves the
+ *	safexec/safexec_plot.py     the backend: Agg, and plt.show() saves the
  *	                            figures into the output directory
- *	safexec/matplotlib/fontlist-vN.json
- *	                            matplotlib's font list, built once in a
+ *	safexec/fontlist-vN.json    matplotlib's font list, built once in a
  *	                            sandbox (PYSITE_FONT_LIST), so that no run
  *	                            spends half a second building its own
- *	fonts/fonts.conf            fontconfig's: the system's fonts, a cache
- *	                            in /tmp (matplotlib runs fc-list when it
- *	                            builds a font list)
- *	alternatives/lib*.so.*      the host's links to the shared libraries
- *	                            it chose (BLAS and LAPACK, which numpy
- *	                            loads through /etc/alternatives)
  *
  * Every language's sandbox gets them: a Python its program starts too.
  */

@@ -319,13 +319,16 @@ static void setup_binds(const struct child_args *a, const struct sources *src)
 }
 
 /* The host's entries of /etc (sbx_host_set_etc()): safexec's own files,
- * such as a language's site configuration, never a bind of the host's. */
+ * such as a language's site configuration, never a bind of the host's;
+ * those for runs with an output directory only in those. */
 static void setup_etc(const struct child_args *a)
 {
 	char path[SBX_MAX_NAME + sizeof(R("/etc/"))];
 
 	for (size_t i = 0; i < a->netc; i++) {
 		const struct sbx_etc_entry *e = &a->etc[i];
+		if (e->out_only && !a->collect_out)
+			continue;
 		join(path, sizeof(path), R("/etc/"), e->path);
 		TRY(a, "write /etc", make_parents(path));
 		if (e->link)

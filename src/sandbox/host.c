@@ -214,6 +214,7 @@ int sbx_host_set_etc(struct sbx_host *host, const struct sbx_etc_entry *entries,
 		p += entries[i].len + 1;
 		etc[i].len = entries[i].len;
 		etc[i].link = entries[i].link;
+		etc[i].out_only = entries[i].out_only;
 	}
 	free(host->etc);
 	free(host->etc_block);

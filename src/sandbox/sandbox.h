@@ -86,18 +86,22 @@ bool sbx_out_name_ok(const char *name, size_t len);
 
 /*
  * An entry of the sandbox's own /etc besides its passwd, group, hosts and
- * hostname, which a caller gives every run of a host (sbx_host_set_etc()):
+ * hostname, which a caller gives the runs of a host (sbx_host_set_etc()):
  * a language's site configuration, say (src/pysite/).  path is relative
  * to /etc, a name as sbx_file_name_ok() allows (parents are made, 0755);
  * the entry is a file of mode 0644 holding the len bytes of data, or, with
- * link, a symbolic link to the len bytes of data (no NUL among them).  Like
- * the rest of the root it is read-only to the program.
+ * link, a symbolic link to the len bytes of data (no NUL among them).  With
+ * out_only it is there only in runs with an output directory
+ * (collect_out): what a program needs only when files go back, at a cost
+ * others should not pay.  Like the rest of the root it is read-only to the
+ * program.
  */
 struct sbx_etc_entry {
 	const char *path;
 	const char *data;
 	size_t len;
 	bool link;
+	bool out_only;
 };
 
 #define SBX_MAX_ETC		 32u		/* entries */
@@ -315,7 +319,7 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen);
 void sbx_host_close(struct sbx_host *host);
 const struct sbx_features *sbx_host_features(const struct sbx_host *host);
 
-/* Replaces the entries every later run of host finds in its /etc (copies
+/* Replaces the entries the later runs of host find in their /etc (copies
  * of them: entries stays the caller's; n 0 removes them).  Not while a run
  * of host is in progress: a program calls it before it starts running.
  * Returns 0, -EINVAL (a path not allowed, given twice, one of the four

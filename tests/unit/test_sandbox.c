@@ -959,8 +959,8 @@ static struct sbx_host *open_host(void)
 TEST(sandbox_etc_entries_are_checked)
 {
 	struct sbx_etc_entry ok[] = {
-		{ "site/a.conf", "a", 1, false },
-		{ "site/b", "/usr/bin", 8, true },
+		{ "site/a.conf", "a", 1, false, false },
+		{ "site/b", "/usr/bin", 8, true, false },
 	};
 	struct sbx_etc_entry e[2];
 
@@ -969,38 +969,38 @@ TEST(sandbox_etc_entries_are_checked)
 	static const char *const bad_paths[] = { "passwd", "hostname", "/abs", "a/../b", "./a",
 						 "a//b", "a/", "", "-x", ".." };
 	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
-		e[0] = (struct sbx_etc_entry){ bad_paths[i], "x", 1, false };
+		e[0] = (struct sbx_etc_entry){ bad_paths[i], "x", 1, false, false };
 		if (sbx_host_set_etc(host, e, 1) != -EINVAL)
 			fprintf(stderr, "  accepted: \"%s\"\n", bad_paths[i]);
 		ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
 	}
 	/* Twice the same path; a file where another's directory must be. */
-	e[0] = (struct sbx_etc_entry){ "x/y", "1", 1, false };
-	e[1] = (struct sbx_etc_entry){ "x/y", "2", 1, false };
+	e[0] = (struct sbx_etc_entry){ "x/y", "1", 1, false, false };
+	e[1] = (struct sbx_etc_entry){ "x/y", "2", 1, false, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
-	e[1] = (struct sbx_etc_entry){ "x", "2", 1, false };
+	e[1] = (struct sbx_etc_entry){ "x", "2", 1, false, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
-	e[1] = (struct sbx_etc_entry){ "x/y/z", "2", 1, false };
+	e[1] = (struct sbx_etc_entry){ "x/y/z", "2", 1, false, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
-	e[1] = (struct sbx_etc_entry){ "x/yz", "2", 1, false };
+	e[1] = (struct sbx_etc_entry){ "x/yz", "2", 1, false, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 2), 0);
 	/* A link's target: not empty, no NUL. */
-	e[0] = (struct sbx_etc_entry){ "l", "", 0, true };
+	e[0] = (struct sbx_etc_entry){ "l", "", 0, true, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
-	e[0] = (struct sbx_etc_entry){ "l", "/a\0b", 4, true };
+	e[0] = (struct sbx_etc_entry){ "l", "/a\0b", 4, true, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
 	/* The bounds. */
 	struct sbx_etc_entry many[SBX_MAX_ETC + 1];
 	char names[SBX_MAX_ETC + 1][8];
 	for (size_t i = 0; i <= SBX_MAX_ETC; i++) {
 		snprintf(names[i], sizeof(names[i]), "f%zu", i);
-		many[i] = (struct sbx_etc_entry){ names[i], "", 0, false };
+		many[i] = (struct sbx_etc_entry){ names[i], "", 0, false, false };
 	}
 	ASSERT_EQ(sbx_host_set_etc(host, many, SBX_MAX_ETC), 0);
 	ASSERT_EQ(sbx_host_set_etc(host, many, SBX_MAX_ETC + 1), -E2BIG);
 	char *big = calloc(1, SBX_MAX_ETC_BYTES + 1);
 	ASSERT(big != NULL);
-	e[0] = (struct sbx_etc_entry){ "big", big, SBX_MAX_ETC_BYTES, false };
+	e[0] = (struct sbx_etc_entry){ "big", big, SBX_MAX_ETC_BYTES, false, false };
 	ASSERT_EQ(sbx_host_set_etc(host, e, 1), 0);
 	e[0].len = SBX_MAX_ETC_BYTES + 1;
 	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -E2BIG);
@@ -1012,10 +1012,10 @@ TEST(sandbox_etc_entries_in_every_run_read_only)
 	static const char conf[] = "setting = 1\n";
 	char *big = malloc(3u << 20);
 	struct sbx_etc_entry e[] = {
-		{ "site/deep/a.conf", conf, sizeof(conf) - 1, false },
-		{ "site/python", "/usr/bin/python3", 16, true },
-		{ "empty", "", 0, false },
-		{ "big", big, 3u << 20, false },	/* more than the root's usual 1 MiB */
+		{ "site/deep/a.conf", conf, sizeof(conf) - 1, false, false },
+		{ "site/python", "/usr/bin/python3", 16, true, false },
+		{ "empty", "", 0, false, false },
+		{ "big", big, 3u << 20, false, false },	/* more than the root's usual 1 MiB */
 	};
 	struct sbx_result res;
 
@@ -1051,5 +1051,28 @@ TEST(sandbox_etc_entries_in_every_run_read_only)
 	ASSERT_EQ(sbx_host_set_etc(host, NULL, 0), 0);
 	ASSERT_EQ(run("import os\nprint(sorted(os.listdir('/etc')))\n", NULL, &res), 0);
 	ASSERT_STREQ(res.out.data, "['group', 'hostname', 'hosts', 'passwd']\n");
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_etc_entries_out_only_with_an_output_directory)
+{
+	struct sbx_etc_entry e[] = {
+		{ "always.conf", "a", 1, false, false },
+		{ "site/out.conf", "o", 1, false, true },
+		{ "site/out-link", "/usr", 4, true, true },
+	};
+	struct sbx_result res;
+	static const char code[] = "import os\n"
+				   "print(sorted(os.listdir('/etc')), os.path.isdir('/etc/site') and "
+				   "sorted(os.listdir('/etc/site')))\n";
+
+	ASSERT(open_host() != NULL);
+	ASSERT_EQ(sbx_host_set_etc(host, e, 3), 0);
+	ASSERT_EQ(run(code, NULL, &res), 0);
+	ASSERT_STREQ(res.out.data, "['always.conf', 'group', 'hostname', 'hosts', 'passwd'] False\n");
+	sbx_result_release(&res);
+	ASSERT_EQ(run_out(code, 0, 0, &res), 0);
+	ASSERT_STREQ(res.out.data, "['always.conf', 'group', 'hostname', 'hosts', 'passwd', 'site'] "
+		     "['out-link', 'out.conf']\n");
 	sbx_result_release(&res);
 }
