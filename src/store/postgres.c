@@ -476,13 +476,14 @@ static PGresult *run(struct store_db *db, enum stmt s, const struct params *p, i
 		return res;
 	}
 	const char *state = res ? pq.resultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? pq.resultErrorMessage(res) : pq.errorMessage(pc->c);
 	if (pq.status(pc->c) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
 	    strncmp(state, "57P", 3) == 0) {
 		/* The connection, or the server, went away. */
 		*r = -ENOTCONN;
 		if (atomic_exchange(&db->up, false))
-			fprintf(stderr, "store: lost the database: %s",
-				res ? pq.resultErrorMessage(res) : pq.errorMessage(pc->c));
+			fprintf(stderr, "store: lost the database: %.*s\n", (int)strcspn(msg, "\n"),
+				msg);
 		pq.finish(pc->c);
 		pc->c = NULL;
 	} else if (strcmp(state, "23505") == 0) {
