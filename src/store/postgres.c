@@ -56,7 +56,7 @@
 #define T_BYTEA	17
 
 static struct {
-	__typeof__(PQconnectdb) *connectdb;
+	__typeof__(PQconnectdbParams) *connectdbParams;
 	__typeof__(PQstatus) *status;
 	__typeof__(PQfinish) *finish;
 	__typeof__(PQerrorMessage) *errorMessage;
@@ -88,7 +88,7 @@ static void load(void)
 {
 	static const struct util_sym syms[] = {
 #define SYM(field) { "PQ" #field, (void **)&pq.field }
-		SYM(connectdb), SYM(status), SYM(finish), SYM(errorMessage), SYM(exec),
+		SYM(connectdbParams), SYM(status), SYM(finish), SYM(errorMessage), SYM(exec),
 		SYM(prepare), SYM(execPrepared), SYM(execParams), SYM(resultStatus),
 		SYM(resultErrorField), SYM(resultErrorMessage), SYM(clear), SYM(ntuples),
 		SYM(getvalue), SYM(getlength), SYM(getisnull), SYM(socket),
@@ -298,6 +298,7 @@ struct store_db {
 	unsigned nconns;
 	uint64_t retry_at_ns;		/* no new connection before (monotonic) */
 	unsigned backoff_ms;
+	bool connecting;		/* a connection is being made */
 	bool ever_up;
 	atomic_bool up;
 	atomic_ullong reconnects, round_trips, wait_ns, claimed;
@@ -318,7 +319,16 @@ static void quiet(void *arg, const char *message)
 /* A new connection with its statements prepared, or NULL with why. */
 static PGconn *connect_db(struct store_db *db, bool prepare, char *why, size_t whylen)
 {
-	PGconn *c = pq.connectdb(db->conninfo);
+	/* A database that does not answer must not hold a node for the
+	 * minutes TCP would wait: bounds on connecting and on a connection
+	 * gone silent, each overridden by the operator's own in the string
+	 * (which comes last, expanded from dbname). */
+	static const char *const keys[] = {
+		"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", NULL,
+	};
+	const char *values[] = { "5", "1", "5", "2", "3", "10000", db->conninfo, NULL };
+	PGconn *c = pq.connectdbParams(keys, values, 1);
 
 	if (!c) {
 		snprintf(why, whylen, "out of memory");
@@ -386,20 +396,25 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 	}
 	if (!pc->c) {
 		uint64_t now = util_now_ns();
-		if (now < db->retry_at_ns) {
+		/* One connection is made at a time, none before the backoff
+		 * allows: meanwhile the others fail at once rather than wait
+		 * (the event thread among them). */
+		if (now < db->retry_at_ns || db->connecting) {
 			pc->busy = false;
 			pthread_cond_signal(&db->freed);
 			pthread_mutex_unlock(&db->lock);
 			return -ENOTCONN;
 		}
-		/* Connecting under the lock keeps the others from piling on
-		 * a database that is down; it is rare. */
-		pc->c = connect_db(db, true, why, sizeof(why));
-		if (!pc->c) {
+		db->connecting = true;
+		pthread_mutex_unlock(&db->lock);
+		PGconn *c = connect_db(db, true, why, sizeof(why));
+		pthread_mutex_lock(&db->lock);
+		db->connecting = false;
+		if (!c) {
 			db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : BACKOFF_MIN_MS;
 			if (db->backoff_ms > BACKOFF_MAX_MS)
 				db->backoff_ms = BACKOFF_MAX_MS;
-			db->retry_at_ns = now + (uint64_t)db->backoff_ms * 1000000;
+			db->retry_at_ns = util_now_ns() + (uint64_t)db->backoff_ms * 1000000;
 			if (atomic_exchange(&db->up, false) || !db->ever_up)
 				fprintf(stderr, "store: the database cannot be reached: %s\n", why);
 			pc->busy = false;
@@ -407,6 +422,7 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 			pthread_mutex_unlock(&db->lock);
 			return -ENOTCONN;
 		}
+		pc->c = c;
 		db->backoff_ms = 0;
 		atomic_store(&pc->pid, pq.backendPID(pc->c));
 		if (!atomic_exchange(&db->up, true) && db->ever_up) {
