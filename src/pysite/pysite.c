@@ -262,14 +262,20 @@ static int build_fonts(struct sbx_host *host, struct sbx_result *out, const stru
 	req.limits.memory_bytes = 512ull << 20;
 	*list = NULL;
 	if (sbx_run(host, &req, out) < 0 || out->status != SBX_OK) {
+		/* The last line of its stderr says why (a traceback's). */
+		size_t len = out->err.len;
+		while (len && out->err.data[len - 1] == '\n')
+			len--;
+		const char *last = memrchr(out->err.data, '\n', len);
+		last = last ? last + 1 : out->err.data;
+		len -= (size_t)(last - out->err.data);
 		if (out->status == SBX_RUNTIME_ERROR &&
 		    strstr(out->err.data, "No module named 'matplotlib'"))
 			snprintf(note, notelen, "no matplotlib");
 		else
-			snprintf(note, notelen, "matplotlib's font list could not be built: %s%s%.200s",
-				 sbx_status_name(out->status), out->err.len ? ": " : "",
-				 out->err.len > 200 ? out->err.data + out->err.len - 200
-						    : out->err.data);
+			snprintf(note, notelen, "matplotlib's font list could not be built: %s%s%.*s",
+				 out->error[0] ? out->error : sbx_status_name(out->status),
+				 len ? ": " : "", (int)(len > 200 ? 200 : len), last);
 		return -1;
 	}
 	for (size_t i = 0; i < out->nout_files; i++)
@@ -303,12 +309,17 @@ int pysite_install(struct sbx_host *host, unsigned flags, char *note, size_t not
 	memset(&res, 0, sizeof(res));
 	if (build_fonts(host, &res, &list, note, notelen) == 0) {
 		char size[32];
+		int e;
 		snprintf(s->font_path, sizeof(s->font_path), "safexec/%s", list->name);
 		add(s, s->font_path, list->data, list->len, false, true);
-		if ((r = sbx_host_set_etc(host, s->e, s->n)) == 0)
+		/* On failure the host keeps the site without it. */
+		if ((e = sbx_host_set_etc(host, s->e, s->n)) == 0)
 			snprintf(note, notelen, "matplotlib's font list: %s, built in %.1f s",
 				 util_format_size(list->len, size, sizeof(size)),
 				 (double)(util_now_ns() - start) / 1e9);
+		else
+			snprintf(note, notelen, "matplotlib's font list (%s) not kept: %s",
+				 util_format_size(list->len, size, sizeof(size)), strerror(-e));
 	}
 	sbx_result_release(&res);
 out:
