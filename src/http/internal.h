@@ -165,6 +165,12 @@ enum MHD_Result http_send_error(struct conn_ctx *ctx, const struct api_error *er
 enum MHD_Result http_send_json(struct conn_ctx *ctx, unsigned code, json_t *v);
 /* Queues a synchronous run (the connection waits), or answers 503. */
 enum MHD_Result http_enqueue(struct conn_ctx *ctx);
+/* Runs a queued context on a worker thread: a synchronous run, answered on
+ * its connection, or a submission. */
+void http_run_job(struct http_server *srv, struct conn_ctx *ctx);
+/* A shared queue's: gives a worker reserved for it (q->handoffs) a context
+ * to run, q's lock held. */
+void http_hand_over_locked(struct job_queue *q, struct conn_ctx *ctx);
 /* Hands a read of the store to the reader thread, or answers 503. */
 enum MHD_Result http_enqueue_read(struct conn_ctx *ctx);
 /* Appends a stored submission (a context with no connection) to the

@@ -88,6 +88,17 @@ static bool reserve_worker(struct http_server *srv)
 	return ok;
 }
 
+void http_hand_over_locked(struct job_queue *q, struct conn_ctx *ctx)
+{
+	ctx->next = NULL;
+	if (q->jtail)
+		q->jtail->next = ctx;
+	else
+		q->jhead = ctx;
+	q->jtail = ctx;
+	pthread_cond_broadcast(&q->work);
+}
+
 /* Gives the reserved worker its job (NULL: the reservation is dropped). */
 static void hand_over(struct http_server *srv, struct conn_ctx *job)
 {
@@ -95,16 +106,11 @@ static void hand_over(struct http_server *srv, struct conn_ctx *job)
 
 	pthread_mutex_lock(&q->lock);
 	if (job) {
-		job->next = NULL;
-		if (q->jtail)
-			q->jtail->next = job;
-		else
-			q->jhead = job;
-		q->jtail = job;
+		http_hand_over_locked(q, job);
 	} else {
 		q->handoffs--;
+		pthread_cond_broadcast(&q->work);
 	}
-	pthread_cond_broadcast(&q->work);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -577,13 +583,13 @@ void http_poke_workers(struct http_server *srv)
 	pthread_mutex_unlock(&srv->q.lock);
 }
 
-/* Runs a job this worker claimed or was handed. */
+/* Runs a job this worker claimed, or a context it was handed. */
 static void run_claimed(struct http_server *srv, struct conn_ctx *job)
 {
 	pthread_mutex_lock(&srv->q.lock);
 	srv->q.running++;
 	pthread_mutex_unlock(&srv->q.lock);
-	http_run_submission(srv, job);
+	http_run_job(srv, job);
 	pthread_mutex_lock(&srv->q.lock);
 	srv->q.running--;
 	pthread_cond_broadcast(&srv->q.idle);
@@ -628,8 +634,10 @@ void http_claim_jobs(struct http_server *srv)
 		}
 		pthread_mutex_unlock(&q->lock);
 
-		if (job && stop) {
-			/* Handed over as the server stops: to another node. */
+		if (job && stop && job->token[0]) {
+			/* A job handed over as the server stops: to another
+			 * node.  (A synchronous run is run, as queued runs
+			 * are at a stop.) */
 			store_job_hand_back(srv->store, job->token, job->attempt);
 			api_request_release(&job->req);
 			free(job);

@@ -277,7 +277,7 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 }
 
 /* A synchronous run: its answer goes back on the waiting connection. */
-static void run_job(struct http_server *srv, struct conn_ctx *ctx)
+void http_run_job(struct http_server *srv, struct conn_ctx *ctx)
 {
 	struct api_error err;
 	json_t *answer;
@@ -358,7 +358,7 @@ static void *worker_main(void *arg)
 	if (srv->shared)
 		http_claim_jobs(srv);
 	else
-		serve_queue(srv, &srv->q, run_job);
+		serve_queue(srv, &srv->q, http_run_job);
 	return NULL;
 }
 
@@ -486,10 +486,21 @@ enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 	}
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);
-	if (srv->shared) {
-		/* Any node may run it; this one answers it. */
+	if (srv->shared && q->waiting <= q->handoffs) {
+		/* No worker here is free: any node may run it, this one
+		 * answers it. */
 		pthread_mutex_unlock(&q->lock);
 		return http_submit_sync(ctx);
+	}
+	if (srv->shared) {
+		/* A worker here is free: it runs it at once, as without a
+		 * shared queue (only its record is stored: a run nobody
+		 * waits for any more needs no job to survive its node). */
+		q->handoffs++;
+		MHD_suspend_connection(ctx->conn);
+		http_hand_over_locked(q, ctx);
+		pthread_mutex_unlock(&q->lock);
+		return MHD_YES;
 	}
 	push_locked(q, ctx);
 	pthread_mutex_unlock(&q->lock);
