@@ -140,6 +140,9 @@ struct http_server {
 		pthread_cond_t changed;
 		pthread_t thread;
 		bool started, stopping;
+		/* The tokens of the jobs the workers run (one slot each;
+		 * "" = none): the leases to renew. */
+		char (*held)[HTTP_TOKEN_LEN + 1];
 	} beat;
 	struct {			/* requests held by ?wait=true */
 		pthread_mutex_t lock;

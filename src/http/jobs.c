@@ -273,8 +273,11 @@ static void sync_answer(struct http_server *srv, struct conn_ctx *ctx, const jso
 			goto out;
 		api_fail(&err, API_E_INTERNAL, "out of memory");
 	} else if (r == -ENOTCONN) {
-		api_fail(&err, API_E_STORE_UNAVAILABLE, "the database cannot be reached; the "
-			 "run's record will be in the history when it ends");
+		/* Not 503: the run was stored, and sending it again would
+		 * run it twice. */
+		api_fail(&err, API_E_NOT_FINISHED, "the database cannot be reached to read the "
+			 "run's answer; the run was queued, and its record will be in the "
+			 "history when it ends");
 	} else if (r == 0 && sj.state != STORE_JOB_DONE && atomic_load(&srv->shutting_down)) {
 		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down; the run goes "
 			 "on elsewhere and its record will be in the history");
@@ -583,13 +586,37 @@ void http_poke_workers(struct http_server *srv)
 	pthread_mutex_unlock(&srv->q.lock);
 }
 
-/* Runs a job this worker claimed, or a context it was handed. */
+/* Puts token in a free slot of the leases to renew (or takes slot out
+ * when token is NULL).  Returns the slot. */
+static unsigned hold(struct http_server *srv, const char *token, unsigned slot)
+{
+	pthread_mutex_lock(&srv->beat.lock);
+	if (token) {
+		for (slot = 0; slot + 1 < srv->cfg.workers && srv->beat.held[slot][0]; slot++)
+			;
+		memcpy(srv->beat.held[slot], token, HTTP_TOKEN_LEN + 1);
+	} else {
+		srv->beat.held[slot][0] = '\0';
+	}
+	pthread_mutex_unlock(&srv->beat.lock);
+	return slot;
+}
+
+/* Runs a job this worker claimed, or a context it was handed, its lease
+ * renewed meanwhile. */
 static void run_claimed(struct http_server *srv, struct conn_ctx *job)
 {
+	unsigned slot = 0;
+	bool leased = job->attempt > 0;
+
 	pthread_mutex_lock(&srv->q.lock);
 	srv->q.running++;
 	pthread_mutex_unlock(&srv->q.lock);
-	http_run_job(srv, job);
+	if (leased)
+		slot = hold(srv, job->token, 0);
+	http_run_job(srv, job);		/* frees a job */
+	if (leased)
+		hold(srv, NULL, slot);
 	pthread_mutex_lock(&srv->q.lock);
 	srv->q.running--;
 	pthread_cond_broadcast(&srv->q.idle);
@@ -766,8 +793,22 @@ static void *beat_main(void *arg)
 		struct timespec ts = { next / 1000, (long)(next % 1000) * 1000000L };
 		if (pthread_cond_timedwait(&srv->beat.changed, &srv->beat.lock, &ts) != ETIMEDOUT)
 			continue;
+		/* Copied under the lock, sent without it. */
+		char (*held)[HTTP_TOKEN_LEN + 1] = calloc(srv->cfg.workers, sizeof(*held));
+		const char **tokens = calloc(srv->cfg.workers, sizeof(*tokens));
+		size_t n = 0;
+		if (held && tokens)
+			for (unsigned i = 0; i < srv->cfg.workers; i++)
+				if (srv->beat.held[i][0]) {
+					memcpy(held[n], srv->beat.held[i], sizeof(*held));
+					tokens[n] = held[n];
+					n++;
+				}
 		pthread_mutex_unlock(&srv->beat.lock);
-		if (store_job_renew(srv->store) >= 0) {
+		int r = held && tokens ? store_job_renew(srv->store, tokens, n) : -ENOMEM;
+		free(held);
+		free(tokens);
+		if (r >= 0) {
 			last_ok = http_now_ms();
 			fenced = false;
 		} else if (!fenced && http_now_ms() - last_ok >= lease_ms * 2 / 3) {

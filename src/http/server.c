@@ -975,6 +975,8 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	pthread_mutex_init(&srv->beat.lock, NULL);
 	pthread_cond_init(&srv->beat.changed, NULL);
 	srv->shared = store_shared(store);
+	/* Before the workers, which fill it. */
+	srv->beat.held = calloc(cfg->workers ? cfg->workers : 1, sizeof(*srv->beat.held));
 
 	srv->cache = cache_new(cfg->compile_cache);
 	r = cb_start(&srv->callbacks, &cfg->callbacks, why, whylen);
@@ -983,6 +985,11 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 		fprintf(stderr, "safexec: callbacks are off: %s\n", why);
 		srv->callbacks = NULL;
 		why[0] = '\0';
+	}
+	if (!srv->beat.held) {
+		snprintf(why, whylen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
 	}
 	r = open_listener(srv, why, whylen);
 	if (r < 0)
@@ -1142,6 +1149,7 @@ void http_free(struct http_server *srv)
 	pthread_cond_destroy(&srv->waits.changed);
 	pthread_mutex_destroy(&srv->beat.lock);
 	pthread_cond_destroy(&srv->beat.changed);
+	free(srv->beat.held);
 	cb_free(srv->callbacks);
 	cache_free(srv->cache);
 	free(srv->workers);

@@ -54,6 +54,7 @@
 #define T_INT8	20
 #define T_TEXT	25
 #define T_BYTEA	17
+#define T_TEXT_ARRAY	1009
 
 static struct {
 	__typeof__(PQconnectdbParams) *connectdbParams;
@@ -266,9 +267,13 @@ static const struct {
 		"  ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING " JOB_COLUMNS,
 		3, { T_TEXT, T_TEXT, T_INT8 } },
+	/* Only the jobs this node's workers still run: one whose worker gave
+	 * up on it (its finish failed) runs out its lease, and is claimed
+	 * again. */
 	[S_JOB_RENEW] = {
-		"UPDATE jobs SET lease_ms = " NOW_MS " + $2 WHERE owner = $1 AND state = 'running'",
-		2, { T_TEXT, T_INT8 } },
+		"UPDATE jobs SET lease_ms = " NOW_MS " + $2 WHERE owner = $1 AND state = 'running'"
+		" AND token = ANY ($3)",
+		3, { T_TEXT, T_INT8, T_TEXT_ARRAY } },
 	/* Back to the queue, the start not counted. */
 	[S_JOB_HAND_BACK] = {
 		"WITH u AS (UPDATE jobs SET state = 'queued', attempts = attempts - 1,"
@@ -372,44 +377,48 @@ fail:
 }
 
 /* Takes a connection from the pool, made again when it was found broken
- * and the backoff allows.  Returns 0 with *out, or -ENOTCONN. */
+ * and the backoff allows.  Returns 0 with *out, or -ENOTCONN.  While the
+ * database is up a caller waits for a connection (one in use, or one being
+ * made); while it is down, it fails at once rather than wait for a
+ * connection that is not coming (the event thread among the callers). */
 static int conn_get(struct store_db *db, struct pg_conn **out)
 {
-	struct pg_conn *pc = NULL;
+	struct pg_conn *pc;
 	char why[256];
 
 	pthread_mutex_lock(&db->lock);
 	for (;;) {
+		pc = NULL;
 		/* A free connection that works first, else any free one. */
 		for (unsigned i = 0; i < db->nconns; i++)
 			if (!db->conns[i].busy && (!pc || (!pc->c && db->conns[i].c)))
 				pc = &db->conns[i];
-		if (pc)
+		if (pc && pc->c && pq.status(pc->c) != CONNECTION_OK) {
+			pq.finish(pc->c);
+			atomic_store(&pc->pid, 0);
+			pc->c = NULL;
+		}
+		if (pc && pc->c)
 			break;
+		bool down = !atomic_load(&db->up) && db->ever_up;
+		if (pc && !db->connecting) {
+			if (down && util_now_ns() < db->retry_at_ns)
+				goto fail;
+			break;		/* this caller connects it */
+		}
+		if (down)
+			goto fail;
 		pthread_cond_wait(&db->freed, &db->lock);
 	}
 	pc->busy = true;
-	if (pc->c && pq.status(pc->c) != CONNECTION_OK) {
-		pq.finish(pc->c);
-		atomic_store(&pc->pid, 0);
-		pc->c = NULL;
-	}
 	if (!pc->c) {
-		uint64_t now = util_now_ns();
-		/* One connection is made at a time, none before the backoff
-		 * allows: meanwhile the others fail at once rather than wait
-		 * (the event thread among them). */
-		if (now < db->retry_at_ns || db->connecting) {
-			pc->busy = false;
-			pthread_cond_signal(&db->freed);
-			pthread_mutex_unlock(&db->lock);
-			return -ENOTCONN;
-		}
+		/* One connection is made at a time, outside the lock. */
 		db->connecting = true;
 		pthread_mutex_unlock(&db->lock);
 		PGconn *c = connect_db(db, true, why, sizeof(why));
 		pthread_mutex_lock(&db->lock);
 		db->connecting = false;
+		pthread_cond_broadcast(&db->freed);
 		if (!c) {
 			db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : BACKOFF_MIN_MS;
 			if (db->backoff_ms > BACKOFF_MAX_MS)
@@ -417,10 +426,9 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 			db->retry_at_ns = util_now_ns() + (uint64_t)db->backoff_ms * 1000000;
 			if (atomic_exchange(&db->up, false) || !db->ever_up)
 				fprintf(stderr, "store: the database cannot be reached: %s\n", why);
+			db->ever_up = true;	/* from now on, an outage */
 			pc->busy = false;
-			pthread_cond_signal(&db->freed);
-			pthread_mutex_unlock(&db->lock);
-			return -ENOTCONN;
+			goto fail;
 		}
 		pc->c = c;
 		db->backoff_ms = 0;
@@ -434,6 +442,10 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 	pthread_mutex_unlock(&db->lock);
 	*out = pc;
 	return 0;
+fail:
+	pthread_cond_signal(&db->freed);
+	pthread_mutex_unlock(&db->lock);
+	return -ENOTCONN;
 }
 
 static void conn_put(struct store_db *db, struct pg_conn *pc)
@@ -988,6 +1000,8 @@ static int pg_job_add(struct store_db *db, const struct store_job *job)
 	}
 	if (res && pq.ntuples(res) == 0)
 		r = -EAGAIN;
+	else if (res && s == S_JOB_ADD_MINE)
+		atomic_fetch_add(&db->claimed, 1);
 	pq.clear(res);
 	return r;
 }
@@ -1148,15 +1162,34 @@ static int pg_job_claim(struct store_db *db, struct store_job *out)
 	return r;
 }
 
-static int pg_job_renew(struct store_db *db)
+static int pg_job_renew(struct store_db *db, const char *const *tokens, size_t n)
 {
 	struct params p = { .n = 0 };
 	PGresult *res;
+	char *list;
 	int r;
 
+	if (!n)
+		return 0;
+	/* An array literal: the tokens are hex, nothing to quote. */
+	if (!(list = malloc(n * (STORE_TOKEN_LEN + 1) + 2)))
+		return -ENOMEM;
+	size_t len = 0;
+	list[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			list[len++] = ',';
+		memcpy(list + len, tokens[i], STORE_TOKEN_LEN);
+		len += STORE_TOKEN_LEN;
+	}
+	list[len++] = '}';
+	list[len] = '\0';
 	p_text(&p, db->owner);
 	p_i64(&p, db->lease_ms);
-	if (!(res = run_again(db, S_JOB_RENEW, &p, &r)))
+	p_text(&p, list);
+	res = run_again(db, S_JOB_RENEW, &p, &r);
+	free(list);
+	if (!res)
 		return r;
 	pq.clear(res);
 	return 0;

@@ -943,9 +943,12 @@ int store_job_claim(struct store *st, struct store_job *out)
 	return st->be->job_claim ? st->be->job_claim(st->db, out) : -ENOTSUP;
 }
 
-int store_job_renew(struct store *st)
+int store_job_renew(struct store *st, const char *const *tokens, size_t n)
 {
-	return st->be->job_renew ? st->be->job_renew(st->db) : -ENOTSUP;
+	for (size_t i = 0; i < n; i++)
+		if (!store_token_ok(tokens[i]))
+			return -EINVAL;
+	return st->be->job_renew ? st->be->job_renew(st->db, tokens, n) : -ENOTSUP;
 }
 
 int store_job_hand_back(struct store *st, const char *token, unsigned attempt)

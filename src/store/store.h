@@ -221,9 +221,11 @@ bool store_shared(const struct store *st);
  * queue is not shared. */
 int store_job_claim(struct store *st, struct store_job *out);
 
-/* Extends the lease of every job this node runs.  Returns how many, or a
+/* Extends the lease of the n jobs of tokens that this node holds (its
+ * workers still run them; a job whose worker gave up on it is left out, so
+ * that its lease runs out and it is claimed again).  Returns 0 or a
  * negative errno (-ENOTCONN: the database cannot be reached). */
-int store_job_renew(struct store *st);
+int store_job_renew(struct store *st, const char *const *tokens, size_t n);
 
 /* Gives a job this node claimed (that attempt) back to the queue, its
  * attempt not counted, for another node to run.  Returns 0, -ENOENT when
@@ -253,7 +255,8 @@ struct store_health {
 	uint64_t reconnects;		/* connections made again after a loss */
 	uint64_t round_trips;		/* statements sent to the database */
 	uint64_t wait_ns;		/* time spent waiting for their answers */
-	uint64_t claimed;		/* jobs this node claimed */
+	uint64_t claimed;		/* jobs this node claimed (or added
+					   claimed) */
 };
 
 void store_health(struct store *st, struct store_health *out);

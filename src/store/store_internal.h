@@ -152,7 +152,7 @@ struct store_backend {
 	int (*job_counts)(struct store_db *db, uint64_t counts[3]);
 	/* A shared queue's (NULL in the others). */
 	int (*job_claim)(struct store_db *db, struct store_job *out);
-	int (*job_renew)(struct store_db *db);
+	int (*job_renew)(struct store_db *db, const char *const *tokens, size_t n);
 	int (*job_hand_back)(struct store_db *db, const char *token, unsigned attempt);
 	int (*listen)(struct store_db *db, const struct store_events *ev);
 	void (*unlisten)(struct store_db *db);
