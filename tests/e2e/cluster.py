@@ -321,7 +321,8 @@ class Response:
 
 class Node:
     """One `safexec serve` on 127.0.0.1:0 (the port it prints), with its
-    own data directory, on the store given (None: the embedded SQLite).
+    own data directory, on the store given (None: the embedded SQLite),
+    with `--job-lease lease` on PostgreSQL (None: the default).
     stop(), kill() and start() may follow one another: a node started again
     keeps its data directory and name, and gets a new port."""
 
@@ -335,7 +336,9 @@ class Node:
         if name is not None:
             self.args += ["--node-name", name]
         if store is not None:
-            self.args += ["--store", store, "--job-lease", str(lease)]
+            self.args += ["--store", store]
+            if lease is not None:
+                self.args += ["--job-lease", str(lease)]
         self.args += (["--log", os.path.join(self.dir, "executions.log")] if log
                       else ["--no-log"])
         self.args += list(args)
