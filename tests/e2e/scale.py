@@ -31,7 +31,9 @@ TCP, postgres:// with the socket's directory as the host.
 - A node on the embedded SQLite reports "store": "sqlite".
 
 Without PostgreSQL's programs every test that needs them prints a
-`skip` line.  One line per test, then "N passed, N failed[, N skipped]".
+`skip` line; with CI set in the environment (CI's runs set it, and
+install PostgreSQL) each is a failure instead.  One line per test, then
+"N passed, N failed[, N skipped]".
 Python 3 standard library only.
 """
 import argparse
@@ -752,8 +754,14 @@ def main():
                 return 1
         for name, fn, needs_pg in selected:
             if needs_pg and no_pg:
-                print(f"skip {name}: {no_pg}", flush=True)
-                skipped += 1
+                # CI installs PostgreSQL (tools/install-deps.sh --test):
+                # there a missing one is a failure, not a skip.
+                if os.environ.get("CI"):
+                    print(f"FAIL {name}: {no_pg} (CI is set: the tests must run)", flush=True)
+                    failed += 1
+                else:
+                    print(f"skip {name}: {no_pg}", flush=True)
+                    skipped += 1
                 continue
             t0 = time.time()
             ctx = None
