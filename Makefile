@@ -6,7 +6,7 @@
 # part needs no edit here.
 
 CC       ?= cc
-PKGS     := libseccomp jansson libmicrohttpd sqlite3 nettle libcurl libzip
+PKGS     := libseccomp jansson libmicrohttpd sqlite3 nettle libcurl libzip libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Every `safexec run` pays for loading the binary's shared libraries before
 # the sandbox starts: libmicrohttpd (with GnuTLS under it) is therefore not

@@ -54,6 +54,8 @@ enum api_error_code {
 	API_E_NOT_FOUND,		/* 404 */
 	API_E_QUEUE_FULL,		/* 503 */
 	API_E_SHUTTING_DOWN,		/* 503 */
+	API_E_STORE_UNAVAILABLE,	/* 503: the database cannot be reached */
+	API_E_NOT_FINISHED,		/* 504: a run waited for past wait_max */
 	API_E_INTERNAL,			/* 500: the server failed (out of memory) */
 	API_E_COUNT
 };

@@ -31,6 +31,8 @@ static const struct {
 	[API_E_NOT_FOUND] = { "not_found", 404 },
 	[API_E_QUEUE_FULL] = { "queue_full", 503 },
 	[API_E_SHUTTING_DOWN] = { "shutting_down", 503 },
+	[API_E_STORE_UNAVAILABLE] = { "store_unavailable", 503 },
+	[API_E_NOT_FINISHED] = { "not_finished", 504 },
 	[API_E_INTERNAL] = { "internal_error", 500 },
 };
 

@@ -165,7 +165,13 @@ int cli_serve(int argc, char **argv)
 	}
 	why[0] = '\0';
 	struct store_config sc = {
+		.url = c.store,
 		.db_path = c.db,
+		.node = c.node_name,
+		.lease_s = (unsigned)c.job_lease,
+		/* The workers, the history reader and the event thread. */
+		.pool = (unsigned)c.workers + 2,
+		.jobs_max = c.jobs_max,
 		.log_path = c.log[0] ? c.log : NULL,
 		.keep_count = c.keep_count,
 		.keep_days = c.keep_days,
@@ -196,6 +202,9 @@ int cli_serve(int argc, char **argv)
 	hc.jobs_max = c.jobs_max;
 	hc.wait_max_s = (unsigned)c.wait_max;
 	hc.allow_delete = c.allow_delete != 0;
+	hc.job_attempts = (unsigned)c.job_attempts;
+	hc.job_lease_s = (unsigned)c.job_lease;
+	hc.node = c.node_name;
 	hc.compile_cache = (size_t)c.compile_cache;
 	hc.callbacks = (struct cb_config){
 		.allow_private = c.callback_private != 0,
@@ -212,12 +221,13 @@ int cli_serve(int argc, char **argv)
 	}
 	f = sbx_host_features(host);
 	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u worker%s, queue %u, "
-		"cgroup %s, %zu languages, history %s)\n",
+		"cgroup %s, %zu languages, history %s%s%s)\n",
 		strchr(bind_host, ':') ? "[" : "", bind_host,
 		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers,
 		hc.workers == 1 ? "" : "s", hc.queue,
 		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
-		available ? available : 1, c.db);
+		available ? available : 1, c.store[0] ? "on PostgreSQL, node " : c.db,
+		c.store[0] ? c.node_name : "", "");
 
 	wait_for_stop();
 	fprintf(stderr, "safexec: %s: stopping (grace period %llu s)\n",

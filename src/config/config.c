@@ -44,6 +44,11 @@ const struct cfg_entry cfg_table[] = {
 	    "directory for the history database"),
 	STR(db, "", NULL,
 	    "SQLite history database (default: DATA_DIR/history.db)"),
+	STR(store, "", "SAFEXEC_STORE",
+	    "empty = the SQLite database db; else a PostgreSQL connection string "
+	    "(postgres://... or key=value pairs) that several nodes share (docs/deploy.md)"),
+	STR(node_name, "", "SAFEXEC_NODE_NAME",
+	    "this node's name among those sharing a store (default: the host name)"),
 	STR(log, "logs/executions.log", NULL,
 	    "append-only JSON-lines log of every execution; empty = none"),
 	STR(runtimes, "", "SAFEXEC_RUNTIMES",
@@ -71,6 +76,11 @@ const struct cfg_entry cfg_table[] = {
 	    "submissions (tokens) that may be queued or running at once; more get 503"),
 	NUM(wait_max, CFG_SECONDS, "60", 1, 3600, NULL,
 	    "longest a wait=true request is held before it is answered with its token"),
+	NUM(job_lease, CFG_SECONDS, "10", 2, 3600, NULL,
+	    "with a shared store: how long a node holds a job it claimed without renewing; "
+	    "after that another node may run it again"),
+	NUM(job_attempts, CFG_UINT, "2", 1, 10, NULL,
+	    "starts of a job whose server stopped or died before it is ended as internal_error"),
 	NUM(allow_delete, CFG_UINT, "0", 0, 1, NULL,
 	    "1 = DELETE /submissions/{token} deletes a finished submission"),
 	NUM(compile_cache, CFG_SIZE, "256M", 0, 64ull << 30, NULL,
@@ -423,6 +433,10 @@ int cfg_finish(struct cfg *c, char *why, size_t whylen)
 		if (n < 0 || (size_t)n >= sizeof(c->db))
 			return util_msg(why, whylen, "data_dir: path too long");
 	}
+	if (!c->node_name[0] && (gethostname(c->node_name, sizeof(c->node_name)) < 0 ||
+				 !c->node_name[0]))
+		snprintf(c->node_name, sizeof(c->node_name), "node");
+	c->node_name[sizeof(c->node_name) - 1] = '\0';
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -22,6 +22,8 @@ struct cfg {
 	char allowed_hosts[CFG_LISTEN_MAX]; /* names besides IPs and localhost */
 	char data_dir[CFG_PATH_MAX];
 	char db[CFG_PATH_MAX];		/* "" until cfg_finish(): <data_dir>/history.db */
+	char store[CFG_PATH_MAX];	/* "" = SQLite at db; else PostgreSQL */
+	char node_name[64];		/* "" until cfg_finish(): the host name */
 	char log[CFG_PATH_MAX];		/* "" = no JSON-lines log */
 	char runtimes[CFG_PATH_MAX];	/* runtime file folders; "" = the default */
 	uint64_t workers;		/* 0 until cfg_finish(): number of CPUs */
@@ -37,6 +39,8 @@ struct cfg {
 	uint64_t jobs_max;		/* submissions queued or running */
 	uint64_t wait_max;		/* seconds a wait=true request is held */
 	uint64_t allow_delete;		/* 1: DELETE /submissions/{token} */
+	uint64_t job_lease;		/* seconds a claimed job is leased */
+	uint64_t job_attempts;		/* starts before a job is given up */
 	uint64_t compile_cache;		/* bytes; 0 = no compile cache */
 	uint64_t callback_private;	/* 1: callbacks may reach private addresses */
 	uint64_t callback_timeout;	/* seconds per attempt */

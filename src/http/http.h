@@ -43,6 +43,9 @@ struct http_config {
 	uint64_t jobs_max;		/* submissions queued or running */
 	unsigned wait_max_s;		/* longest ?wait=true */
 	bool allow_delete;		/* DELETE /submissions/{token} */
+	unsigned job_attempts;		/* starts of a job before it is given up */
+	unsigned job_lease_s;		/* a shared queue's lease (heartbeat: a third) */
+	const char *node;		/* this node's name (/healthz) */
 	size_t compile_cache;		/* bytes; 0 = none */
 	struct cb_config callbacks;
 	struct j0_settings judge0;
@@ -165,6 +168,8 @@ struct http_gauges {
 	uint64_t jobs_max;
 	uint64_t cache_hits, cache_misses, cache_bytes, cache_entries;
 	uint64_t callbacks_delivered, callbacks_failed, callbacks_refused;
+	bool store_up;
+	uint64_t store_reconnects, store_round_trips, store_wait_ns, jobs_claimed;
 };
 
 /* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */

@@ -56,6 +56,13 @@ struct conn_ctx {
 	char token[HTTP_TOKEN_LEN + 1];
 	bool wait;			/* ?wait=true: answered when done */
 	bool job_finished;		/* http_execute() finished it in the store */
+	/* A shared queue's: the job's start this context runs (0: none),
+	 * and the fence it was claimed under (see http_server.fence). */
+	unsigned attempt;
+	unsigned fence;
+	/* A synchronous run waiting for the shared queue: answered as the
+	 * run when its job is done. */
+	bool sync_job;
 	int64_t wait_deadline_ms;
 	struct conn_ctx *wait_next;	/* in srv->waits */
 	bool base64;			/* Judge0's ?base64_encoded=true */
@@ -82,6 +89,7 @@ struct job_queue {
 	struct conn_ctx *jhead, *jtail;
 	unsigned jlength;
 	unsigned running;		/* taken by a worker */
+	uint64_t wakeups;		/* a shared queue's: pokes to claim */
 	unsigned capacity;		/* most waiting beyond the idle workers */
 	bool stopping;			/* no more pushes; workers exit when empty */
 };
@@ -116,6 +124,19 @@ struct http_server {
 	struct http_metrics metrics;
 	struct cb_sender *callbacks;	/* NULL: none could be started */
 	atomic_ullong jobs_open;	/* submissions queued or running */
+	/* A shared queue (store_shared()): the workers claim from the store;
+	 * the heartbeat renews the leases of this node's jobs.  When it
+	 * could not for most of a lease, another node may be running them:
+	 * it kills this node's runs and bumps fence, so that their results
+	 * are not recorded. */
+	bool shared;
+	atomic_uint fence;
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t changed;
+		pthread_t thread;
+		bool started, stopping;
+	} beat;
 	struct {			/* requests held by ?wait=true */
 		pthread_mutex_t lock;
 		pthread_cond_t changed;
@@ -173,6 +194,14 @@ json_t *http_submission_json(struct http_server *srv, const struct conn_ctx *ctx
 			     const struct store_job *sj);
 /* Runs a submission on a worker thread, then frees or resumes ctx. */
 void http_run_submission(struct http_server *srv, struct conn_ctx *ctx);
+/* A shared queue's synchronous run: stored as a job any node may run,
+ * the connection answered when it is done. */
+enum MHD_Result http_submit_sync(struct conn_ctx *ctx);
+/* A worker's loop with a shared queue: claims jobs from the store and runs
+ * them until the queue stops. */
+void http_claim_jobs(struct http_server *srv);
+/* Wakes one worker to claim (a shared queue's). */
+void http_poke_workers(struct http_server *srv);
 /* On the reader thread: the answer to a read of a submission (or of a
  * batch), put on ctx. */
 void http_read_submission(struct http_server *srv, struct conn_ctx *ctx);

@@ -23,10 +23,6 @@
 #include "store/store.h"
 #include "util/util.h"
 
-/* A job started this many times was running at two stops or crashes: it is
- * given up on (internal_error) rather than run a third time. */
-#define MAX_ATTEMPTS 2
-
 static int new_token(char out[HTTP_TOKEN_LEN + 1])
 {
 	unsigned char b[HTTP_TOKEN_LEN / 2];
@@ -42,19 +38,44 @@ static int new_token(char out[HTTP_TOKEN_LEN + 1])
 	return 0;
 }
 
+/* The API a job came from, as the store keeps it: the asynchronous ones,
+ * and the synchronous runs a shared queue carries. */
+static const struct {
+	const char *name;
+	enum api_endpoint ep;
+} apis[] = {
+	{ "v1", API_JOBS }, { "judge0", API_JUDGE0 }, { "run", API_RUN },
+	{ "execute", API_EXECUTE }, { "piston", API_PISTON },
+};
+
 static const char *api_of(enum api_endpoint ep)
 {
-	return ep == API_JUDGE0 ? "judge0" : "v1";
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(apis); i++)
+		if (apis[i].ep == ep)
+			return apis[i].name;
+	return "v1";
 }
 
-/* Stores a submission and makes its job (not yet queued): 0 with *out,
- * or a negative errno with *err. */
-static int store_submission(struct http_server *srv, const char *client, enum api_endpoint ep,
-			    struct api_request *req, const json_t *peer,
-			    char token[HTTP_TOKEN_LEN + 1], struct conn_ctx **out,
-			    struct api_error *err)
+/* The endpoint of a stored api name; false for a name this build does not
+ * know (a newer node's). */
+static bool ep_of(const char *api, enum api_endpoint *ep)
 {
-	struct conn_ctx *job;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(apis); i++)
+		if (strcmp(apis[i].name, api) == 0) {
+			*ep = apis[i].ep;
+			return true;
+		}
+	return false;
+}
+
+/* Stores req as a submission under token: 0 with *created_ms, or a
+ * negative errno with *err.  Committed when it returns 0, so the token may
+ * be answered then and not before. */
+static int add_job(struct http_server *srv, const char *client, enum api_endpoint ep,
+		   const struct api_request *req, const json_t *peer,
+		   const char token[HTTP_TOKEN_LEN + 1], int64_t *created_ms,
+		   struct api_error *err)
+{
 	struct store_job sj;
 	char *request = NULL, *peer_text = NULL, why[160];
 	int r;
@@ -68,16 +89,16 @@ static int store_submission(struct http_server *srv, const char *client, enum ap
 	}
 	if (atomic_load(&srv->shutting_down))
 		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
-	if (atomic_load(&srv->jobs_open) >= srv->cfg.jobs_max)
+	/* A shared queue counts its open jobs in the store, as it adds. */
+	if (!srv->shared && atomic_load(&srv->jobs_open) >= srv->cfg.jobs_max)
 		return api_fail(err, API_E_QUEUE_FULL,
 				"%llu submissions are queued or running; retry later",
 				(unsigned long long)srv->cfg.jobs_max);
-	job = calloc(1, sizeof(*job));
 	request = json_dumps(req->root, JSON_COMPACT | JSON_ENCODE_ANY);
 	peer_text = peer ? json_dumps(peer, JSON_COMPACT) : NULL;
-	if (!job || !request || (peer && !peer_text) || new_token(token) < 0) {
+	if (!request || (peer && !peer_text)) {
 		r = api_fail(err, API_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	sj = (struct store_job){
 		.request = request, .peer = peer_text, .callback_url = (char *)req->callback_url,
@@ -86,50 +107,129 @@ static int store_submission(struct http_server *srv, const char *client, enum ap
 	memcpy(sj.token, token, sizeof(sj.token));
 	snprintf(sj.api, sizeof(sj.api), "%s", api_of(ep));
 	snprintf(sj.client, sizeof(sj.client), "%s", client);
-	/* Committed before the token is answered: a submission accepted is
-	 * never lost. */
-	if ((r = store_job_add(srv->store, &sj)) < 0) {
+	r = store_job_add(srv->store, &sj);
+	if (r == -EAGAIN) {
+		r = api_fail(err, API_E_QUEUE_FULL, "%llu jobs are queued or running; retry later",
+			     (unsigned long long)srv->cfg.jobs_max);
+	} else if (r == -ENOTCONN) {
+		r = api_fail(err, API_E_STORE_UNAVAILABLE,
+			     "the database cannot be reached; nothing was stored; retry later");
+	} else if (r < 0) {
 		fprintf(stderr, "safexec: could not store a submission: %s\n", strerror(-r));
 		r = api_fail(err, API_E_INTERNAL, "could not store the submission");
-		goto fail;
+	} else {
+		*created_ms = sj.created_ms;
+		if (srv->shared)
+			http_poke_workers(srv);
 	}
-	free(request);
-	free(peer_text);
-	job->srv = srv;
-	job->ep = ep;
-	job->req = *req;
-	memset(req, 0, sizeof(*req));
-	job->created_ms = sj.created_ms;
-	memcpy(job->token, token, sizeof(job->token));
-	snprintf(job->client, sizeof(job->client), "%s", client);
-	atomic_fetch_add(&srv->jobs_open, 1);
-	*out = job;
-	return 0;
-fail:
-	free(job);
+out:
 	free(request);
 	free(peer_text);
 	return r;
+}
+
+/* The context that runs a job on this node, req moved into it. */
+static struct conn_ctx *job_ctx(struct http_server *srv, const char *client,
+				enum api_endpoint ep, struct api_request *req,
+				const char token[HTTP_TOKEN_LEN + 1], int64_t created_ms)
+{
+	struct conn_ctx *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->srv = srv;
+	job->ep = ep;
+	if (req) {
+		job->req = *req;
+		memset(req, 0, sizeof(*req));
+	}
+	job->created_ms = created_ms;
+	memcpy(job->token, token, sizeof(job->token));
+	snprintf(job->client, sizeof(job->client), "%.*s", (int)sizeof(job->client) - 1, client);
+	return job;
+}
+
+/* Stores a submission and, unless the queue is shared (any node's worker
+ * claims it from the store), hands it to this node's workers. */
+static int submit(struct http_server *srv, const char *client, enum api_endpoint ep,
+		  struct api_request *req, const json_t *peer,
+		  const char token[HTTP_TOKEN_LEN + 1], struct api_error *err)
+{
+	struct conn_ctx *job = NULL;
+	int64_t created;
+	int r;
+
+	/* Made first, so that a submission stored is always run. */
+	if (!srv->shared && !(job = job_ctx(srv, client, ep, NULL, token, 0)))
+		return api_fail(err, API_E_INTERNAL, "out of memory");
+	if ((r = add_job(srv, client, ep, req, peer, token, &created, err)) < 0) {
+		free(job);
+		return r;
+	}
+	if (job) {
+		job->req = *req;
+		memset(req, 0, sizeof(*req));
+		job->created_ms = created;
+		atomic_fetch_add(&srv->jobs_open, 1);
+		http_push_submission(srv, job);
+	}
+	return 0;
 }
 
 int http_submit_one(struct http_server *srv, const char *client, enum api_endpoint ep,
 		    struct api_request *req, const json_t *peer,
 		    char token[HTTP_TOKEN_LEN + 1], struct api_error *err)
 {
-	struct conn_ctx *job;
-	int r = store_submission(srv, client, ep, req, peer, token, &job, err);
-
-	if (r == 0)
-		http_push_submission(srv, job);
-	return r;
+	if (new_token(token) < 0)
+		return api_fail(err, API_E_INTERNAL, "no random token");
+	return submit(srv, client, ep, req, peer, token, err);
 }
 
 /* --- Waits ---------------------------------------------------------------- */
 
+/* A synchronous run's answer from its job: the run's, in the shape of its
+ * route's API, once done. */
+static void sync_answer(struct http_server *srv, struct conn_ctx *ctx)
+{
+	struct api_error err;
+	struct store_job sj;
+	json_t *answer = NULL;
+	int r = store_job_get(srv->store, ctx->token, &sj);
+
+	if (r == 0 && sj.state == STORE_JOB_DONE && sj.answer)
+		answer = json_loads(sj.answer, JSON_ALLOW_NUL, NULL);
+	if (answer) {
+		if (ctx->route.family != HTTP_F_SAFEXEC)
+			answer = http_peer_answer(ctx, answer);
+		ctx->resp_code = MHD_HTTP_OK;
+		if ((ctx->resp = http_json_response(answer)))
+			goto out;
+		api_fail(&err, API_E_INTERNAL, "out of memory");
+	} else if (r == -ENOTCONN) {
+		api_fail(&err, API_E_STORE_UNAVAILABLE, "the database cannot be reached; the "
+			 "run's record will be in the history when it ends");
+	} else if (r == 0 && sj.state != STORE_JOB_DONE && atomic_load(&srv->shutting_down)) {
+		api_fail(&err, API_E_SHUTTING_DOWN, "the server is shutting down; the run goes "
+			 "on elsewhere and its record will be in the history");
+	} else if (r == 0 && sj.state != STORE_JOB_DONE) {
+		api_fail(&err, API_E_NOT_FINISHED, "the run did not end within %u s; its record "
+			 "will be in the history when it does", srv->cfg.wait_max_s);
+	} else {
+		api_fail(&err, API_E_INTERNAL, "could not read the run's answer");
+	}
+	ctx->resp_code = http_error_status(ctx, &err);
+	ctx->resp = http_error_response(ctx, &err, NULL);
+out:
+	store_job_release(&sj);
+}
+
 /* Puts ctx's answer on it from the store: the submission as it is now. */
 static void answer_from_store(struct http_server *srv, struct conn_ctx *ctx)
 {
-	http_read_submission(srv, ctx);
+	if (ctx->sync_job)
+		sync_answer(srv, ctx);
+	else
+		http_read_submission(srv, ctx);
 	ctx->ran = true;
 	MHD_resume_connection(ctx->conn);
 }
@@ -188,25 +288,31 @@ static void *waits_main(void *arg)
 	return NULL;
 }
 
-enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer)
+/* Takes ctx out of the list of waits; false when another thread did
+ * first (and answers it). */
+static bool unwait(struct http_server *srv, struct conn_ctx *ctx)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&srv->waits.lock);
+	for (struct conn_ctx **pp = &srv->waits.head; *pp; pp = &(*pp)->wait_next)
+		if (*pp == ctx) {
+			*pp = ctx->wait_next;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&srv->waits.lock);
+	return found;
+}
+
+/* Holds ctx's connection until its job (token set) is done or until
+ * wait_max, then submits it: in the list of waits before its job exists,
+ * so that whoever finishes it finds the request there. */
+static enum MHD_Result submit_and_wait(struct conn_ctx *ctx, const json_t *peer)
 {
 	struct http_server *srv = ctx->srv;
-	struct conn_ctx *job;
 	struct api_error err;
-	char token[HTTP_TOKEN_LEN + 1];
 
-	if (store_submission(srv, ctx->client, ctx->ep, &ctx->req, peer, token, &job, &err) < 0)
-		return http_send_error(ctx, &err);
-	memcpy(ctx->token, token, sizeof(token));
-	if (!ctx->wait) {
-		http_push_submission(srv, job);
-		if (ctx->route.family == HTTP_F_JUDGE0)
-			return http_send_json(ctx, MHD_HTTP_CREATED, json_pack("{s:s}", "token", token));
-		return http_send_json(ctx, MHD_HTTP_ACCEPTED,
-				      json_pack("{s:s, s:s}", "token", token, "state", "queued"));
-	}
-	/* In the list of waits before its job is queued: the worker that
-	 * finishes it finds the request there. */
 	MHD_suspend_connection(ctx->conn);
 	ctx->wait_deadline_ms = http_now_ms() + (int64_t)srv->cfg.wait_max_s * 1000;
 	pthread_mutex_lock(&srv->waits.lock);
@@ -214,8 +320,48 @@ enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer)
 	srv->waits.head = ctx;
 	pthread_cond_signal(&srv->waits.changed);
 	pthread_mutex_unlock(&srv->waits.lock);
-	http_push_submission(srv, job);
+	/* With a shared queue the request stays with ctx (a synchronous
+	 * run's answer is shaped by it); else it moves to the job. */
+	if (submit(srv, ctx->client, ctx->ep, &ctx->req, peer, ctx->token, &err) == 0)
+		return MHD_YES;
+	if (unwait(srv, ctx)) {
+		ctx->resp_code = http_error_status(ctx, &err);
+		ctx->resp = http_error_response(ctx, &err, NULL);
+		ctx->ran = true;
+		MHD_resume_connection(ctx->conn);
+	}
 	return MHD_YES;
+}
+
+enum MHD_Result http_submit(struct conn_ctx *ctx, const json_t *peer)
+{
+	struct http_server *srv = ctx->srv;
+	struct api_error err;
+
+	if (new_token(ctx->token) < 0) {
+		api_fail(&err, API_E_INTERNAL, "no random token");
+		return http_send_error(ctx, &err);
+	}
+	if (ctx->wait)
+		return submit_and_wait(ctx, peer);
+	if (submit(srv, ctx->client, ctx->ep, &ctx->req, peer, ctx->token, &err) < 0)
+		return http_send_error(ctx, &err);
+	if (ctx->route.family == HTTP_F_JUDGE0)
+		return http_send_json(ctx, MHD_HTTP_CREATED, json_pack("{s:s}", "token", ctx->token));
+	return http_send_json(ctx, MHD_HTTP_ACCEPTED,
+			      json_pack("{s:s, s:s}", "token", ctx->token, "state", "queued"));
+}
+
+enum MHD_Result http_submit_sync(struct conn_ctx *ctx)
+{
+	struct api_error err;
+
+	if (new_token(ctx->token) < 0) {
+		api_fail(&err, API_E_INTERNAL, "no random token");
+		return http_send_error(ctx, &err);
+	}
+	ctx->sync_job = true;
+	return submit_and_wait(ctx, NULL);
 }
 
 /* --- Running --------------------------------------------------------------- */
@@ -259,14 +405,16 @@ static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer
 {
 	if (!job->job_finished) {
 		char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-		int r = store_job_finish(srv->store, job->token, text, 0, http_now_ms());
+		int r = store_job_finish(srv->store, job->token, job->attempt, text, 0,
+					 http_now_ms());
 
 		if (r < 0)
 			fprintf(stderr, "safexec: could not store the answer of a submission: %s\n",
 				strerror(-r));
 		free(text);
 	}
-	atomic_fetch_sub(&srv->jobs_open, 1);
+	if (!srv->shared)
+		atomic_fetch_sub(&srv->jobs_open, 1);
 	wake(srv, job->token, false);
 	if (callback_url && srv->callbacks) {
 		char *body = callback_body(srv, job->token);
@@ -282,7 +430,8 @@ void http_run_submission(struct http_server *srv, struct conn_ctx *job)
 	json_t *answer = NULL;
 	int r;
 
-	r = store_job_start(srv->store, job->token, http_now_ms());
+	/* A claimed job is running already. */
+	r = job->attempt ? 0 : store_job_start(srv->store, job->token, http_now_ms());
 	if (r == -EALREADY || r == -ENOENT) {
 		/* Done or deleted meanwhile. */
 		atomic_fetch_sub(&srv->jobs_open, 1);
@@ -290,9 +439,14 @@ void http_run_submission(struct http_server *srv, struct conn_ctx *job)
 	}
 	r = http_execute(srv, job, false, &answer, &err);
 	if (r < 0 && err.code == API_E_SHUTTING_DOWN) {
-		/* Stopped with the service (or never started): left in the
-		 * store, unrecorded, for the next start to run again. */
-		atomic_fetch_sub(&srv->jobs_open, 1);
+		/* Stopped with the service (or never started), or fenced off:
+		 * not recorded.  A shared queue's goes back to it for another
+		 * node; this node's own stays in the store for its next
+		 * start. */
+		if (job->attempt)
+			store_job_hand_back(srv->store, job->token, job->attempt);
+		else
+			atomic_fetch_sub(&srv->jobs_open, 1);
 		goto out;
 	}
 	if (r < 0)
@@ -304,10 +458,115 @@ out:
 	free(job);
 }
 
+/* Makes the context of a job from its stored form: *why says why it cannot
+ * run (started too often, or not a request this node takes). */
+static struct conn_ctx *stored_job(struct http_server *srv, const struct store_job *sj,
+				   const char **why)
+{
+	enum api_endpoint ep = API_JOBS;
+	struct api_error err;
+	json_error_t jerr;
+	struct conn_ctx *job;
+
+	*why = NULL;
+	if (!ep_of(sj->api, &ep))
+		*why = "Internal error: this server does not know the submission's API";
+	if (!(job = job_ctx(srv, sj->client, ep, NULL, sj->token, sj->created_ms)))
+		return NULL;
+	json_t *root = *why ? NULL : json_loads(sj->request, JSON_ALLOW_NUL, &jerr);
+	if (*why)
+		return job;
+	if (sj->attempts > srv->cfg.job_attempts)
+		*why = "Internal error: the server running this stopped before it ended, as many "
+			"times as job_attempts allows";
+	else if (!root || api_parse_value(job->ep, root, &srv->cfg.maxima, srv->cfg.runtimes,
+					  &job->req, &err) < 0)
+		*why = "Internal error: this server no longer accepts the submission";
+	else
+		root = NULL;	/* consumed by api_parse_value() */
+	json_decref(root);
+	return job;
+}
+
+/* Finishes a job that cannot run as an internal error. */
+static void give_up(struct http_server *srv, struct conn_ctx *job, const char *why,
+		    const char *callback_url)
+{
+	json_t *answer = failed_answer(NULL, why);
+
+	finish(srv, job, answer, callback_url);
+	json_decref(answer);
+	api_request_release(&job->req);
+	free(job);
+}
+
+void http_poke_workers(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->q.lock);
+	srv->q.wakeups++;
+	pthread_cond_signal(&srv->q.work);
+	pthread_mutex_unlock(&srv->q.lock);
+}
+
+void http_claim_jobs(struct http_server *srv)
+{
+	struct job_queue *q = &srv->q;
+
+	for (;;) {
+		struct store_job sj;
+		const char *why;
+		uint64_t seen;
+		int r;
+
+		pthread_mutex_lock(&q->lock);
+		if (q->stopping || atomic_load(&srv->shutting_down)) {
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		seen = q->wakeups;
+		/* Counted before the claim, so that a stop that finds no
+		 * worker running finds none with a job either. */
+		q->running++;
+		pthread_mutex_unlock(&q->lock);
+
+		r = store_job_claim(srv->store, &sj);
+		if (r == 0) {
+			/* More may be waiting: another worker looks too. */
+			http_poke_workers(srv);
+			unsigned fence = atomic_load(&srv->fence);
+			struct conn_ctx *job = stored_job(srv, &sj, &why);
+			if (job) {
+				job->attempt = sj.attempts;
+				job->fence = fence;
+				if (why)
+					give_up(srv, job, why, sj.callback_url);
+				else
+					http_run_submission(srv, job);
+			}
+			store_job_release(&sj);
+		}
+		pthread_mutex_lock(&q->lock);
+		q->running--;
+		pthread_cond_broadcast(&q->idle);
+		if (r < 0) {
+			/* Nothing to claim (or no database): until a poke, or
+			 * the listener's tick. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 2;
+			while (q->wakeups == seen && !q->stopping &&
+			       !atomic_load(&srv->shutting_down) &&
+			       pthread_cond_timedwait(&q->work, &q->lock, &ts) != ETIMEDOUT)
+				;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
 /* --- Start and stop ---------------------------------------------------------- */
 
 /* The submissions a stop or a crash left unfinished: queued ones, and
- * running ones started fewer than MAX_ATTEMPTS times, run again; the
+ * running ones started fewer than job_attempts times, run again; the
  * others, and any the configuration no longer accepts, are finished as
  * internal errors. */
 static void recover(struct http_server *srv)
@@ -320,35 +579,16 @@ static void recover(struct http_server *srv)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct conn_ctx *job = calloc(1, sizeof(*job));
-		struct api_error err;
-		json_error_t jerr;
-		json_t *root = json_loads(jobs[i].request, JSON_ALLOW_NUL, &jerr);
-		const char *why = NULL;
+		const char *why;
+		/* attempts counts the starts so far; the next is one more. */
+		jobs[i].attempts++;
+		struct conn_ctx *job = stored_job(srv, &jobs[i], &why);
 
-		if (!job) {
-			json_decref(root);
+		if (!job)
 			break;
-		}
-		job->srv = srv;
-		job->ep = strcmp(jobs[i].api, "judge0") == 0 ? API_JUDGE0 : API_JOBS;
-		memcpy(job->token, jobs[i].token, sizeof(job->token));
-		job->created_ms = jobs[i].created_ms;
-		snprintf(job->client, sizeof(job->client), "%.*s", (int)sizeof(job->client) - 1,
-			 jobs[i].client);
-		if (jobs[i].attempts >= MAX_ATTEMPTS)
-			why = "Internal error: the server stopped twice while this ran";
-		else if (!root || api_parse_value(job->ep, root, &srv->cfg.maxima, srv->cfg.runtimes,
-						  &job->req, &err) < 0)
-			why = "Internal error: this server no longer accepts the submission";
-		root = NULL;	/* consumed by api_parse_value() */
 		atomic_fetch_add(&srv->jobs_open, 1);
 		if (why) {
-			json_t *answer = failed_answer(NULL, why);
-			finish(srv, job, answer, jobs[i].callback_url);
-			json_decref(answer);
-			api_request_release(&job->req);
-			free(job);
+			give_up(srv, job, why, jobs[i].callback_url);
 			given_up++;
 			continue;
 		}
@@ -361,6 +601,84 @@ static void recover(struct http_server *srv)
 			again, again == 1 ? "" : "s", given_up);
 }
 
+/* --- A shared queue's events and heartbeat ----------------------------------- */
+
+static void on_queued(void *arg)
+{
+	http_poke_workers(arg);
+}
+
+static void on_done(void *arg, const char *token)
+{
+	wake(arg, token, false);
+}
+
+/* The polling behind the notifications: a worker looks for jobs (whose
+ * lease expired, which no notification announces), and the requests
+ * waiting here for a job another node finished learn of it even when its
+ * notification was lost. */
+static void on_tick(void *arg, bool reconnected)
+{
+	struct http_server *srv = arg;
+	char (*tokens)[HTTP_TOKEN_LEN + 1] = NULL;
+	size_t n = 0, cap = 0;
+
+	http_poke_workers(srv);
+	pthread_mutex_lock(&srv->waits.lock);
+	for (struct conn_ctx *c = srv->waits.head; c; c = c->wait_next) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(tokens, ncap * sizeof(*tokens));
+			if (!p)
+				break;
+			tokens = p;
+			cap = ncap;
+		}
+		memcpy(tokens[n++], c->token, sizeof(*tokens));
+	}
+	pthread_mutex_unlock(&srv->waits.lock);
+	for (size_t i = 0; i < n; i++) {
+		struct store_job sj;
+		if (store_job_get(srv->store, tokens[i], &sj) == 0 && sj.state == STORE_JOB_DONE)
+			wake(srv, tokens[i], false);
+		store_job_release(&sj);
+	}
+	free(tokens);
+}
+
+/* Renews this node's leases every third of a lease.  When that has failed
+ * for two thirds of one, another node may soon take the jobs: the runs
+ * here are stopped, and fence tells their workers not to record them. */
+static void *beat_main(void *arg)
+{
+	struct http_server *srv = arg;
+	int64_t lease_ms = (int64_t)srv->cfg.job_lease_s * 1000;
+	int64_t last_ok = http_now_ms();
+	bool fenced = false;
+
+	pthread_mutex_lock(&srv->beat.lock);
+	while (!srv->beat.stopping) {
+		int64_t next = http_now_ms() + lease_ms / 3;
+		struct timespec ts = { next / 1000, (long)(next % 1000) * 1000000L };
+		if (pthread_cond_timedwait(&srv->beat.changed, &srv->beat.lock, &ts) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&srv->beat.lock);
+		if (store_job_renew(srv->store) >= 0) {
+			last_ok = http_now_ms();
+			fenced = false;
+		} else if (!fenced && http_now_ms() - last_ok >= lease_ms * 2 / 3) {
+			fprintf(stderr, "safexec: the leases of this node's jobs could not be "
+				"renewed: its runs are stopped, for other nodes to run again\n");
+			atomic_fetch_add(&srv->fence, 1);
+			sbx_host_kill_all(srv->host);
+			fenced = true;
+		}
+		pthread_mutex_lock(&srv->beat.lock);
+	}
+	pthread_mutex_unlock(&srv->beat.lock);
+	return NULL;
+}
+
 int http_jobs_start(struct http_server *srv, char *why, size_t whylen)
 {
 	int r;
@@ -371,12 +689,37 @@ int http_jobs_start(struct http_server *srv, char *why, size_t whylen)
 		return r;
 	}
 	srv->waits.started = true;
-	recover(srv);
+	if (!srv->shared) {
+		recover(srv);
+		return 0;
+	}
+	/* A shared queue needs no recovery: what a node left is queued, or
+	 * running on a lease that expires, and any node claims it then. */
+	r = -pthread_create(&srv->beat.thread, NULL, beat_main, srv);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot start the heartbeat: %s", strerror(-r));
+		return r;
+	}
+	srv->beat.started = true;
+	struct store_events ev = { .arg = srv, .queued = on_queued, .done = on_done,
+				   .tick = on_tick };
+	if ((r = store_listen(srv->store, &ev)) < 0) {
+		snprintf(why, whylen, "cannot listen to the database: %s", strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
 void http_jobs_stop(struct http_server *srv)
 {
+	if (srv->beat.started) {
+		pthread_mutex_lock(&srv->beat.lock);
+		srv->beat.stopping = true;
+		pthread_cond_signal(&srv->beat.changed);
+		pthread_mutex_unlock(&srv->beat.lock);
+		pthread_join(srv->beat.thread, NULL);
+		srv->beat.started = false;
+	}
 	if (!srv->waits.started)
 		return;
 	/* Whoever still waits gets the submission as it is. */
@@ -429,6 +772,10 @@ json_t *http_submission_json(struct http_server *srv, const struct conn_ctx *ctx
 				"created_at", rfc3339(sj->created_ms),
 				"started_at", rfc3339(sj->started_ms),
 				"finished_at", rfc3339(sj->finished_ms), "result", answer);
+		/* A shared queue says which node ran it. */
+		if (out && srv->shared)
+			json_object_set_new(out, "node", sj->node[0] ? json_string(sj->node)
+								     : json_null());
 	}
 	json_decref(answer);
 	return out;
@@ -513,6 +860,8 @@ void http_read_submission(struct http_server *srv, struct conn_ctx *ctx)
 	json_decref(out);
 	if (r == -ENOENT)
 		api_fail(&err, API_E_NOT_FOUND, "no submission with token %s", ctx->token);
+	else if (r == -ENOTCONN)
+		api_fail(&err, API_E_STORE_UNAVAILABLE, "the database cannot be reached");
 	else
 		api_fail(&err, API_E_INTERNAL, "could not read the submission");
 error:

@@ -109,7 +109,8 @@ struct MHD_Response *http_error_response(const struct conn_ctx *ctx, const struc
 		return NULL;
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	if (err->code == API_E_QUEUE_FULL || err->code == API_E_SHUTTING_DOWN)
+	if (err->code == API_E_QUEUE_FULL || err->code == API_E_SHUTTING_DOWN ||
+	    err->code == API_E_STORE_UNAVAILABLE)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	return resp;
 }
@@ -208,9 +209,11 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 				"its code does not fit the memory limit, or its arguments are "
 				"too large");
 	}
-	if (ctx->token[0] && atomic_load(&srv->abort_runs)) {
+	if (ctx->token[0] && (atomic_load(&srv->abort_runs) ||
+			      (ctx->attempt && ctx->fence != atomic_load(&srv->fence)))) {
 		/* A submission stopped with the service is not recorded: it
-		 * runs again at the next start. */
+		 * runs again at the next start, or on another node.  So is
+		 * one whose lease this node could not renew. */
 		job_result_release(&res);
 		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
 	}
@@ -245,10 +248,17 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		.output_files = ctx->req.output_files,
 		/* A submission is finished with its record, atomically. */
 		.job_token = ctx->token[0] && *answer ? ctx->token : NULL,
+		.job_attempt = ctx->attempt,
 		.job_answer = *answer,
 	};
 	ctx->job_finished = false;
-	if (store_insert(srv->store, &rec, &id) < 0) {
+	r = store_insert(srv->store, &rec, &id);
+	if (r == -EALREADY) {
+		/* Another start of the job wrote its record and answer: this
+		 * node lost its lease meanwhile. */
+		ctx->job_finished = true;
+		id = -1;
+	} else if (r < 0) {
 		fprintf(stderr, "safexec: could not record an execution\n");
 		id = -1;
 	} else {
@@ -345,7 +355,10 @@ static void *worker_main(void *arg)
 {
 	struct http_server *srv = arg;
 
-	serve_queue(srv, &srv->q, run_job);
+	if (srv->shared)
+		http_claim_jobs(srv);
+	else
+		serve_queue(srv, &srv->q, run_job);
 	return NULL;
 }
 
@@ -373,6 +386,8 @@ static void read_job(struct http_server *srv, struct conn_ctx *ctx)
 		if (r == -ENOENT)
 			api_fail(&err, API_E_NOT_FOUND, "no execution with id %lld",
 				 (long long)ctx->route.exec_id);
+		else if (r == -ENOTCONN)
+			api_fail(&err, API_E_STORE_UNAVAILABLE, "the database cannot be reached");
 		else {
 			fprintf(stderr, "safexec: could not read the history\n");
 			api_fail(&err, API_E_INTERNAL, "could not read the history");
@@ -471,6 +486,11 @@ enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 	}
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);
+	if (srv->shared) {
+		/* Any node may run it; this one answers it. */
+		pthread_mutex_unlock(&q->lock);
+		return http_submit_sync(ctx);
+	}
 	push_locked(q, ctx);
 	pthread_mutex_unlock(&q->lock);
 	return MHD_YES;
@@ -501,15 +521,20 @@ static enum MHD_Result serve_healthz(struct conn_ctx *ctx)
 	bool stopping = atomic_load(&srv->shutting_down);
 	const char *cg = f->cgroup == SBX_CGROUP_V2 ? "v2" :
 			 f->cgroup == SBX_CGROUP_V1 ? "v1" : "none";
+	struct store_health h;
 	unsigned length, running;
 
 	pthread_mutex_lock(&srv->q.lock);
 	length = srv->q.length;
 	running = srv->q.running;
 	pthread_mutex_unlock(&srv->q.lock);
-	return http_send_json(ctx, stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-			 json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:I, s:I, s:I, s:I}",
-				   "status", stopping ? "shutting_down" : "ok",
+	store_health(srv->store, &h);
+	/* A node that cannot store a job is out of service for a load
+	 * balancer, whatever else works. */
+	return http_send_json(ctx, stopping || !h.up ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+			 json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:s}",
+				   "status", stopping ? "shutting_down" :
+					     !h.up ? "store_unavailable" : "ok",
 				   "cgroup", cg,
 				   "root", f->root, "userns", f->userns,
 				   "seccomp", f->seccomp,
@@ -517,7 +542,10 @@ static enum MHD_Result serve_healthz(struct conn_ctx *ctx)
 				   "workers", (json_int_t)srv->nworkers,
 				   "queue_capacity", (json_int_t)srv->q.capacity,
 				   "queue_length", (json_int_t)length,
-				   "running", (json_int_t)running));
+				   "running", (json_int_t)running,
+				   "store", store_kind(srv->store),
+				   "store_up", h.up,
+				   "node", srv->cfg.node));
 }
 
 static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
@@ -554,6 +582,13 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 		g.callbacks_failed = cb.failed;
 		g.callbacks_refused = cb.refused;
 	}
+	struct store_health h;
+	store_health(srv->store, &h);
+	g.store_up = h.up;
+	g.store_reconnects = h.reconnects;
+	g.store_round_trips = h.round_trips;
+	g.store_wait_ns = h.wait_ns;
+	g.jobs_claimed = h.claimed;
 	/* Count this answer before it is written so that it shows itself. */
 	text = http_metrics_text(&srv->metrics, &g, &len);
 	if (!text)
@@ -926,6 +961,9 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	pthread_cond_init(&srv->mem.freed, NULL);
 	pthread_mutex_init(&srv->waits.lock, NULL);
 	pthread_cond_init(&srv->waits.changed, NULL);
+	pthread_mutex_init(&srv->beat.lock, NULL);
+	pthread_cond_init(&srv->beat.changed, NULL);
+	srv->shared = store_shared(store);
 
 	srv->cache = cache_new(cfg->compile_cache);
 	r = cb_start(&srv->callbacks, &cfg->callbacks, why, whylen);
@@ -1091,6 +1129,8 @@ void http_free(struct http_server *srv)
 	}
 	pthread_mutex_destroy(&srv->waits.lock);
 	pthread_cond_destroy(&srv->waits.changed);
+	pthread_mutex_destroy(&srv->beat.lock);
+	pthread_cond_destroy(&srv->beat.changed);
 	cb_free(srv->callbacks);
 	cache_free(srv->cache);
 	free(srv->workers);

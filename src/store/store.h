@@ -1,12 +1,17 @@
 /*
- * store.h - the history of executions: an SQLite database (WAL) and an
- * append-only JSON-lines log of the same records; and, in the same
- * database, the submissions (asynchronous jobs) from when they are queued
- * until their answer has been kept long enough.  Knows nothing of HTTP.
- * docs/store.md describes the schema, the JSON shapes and durability.
+ * store.h - the history of executions and an append-only JSON-lines log of
+ * the same records; and, in the same database, the submissions
+ * (asynchronous jobs) from when they are queued until their answer has
+ * been kept long enough.  Knows nothing of HTTP.
  *
- * Thread-safe: one struct store is shared by all worker threads (one
- * SQLite connection behind a mutex).
+ * Two databases stand behind this one interface: the embedded SQLite (WAL;
+ * the default, one process) and PostgreSQL, which several processes
+ * ("nodes") share: then the queue is shared too (store_shared()), and jobs
+ * are claimed with a lease (store_job_claim()) rather than handed out by
+ * the process that took them.  docs/store.md describes both schemas, the
+ * JSON shapes and durability; docs/deploy.md the nodes.
+ *
+ * Thread-safe: one struct store is shared by all worker threads.
  */
 #ifndef SAFEXEC_STORE_H
 #define SAFEXEC_STORE_H
@@ -18,8 +23,17 @@
 #include "sandbox/sandbox.h"
 
 struct store_config {
+	const char *url;	/* NULL or "": the SQLite file db_path; else a
+				   libpq connection string (postgres://...,
+				   or key=value pairs) */
 	const char *db_path;	/* SQLite file, created 0600; missing parent
 				   directories are created 0700 */
+	const char *node;	/* this process's name among the nodes */
+	unsigned lease_s;	/* a claimed job's lease (shared queue) */
+	unsigned pool;		/* most connections to the database at once
+				   (PostgreSQL), the listener's apart */
+	uint64_t jobs_max;	/* most jobs queued or running in a shared
+				   queue: store_job_add() says -EAGAIN past it */
 	const char *log_path;	/* JSON-lines log, created 0600 (and its
 				   directories 0700); NULL or "" = no log */
 	uint64_t keep_count;	/* keep at most this many records; 0 = all */
@@ -58,6 +72,8 @@ struct store_record {
 	 * job_answer (its "id" set to the record's) in the same transaction,
 	 * so that a crash leaves both or neither. */
 	const char *job_token;
+	unsigned job_attempt;		/* the job's start that ran it (from
+					   store_job_claim()); 0: any */
 	json_t *job_answer;
 };
 
@@ -133,6 +149,8 @@ struct store_job {
 	int64_t execution_id;		/* its record in the history once done;
 					   0: none */
 	char client[64];		/* client address */
+	char node[64];			/* the node that runs or ran it, or ""
+					   (shared queues only) */
 };
 
 /* "queued", "running" or "done", as the database and the APIs say it. */
@@ -152,9 +170,11 @@ int store_job_start(struct store *st, const char *token, int64_t now_ms);
 
 /* Marks the job done at now_ms with its answer (JSON text, may be NULL)
  * and its record in the history (0: none), from queued (a job given up on)
- * or running.  Returns 0, -ENOENT, or -EALREADY when it was done already. */
-int store_job_finish(struct store *st, const char *token, const char *answer,
-		     int64_t execution_id, int64_t now_ms);
+ * or running.  With attempt > 0, only while that start holds it (in a
+ * shared queue: on this node, not handed to another since).  Returns 0,
+ * -ENOENT, or -EALREADY when it was done already (or is another start's). */
+int store_job_finish(struct store *st, const char *token, unsigned attempt,
+		     const char *answer, int64_t execution_id, int64_t now_ms);
 
 /* Fills *out (release with store_job_release(); zeroed on failure, so
  * releasing is always safe).  Returns 0, -ENOENT (also for a malformed
@@ -179,5 +199,56 @@ void store_job_release_all(struct store_job *jobs, size_t n);
  * a negative errno. */
 int store_job_counts(struct store *st, uint64_t *queued, uint64_t *running,
 		     uint64_t *done);
+
+/* ---- a shared queue (several nodes) ---------------------------------------- */
+
+/* "sqlite" or "postgres". */
+const char *store_kind(const struct store *st);
+
+/* Whether other processes share the queue: then every job is claimed from
+ * the store (store_job_claim()), each node's workers take what any node
+ * queued, and who waits learns of the end through store_listen(). */
+bool store_shared(const struct store *st);
+
+/* Takes the oldest job that is queued, or running with an expired lease
+ * (its node died), for this node: running, one more attempt, leased for
+ * lease_s.  Returns 0 with *out (release it), -ENOENT when there is none,
+ * -ENOTCONN when the database cannot be reached, or -ENOTSUP when the
+ * queue is not shared. */
+int store_job_claim(struct store *st, struct store_job *out);
+
+/* Extends the lease of every job this node runs.  Returns how many, or a
+ * negative errno (-ENOTCONN: the database cannot be reached). */
+int store_job_renew(struct store *st);
+
+/* Gives a job this node claimed (that attempt) back to the queue, its
+ * attempt not counted, for another node to run.  Returns 0, -ENOENT when
+ * it is no longer this node's, or a negative errno. */
+int store_job_hand_back(struct store *st, const char *token, unsigned attempt);
+
+/* What a shared queue tells the nodes.  Each is called on the store's
+ * listener thread. */
+struct store_events {
+	void *arg;
+	void (*queued)(void *arg);		/* a job was queued or handed back */
+	void (*done)(void *arg, const char *token);	/* a job was finished */
+	/* Every second, and when the listener came back after losing the
+	 * database (notifications may have been missed meanwhile). */
+	void (*tick)(void *arg, bool reconnected);
+};
+
+/* Starts the listener thread (stopped by store_close()).  Returns 0,
+ * -ENOTSUP when the queue is not shared, or a negative errno. */
+int store_listen(struct store *st, const struct store_events *ev);
+
+struct store_health {
+	bool up;			/* the last use of the database worked */
+	uint64_t reconnects;		/* connections made again after a loss */
+	uint64_t round_trips;		/* statements sent to the database */
+	uint64_t wait_ns;		/* time spent waiting for their answers */
+	uint64_t claimed;		/* jobs this node claimed */
+};
+
+void store_health(struct store *st, struct store_health *out);
 
 #endif

@@ -1247,7 +1247,7 @@ TEST(store_job_every_call)
 	ASSERT_EQ(store_job_get(st, NULL, &got), -ENOENT);
 	ASSERT_EQ(store_job_get(st, token_of(99, tok), &got), -ENOENT);
 	ASSERT_EQ(store_job_start(st, token_of(99, tok), 5), -ENOENT);
-	ASSERT_EQ(store_job_finish(st, token_of(99, tok), "{}", 0, 5), -ENOENT);
+	ASSERT_EQ(store_job_finish(st, token_of(99, tok), 0, "{}", 0, 5), -ENOENT);
 	ASSERT_EQ(store_job_start(st, "../../etc", 5), -ENOENT);
 
 	/* Started twice (as after a crash): two attempts, the last start. */
@@ -1268,7 +1268,7 @@ TEST(store_job_every_call)
 	memcpy(answer, "{\"stdout\":\"", 11);
 	memcpy(answer + big - 2, "\"}", 2);
 	answer[big] = '\0';
-	ASSERT_EQ(store_job_finish(st, tok, answer, 17, 1795773656000LL), 0);
+	ASSERT_EQ(store_job_finish(st, tok, 0, answer, 17, 1795773656000LL), 0);
 	ASSERT_EQ(store_job_get(st, tok, &got), 0);
 	ASSERT_EQ(got.state, STORE_JOB_DONE);
 	ASSERT_EQ(got.attempts, 2);
@@ -1282,14 +1282,14 @@ TEST(store_job_every_call)
 
 	/* Done is final. */
 	ASSERT_EQ(store_job_start(st, tok, 1), -EALREADY);
-	ASSERT_EQ(store_job_finish(st, tok, "{}", 1, 1), -EALREADY);
+	ASSERT_EQ(store_job_finish(st, tok, 0, "{}", 1, 1), -EALREADY);
 	ASSERT_EQ(store_job_get(st, tok, &got), 0);
 	ASSERT_EQ(got.execution_id, 17);
 	ASSERT_EQ(got.attempts, 2);
 	store_job_release(&got);
 
 	/* A queued job given up on is finished without a start. */
-	ASSERT_EQ(store_job_finish(st, token_of(2, tok), NULL, 0, 1795773657000LL), 0);
+	ASSERT_EQ(store_job_finish(st, token_of(2, tok), 0, NULL, 0, 1795773657000LL), 0);
 	ASSERT_EQ(store_job_get(st, tok, &got), 0);
 	ASSERT_EQ(got.state, STORE_JOB_DONE);
 	ASSERT_EQ(got.attempts, 0);
@@ -1313,7 +1313,7 @@ TEST(store_job_delete_rules)
 	ASSERT_EQ(store_job_delete(st, j.token), -EBUSY);
 	ASSERT_EQ(store_job_start(st, j.token, 2000), 0);
 	ASSERT_EQ(store_job_delete(st, j.token), -EBUSY);
-	ASSERT_EQ(store_job_finish(st, j.token, "{}", 1, 3000), 0);
+	ASSERT_EQ(store_job_finish(st, j.token, 0, "{}", 1, 3000), 0);
 	ASSERT_EQ(store_job_delete(st, j.token), 0);
 	ASSERT_EQ(store_job_delete(st, j.token), -ENOENT);
 	struct store_job got;
@@ -1344,7 +1344,7 @@ TEST(store_job_counts)
 		if (i >= 4)
 			ASSERT_EQ(store_job_start(st, j.token, 2000), 0);
 		if (i >= 7)
-			ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, 3000), 0);
+			ASSERT_EQ(store_job_finish(st, j.token, 0, "{}", 0, 3000), 0);
 	}
 	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
 	ASSERT_EQ(q, 4);
@@ -1389,7 +1389,7 @@ TEST(store_job_unfinished_after_crash)
 		char tok[STORE_TOKEN_MAX];
 		bad |= store_job_start(st, token_of(2, tok), 6000) < 0;
 		bad |= store_job_start(st, token_of(4, tok), 6000) < 0;
-		bad |= store_job_finish(st, token_of(4, tok), "{\"status\":\"ok\"}", 3, 7000) < 0;
+		bad |= store_job_finish(st, token_of(4, tok), 0, "{\"status\":\"ok\"}", 3, 7000) < 0;
 		bad |= store_job_start(st, token_of(5, tok), 6000) < 0;
 		if (bad)
 			_exit(1);
@@ -1448,7 +1448,7 @@ TEST(store_job_committed)
 	store_job_release(&got);
 	ASSERT_EQ(db_scalar(t.db, "SELECT count(*) FROM jobs WHERE state = 'queued'"), 1);
 	/* And back the other way. */
-	ASSERT_EQ(store_job_finish(b, j.token, "{}", 0, 2000), 0);
+	ASSERT_EQ(store_job_finish(b, j.token, 0, "{}", 0, 2000), 0);
 	ASSERT_EQ(store_job_get(a, j.token, &got), 0);
 	ASSERT_EQ(got.state, STORE_JOB_DONE);
 	store_job_release(&got);
@@ -1474,7 +1474,7 @@ TEST(store_job_retention)
 	for (unsigned i = 0; i < 10; i++) {
 		job_init(&j, i, now - 30 * day + i);
 		ASSERT_EQ(store_job_add(st, &j), 0);
-		ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now - i * day - 60000), 0);
+		ASSERT_EQ(store_job_finish(st, j.token, 0, "{}", 0, now - i * day - 60000), 0);
 	}
 	for (unsigned i = 10; i < 13; i++) {
 		job_init(&j, i, now - 40 * day);
@@ -1515,13 +1515,13 @@ TEST(store_job_retention)
 	for (unsigned i = 100; i < 199; i++) {
 		job_init(&j, i, now);
 		ASSERT_EQ(store_job_add(st, &j), 0);
-		ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now), 0);
+		ASSERT_EQ(store_job_finish(st, j.token, 0, "{}", 0, now), 0);
 	}
 	ASSERT_EQ(store_job_counts(st, NULL, NULL, &d), 0);
 	ASSERT_EQ(d, 101);
 	job_init(&j, 199, now);
 	ASSERT_EQ(store_job_add(st, &j), 0);
-	ASSERT_EQ(store_job_finish(st, j.token, "{}", 0, now + 1), 0);
+	ASSERT_EQ(store_job_finish(st, j.token, 0, "{}", 0, now + 1), 0);
 	ASSERT_EQ(store_job_counts(st, &q, &r, &d), 0);
 	ASSERT_EQ(d, 2);
 	ASSERT_EQ(q, 2);
@@ -1547,7 +1547,7 @@ static void *job_worker(void *arg)
 		job_init(&j, w->base + i, store_now_ms());
 		if (store_job_add(w->st, &j) < 0 ||
 		    store_job_start(w->st, j.token, store_now_ms()) < 0 ||
-		    store_job_finish(w->st, j.token, "{}", i + 1, store_now_ms()) < 0 ||
+		    store_job_finish(w->st, j.token, 0, "{}", i + 1, store_now_ms()) < 0 ||
 		    store_job_get(w->st, j.token, &got) < 0)
 			w->failures++;
 		else if (got.state != STORE_JOB_DONE || got.execution_id != i + 1)
