@@ -320,7 +320,7 @@ class Ctx:
         for n in self.nodes:
             t = n.errors(1500).strip()
             if t:
-                out.append(f"--- node {n.name} stderr:\n{t}")
+                out.append(f"--- node {n.name or '(unnamed)'} stderr:\n{t}")
         if self.pg is not None:
             t = self.pg.log_since(self.pg_log_at)[-1500:].strip()
             if t:
@@ -432,7 +432,7 @@ def schema_created_once_and_started_again(ctx):
 @test()
 def three_nodes_300_jobs_round_robin(ctx):
     nodes = ctx.three()
-    m0 = {n.name: n.metrics() for n in nodes}
+    c0 = claimed(nodes)
     n_jobs = 300
     codes = [f"print({i})" for i in range(n_jobs)]
     t0 = time.time()
@@ -477,16 +477,14 @@ def three_nodes_300_jobs_round_robin(ctx):
     # Pages of another size page the same list.
     eq([e["id"] for e in history(nodes[2], limit=7)], [e["id"] for e in hist],
        "pages of 7 list the same executions")
-    claimed = sum(n.metrics()["safexec_jobs_claimed_total"]
-                  - m0[n.name]["safexec_jobs_claimed_total"] for n in nodes)
-    eq(claimed, n_jobs, "jobs claimed by the three nodes in all (each once)")
+    eq(claimed(nodes, c0), n_jobs, "jobs claimed by the three nodes in all (each once)")
     print(f"     300 jobs in {took:.1f} s; ran on {dict(sorted(ran.items()))}", flush=True)
 
 
 @test()
 def sync_and_wait_answered_while_others_run_jobs(ctx):
     a, b, c = ctx.three()
-    m0 = {n.name: n.metrics() for n in (a, b, c)}
+    c0 = claimed([a, b, c])
     bg_codes = [sleeper(i, 0.3, "bg") for i in range(40)]
     with pool(4) as bg_ex:
         bg = bg_ex.submit(submit_round_robin, [b, c], bg_codes, 4)
@@ -540,13 +538,25 @@ def sync_and_wait_answered_while_others_run_jobs(ctx):
     done = wait_all([a, b, c], tokens, 60, "the background jobs")
     check_outputs(done, tokens, lambda i: f"{i}\n")
     check_history_once([a, b, c], [code[:80] for code in bg_codes] + sync_codes)
-    claimed = sum(n.metrics()["safexec_jobs_claimed_total"]
-                  - m0[n.name]["safexec_jobs_claimed_total"] for n in (a, b, c))
-    eq(claimed, len(bg_codes) + len(sync_codes),
+    eq(claimed([a, b, c], c0), len(bg_codes) + len(sync_codes),
        "every run, synchronous or not, claimed once from the shared queue")
 
 
 # --- A node killed, a node stopped --------------------------------------------------------
+
+def claimed(nodes, before=None):
+    """safexec_jobs_claimed_total of each node ({name: value}), or the sum
+    of their increases since before."""
+    now = {}
+    for n in nodes:
+        m = n.metrics()
+        check("safexec_jobs_claimed_total" in m, f"{n.name}'s /metrics lacks "
+              "safexec_jobs_claimed_total")
+        now[n.name] = m["safexec_jobs_claimed_total"]
+    if before is None:
+        return now
+    return sum(now[k] - before[k] for k in now)
+
 
 def wait_running_on(nodes, tokens, name, timeout=20):
     return until(lambda: running_on(nodes, tokens, name), timeout,
