@@ -19,7 +19,9 @@ TCP, postgres:// with the socket's directory as the host.
   with its own output, the same JSON from every node, 300 executions in
   the history, paginated alike everywhere.
 - ?wait=true, /api/v1/execute, /run, Piston's and Judge0's synchronous
-  paths answered by one node while the others run a batch of jobs.
+  paths answered by one node while the others run a batch of jobs; sent
+  to a node whose workers are all busy, they run on another and the node
+  holding the connection answers them.
 - SIGKILL of a node in the middle of a batch: its jobs run again
   elsewhere once their lease expires; every accepted job answered once.
 - The database stopped (pg_ctl stop -m fast) and started again in the
@@ -43,6 +45,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -540,6 +543,41 @@ def sync_and_wait_answered_while_others_run_jobs(ctx):
     check_history_once([a, b, c], [code[:80] for code in bg_codes] + sync_codes)
     eq(claimed([a, b, c], c0), len(bg_codes) + len(sync_codes),
        "every run, synchronous or not, claimed once from the shared queue")
+
+
+@test()
+def busy_node_answers_runs_made_elsewhere(ctx):
+    # a's two workers hold long jobs; what a client then sends to a runs
+    # on b, and a answers it, well before its own workers are free.
+    a = ctx.node("a")
+    hold = [submit(a, sleeper(i, 8, "hold")) for i in range(2)]
+    until(lambda: len(running_on([a], hold, "a")) == 2, 15, "a's two workers busy")
+    b = ctx.node("b", form="url")
+    t_busy = time.time()
+    lat = []
+    for i in range(4):
+        t0 = time.time()
+        j = ok_status(a.post("/api/v1/jobs?wait=true", job_body(f"print('x{i}')")), 200,
+                      "POST /api/v1/jobs?wait=true to the busy node")
+        lat.append(time.time() - t0)
+        eq((j["state"], j["result"]["stdout"], j["node"]), ("done", f"x{i}\n", "b"),
+           "state, stdout and node of a job waited for on a")
+    for i in range(3):
+        t0 = time.time()
+        j = ok_status(a.post("/api/v1/execute", job_body(f"print('y{i}')")), 200,
+                      "POST /api/v1/execute to the busy node")
+        lat.append(time.time() - t0)
+        eq(j["stdout"], f"y{i}\n", "stdout of a synchronous run sent to a")
+        j = ok_status(a.post("/run", {"code": f"print('z{i}')"}), 200,
+                      "POST /run to the busy node")
+        eq(j["stdout"], f"z{i}\n", "stdout of /run sent to a")
+    check(time.time() - t_busy < 6, f"answered while a's workers were still busy "
+          f"({time.time() - t_busy:.1f} s)")
+    eq([job_get(b, t)["state"] for t in hold], ["running", "running"],
+       "a's own jobs still running")
+    print(f"     waits and runs answered by a, run by b: median "
+          f"{statistics.median(lat) * 1e3:.0f} ms", flush=True)
+    a.kill()    # rather than wait for its 8 s programs to end
 
 
 # --- A node killed, a node stopped --------------------------------------------------------
