@@ -128,10 +128,10 @@ out:
 	return r;
 }
 
-/* The context that runs a job on this node, req moved into it. */
+/* The context that runs a job on this node (its request not yet set). */
 static struct conn_ctx *job_ctx(struct http_server *srv, const char *client,
-				enum api_endpoint ep, struct api_request *req,
-				const char token[HTTP_TOKEN_LEN + 1], int64_t created_ms)
+				enum api_endpoint ep, const char token[HTTP_TOKEN_LEN + 1],
+				int64_t created_ms)
 {
 	struct conn_ctx *job = calloc(1, sizeof(*job));
 
@@ -139,10 +139,6 @@ static struct conn_ctx *job_ctx(struct http_server *srv, const char *client,
 		return NULL;
 	job->srv = srv;
 	job->ep = ep;
-	if (req) {
-		job->req = *req;
-		memset(req, 0, sizeof(*req));
-	}
 	job->created_ms = created_ms;
 	memcpy(job->token, token, sizeof(job->token));
 	snprintf(job->client, sizeof(job->client), "%.*s", (int)sizeof(job->client) - 1, client);
@@ -160,7 +156,7 @@ static int submit(struct http_server *srv, const char *client, enum api_endpoint
 	int r;
 
 	/* Made first, so that a submission stored is always run. */
-	if (!srv->shared && !(job = job_ctx(srv, client, ep, NULL, token, 0)))
+	if (!srv->shared && !(job = job_ctx(srv, client, ep, token, 0)))
 		return api_fail(err, API_E_INTERNAL, "out of memory");
 	if ((r = add_job(srv, client, ep, req, peer, token, &created, err)) < 0) {
 		free(job);
@@ -471,7 +467,7 @@ static struct conn_ctx *stored_job(struct http_server *srv, const struct store_j
 	*why = NULL;
 	if (!ep_of(sj->api, &ep))
 		*why = "Internal error: this server does not know the submission's API";
-	if (!(job = job_ctx(srv, sj->client, ep, NULL, sj->token, sj->created_ms)))
+	if (!(job = job_ctx(srv, sj->client, ep, sj->token, sj->created_ms)))
 		return NULL;
 	json_t *root = *why ? NULL : json_loads(sj->request, JSON_ALLOW_NUL, &jerr);
 	if (*why)
@@ -712,6 +708,9 @@ int http_jobs_start(struct http_server *srv, char *why, size_t whylen)
 
 void http_jobs_stop(struct http_server *srv)
 {
+	/* No notification reaches this server after it. */
+	if (srv->shared)
+		store_unlisten(srv->store);
 	if (srv->beat.started) {
 		pthread_mutex_lock(&srv->beat.lock);
 		srv->beat.stopping = true;

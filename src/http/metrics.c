@@ -151,6 +151,26 @@ char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, siz
 	    (unsigned long long)g->cache_bytes, (unsigned long long)g->cache_entries,
 	    (unsigned long long)g->callbacks_delivered, (unsigned long long)g->callbacks_failed,
 	    (unsigned long long)g->callbacks_refused);
+	put(&t, "# HELP safexec_store_up Whether the last use of the database worked.\n"
+		"# TYPE safexec_store_up gauge\n"
+		"safexec_store_up %d\n"
+		"# HELP safexec_store_reconnects_total Connections to the database made again "
+		"after a loss.\n"
+		"# TYPE safexec_store_reconnects_total counter\n"
+		"safexec_store_reconnects_total %llu\n"
+		"# HELP safexec_store_round_trips_total Statements sent to a shared store.\n"
+		"# TYPE safexec_store_round_trips_total counter\n"
+		"safexec_store_round_trips_total %llu\n"
+		"# HELP safexec_store_seconds_total Time spent waiting for a shared store's "
+		"answers.\n"
+		"# TYPE safexec_store_seconds_total counter\n"
+		"safexec_store_seconds_total %.6f\n"
+		"# HELP safexec_jobs_claimed_total Jobs this node claimed from a shared queue.\n"
+		"# TYPE safexec_jobs_claimed_total counter\n"
+		"safexec_jobs_claimed_total %llu\n",
+	    g->store_up ? 1 : 0, (unsigned long long)g->store_reconnects,
+	    (unsigned long long)g->store_round_trips, (double)g->store_wait_ns / 1e9,
+	    (unsigned long long)g->jobs_claimed);
 	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
 		"# TYPE safexec_http_requests_total counter\n");
 	for (unsigned c = 100; c < 600; c++) {

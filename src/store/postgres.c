@@ -697,6 +697,7 @@ rollback:
 }
 
 static void pg_close(struct store_db *db);
+static void pg_unlisten(struct store_db *db);
 
 static int pg_open(struct store_db **out, const struct store_config *cfg, char *why,
 		   size_t whylen)
@@ -767,13 +768,7 @@ static void pg_close(struct store_db *db)
 {
 	if (!db)
 		return;
-	if (db->listening) {
-		uint64_t one = 1;
-		atomic_store(&db->stopping, true);
-		if (write(db->wake_fd, &one, sizeof(one)) < 0)
-			fprintf(stderr, "store: cannot wake the listener\n");
-		pthread_join(db->listener, NULL);
-	}
+	pg_unlisten(db);
 	if (db->wake_fd >= 0)
 		close(db->wake_fd);
 	for (unsigned i = 0; db->conns && i < db->nconns; i++)
@@ -1221,6 +1216,19 @@ static int pg_listen(struct store_db *db, const struct store_events *ev)
 	return 0;
 }
 
+static void pg_unlisten(struct store_db *db)
+{
+	uint64_t one = 1;
+
+	if (!db->listening)
+		return;
+	atomic_store(&db->stopping, true);
+	if (write(db->wake_fd, &one, sizeof(one)) < 0)
+		fprintf(stderr, "store: cannot wake the listener\n");
+	pthread_join(db->listener, NULL);
+	db->listening = false;
+}
+
 static void pg_health(struct store_db *db, struct store_health *out)
 {
 	out->up = atomic_load(&db->up);
@@ -1248,5 +1256,6 @@ const struct store_backend store_postgres = {
 	.job_renew = pg_job_renew,
 	.job_hand_back = pg_job_hand_back,
 	.listen = pg_listen,
+	.unlisten = pg_unlisten,
 	.health = pg_health,
 };

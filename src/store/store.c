@@ -962,6 +962,12 @@ int store_listen(struct store *st, const struct store_events *ev)
 	return st->be->listen ? st->be->listen(st->db, ev) : -ENOTSUP;
 }
 
+void store_unlisten(struct store *st)
+{
+	if (st->be->unlisten)
+		st->be->unlisten(st->db);
+}
+
 void store_health(struct store *st, struct store_health *out)
 {
 	memset(out, 0, sizeof(*out));

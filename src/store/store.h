@@ -237,9 +237,12 @@ struct store_events {
 	void (*tick)(void *arg, bool reconnected);
 };
 
-/* Starts the listener thread (stopped by store_close()).  Returns 0,
- * -ENOTSUP when the queue is not shared, or a negative errno. */
+/* Starts the listener thread.  Returns 0, -ENOTSUP when the queue is not
+ * shared, or a negative errno. */
 int store_listen(struct store *st, const struct store_events *ev);
+/* Stops it (store_close() does too): no event is called after it
+ * returns. */
+void store_unlisten(struct store *st);
 
 struct store_health {
 	bool up;			/* the last use of the database worked */

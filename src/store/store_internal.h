@@ -155,6 +155,7 @@ struct store_backend {
 	int (*job_renew)(struct store_db *db);
 	int (*job_hand_back)(struct store_db *db, const char *token, unsigned attempt);
 	int (*listen)(struct store_db *db, const struct store_events *ev);
+	void (*unlisten)(struct store_db *db);
 	void (*health)(struct store_db *db, struct store_health *out);
 };
 
