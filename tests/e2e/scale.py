@@ -324,6 +324,24 @@ class Ctx:
             t = n.errors(1500).strip()
             if t:
                 out.append(f"--- node {n.name or '(unnamed)'} stderr:\n{t}")
+        if self.pg is not None and self.db is not None and self.pg.up:
+            # The jobs not done, as the database has them (the columns of
+            # src/store/postgres.c's schema; the whole row if they changed).
+            now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+            for q in (f"SELECT token, state, attempts, node, owner, lease_ms - {now} "
+                      f"AS lease_left_ms, started_ms - {now} AS started_ago_ms FROM jobs "
+                      "WHERE state <> 'done' ORDER BY seq LIMIT 10",
+                      "SELECT * FROM jobs WHERE state <> 'done' LIMIT 10"):
+                try:
+                    rows = self.pg.sql(q, self.db)
+                    if rows:
+                        out.append("--- jobs not done in the database:\n"
+                                   + "\n".join("\t".join(r) for r in rows))
+                    break
+                except ClusterError as e:
+                    err = str(e)
+            else:
+                out.append(f"--- jobs not done: {err[:300]}")
         if self.pg is not None:
             t = self.pg.log_since(self.pg_log_at)[-1500:].strip()
             if t:
