@@ -3,7 +3,7 @@
 PostgreSQL and three nodes on PostgreSQL, side by side in one run, and the
 queue's own cost per job.
 
-    bench/scale.py [--bin build/safexec] [--rounds 3] [--jobs 300]
+    bench/scale.py [--bin build/safexec] [--rounds 3] [--jobs 300] [--serial 100]
                    [--concurrency 8] [--workers 2] [--raw FILE]
 
 Starts a PostgreSQL server of its own (tests/e2e/cluster.py: initdb and
@@ -17,25 +17,34 @@ with temporary data directories and no JSON-lines log, `--workers` each:
   pg3       three nodes on one PostgreSQL database, the client's requests
             spread over them round-robin, as a load balancer would.
 
-Every round measures, for each side in an order that rotates from one
-round to the next (so that a shared machine's drift falls on all of them):
+--pg-setting NAME=VALUE changes a setting of the server (e.g.
+synchronous_commit=off, to see what it trades).
 
+Every round measures, for each side in an order that rotates from one
+round to the next (so that a shared machine's drift falls on all of them),
+three kinds of load:
+
+  serial    --serial POST /api/v1/execute one after another: each job's
+            latency with nothing else running, so that what the queue
+            adds to one job is not hidden behind other jobs' sandboxes;
   sync      --jobs POST /api/v1/execute, --concurrency at a time, each
             client thread on a kept-alive connection of its own;
   async     --jobs POST /api/v1/jobs submitted (--concurrency at a time),
             then every token polled until done: jobs over the time from
             the first submission to the last job's finished_at.
 
-Every answer must be status ok with stdout "1\\n"; anything else stops the
+Every answer must be status ok with stdout "1\n"; anything else stops the
 script.  The queue's own cost per job comes from each side's /metrics,
-summed over its nodes: the deltas of safexec_store_round_trips_total and
-safexec_store_seconds_total (time spent waiting on the database) over the
-round, divided by the jobs the round ran (sync and async); and, for the
-PostgreSQL sides, PostgreSQL's own count of committed transactions
-(pg_stat_database.xact_commit, which the server flushes up to a second
-late) over the same jobs.  The target it is read against: the queue adds
-under 1 ms per job.  Nothing is asserted: the script only measures.  Run
-as root (the sandbox then uses cgroups, as in production).  Python 3
+summed over its nodes, for each kind: the deltas of
+safexec_store_round_trips_total and safexec_store_seconds_total (the wall
+time of each round trip, summed over the threads that wait) divided by
+the jobs; and, for the PostgreSQL sides, PostgreSQL's own count of
+committed transactions (pg_stat_database.xact_commit, which the server
+flushes up to a second late) over the round's jobs.  Also the serial
+latency's median next to SQLite's.  The target it is read against: the
+queue adds under 1 ms per job.  Nothing is asserted: the script only
+measures.  Run as root (the sandbox then uses cgroups, as in production).
+Python 3
 standard library only.
 """
 import argparse
@@ -43,8 +52,8 @@ import concurrent.futures as futures
 import http.client
 import json
 import os
+import re
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -94,20 +103,29 @@ class Client:
                     raise
 
 
+KINDS = ("serial", "sync", "async")
+
+
 class Side:
     def __init__(self, name, label, nodes, dbname=None):
         self.name, self.label, self.nodes, self.dbname = name, label, nodes, dbname
-        self.sync_s, self.sync_lat, self.sync_n = 0.0, [], 0
-        self.async_s, self.async_n = 0.0, 0
-        self.round_trips, self.store_s, self.jobs, self.xacts = 0.0, 0.0, 0, None
+        # Per kind: seconds, jobs, latencies (serial, sync), and the
+        # deltas of the nodes' store counters.
+        self.s = {k: 0.0 for k in KINDS}
+        self.n = {k: 0 for k in KINDS}
+        self.lat = {k: [] for k in KINDS}
+        self.trips = {k: 0.0 for k in KINDS}
+        self.db_s = {k: 0.0 for k in KINDS}
+        self.counted = True
+        self.xacts, self.xact_jobs = None, 0
         self.ran_on = {}
 
     def metrics(self):
-        out = {"rt": 0.0, "s": 0.0, "have": True}
+        out = {"rt": 0.0, "s": 0.0}
         for n in self.nodes:
             m = n.metrics()
             if "safexec_store_round_trips_total" not in m:
-                out["have"] = False
+                self.counted = False
             out["rt"] += m.get("safexec_store_round_trips_total", 0.0)
             out["s"] += m.get("safexec_store_seconds_total", 0.0)
         return out
@@ -191,7 +209,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=300, help="jobs per side and kind per round")
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--serial", type=int, default=100,
+                    help="jobs one after another per side per round (default 100)")
     ap.add_argument("--workers", type=int, default=2, help="--workers of every node")
+    ap.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the PostgreSQL server (-c NAME=VALUE), e.g. "
+                         "synchronous_commit=off; may be repeated")
     ap.add_argument("--raw", help="write every figure measured here, as JSON")
     args = ap.parse_args()
     install_sigterm_handler()
@@ -206,7 +229,10 @@ def main():
     nodes = []
     try:
         try:
-            pg = Postgres()
+            for kv in args.pg_setting:
+                if not re.fullmatch(r"[a-z_.]+=[A-Za-z0-9_.:-]+", kv):
+                    die(f"--pg-setting {kv!r}: NAME=VALUE")
+            pg = Postgres(settings=args.pg_setting)
         except Unavailable as e:
             die(str(e))
         db1 = pg.create_database("bench_pg1")
@@ -230,42 +256,39 @@ def main():
             run_sync(side, client, 4 * args.concurrency, args.concurrency)
             run_async(side, client, 2 * args.concurrency, args.concurrency)
             side.ran_on = {}
-        raw = {s.name: {"sync_s": [], "async_s": [], "round_trips": [], "store_s": [],
-                        "xacts": [], "jobs": []} for s in sides}
+        raw = {s.name: {k: [] for k in KINDS} for s in sides}
         t_start = time.time()
         for rnd in range(args.rounds):
             for k in range(len(sides)):
                 side = sides[(rnd + k) % len(sides)]
-                m0 = side.metrics()
                 x0 = xact_commit(pg, side.dbname) if side.dbname else None
-                s_el, lat = run_sync(side, client, args.jobs, args.concurrency)
-                a_el = run_async(side, client, args.jobs, args.concurrency)
-                m1 = side.metrics()
-                side.sync_s += s_el
-                side.sync_lat += lat
-                side.sync_n += args.jobs
-                side.async_s += a_el
-                side.async_n += args.jobs
-                jobs = 2 * args.jobs
-                side.jobs += jobs
-                if m0["have"] and m1["have"]:
-                    side.round_trips += m1["rt"] - m0["rt"]
-                    side.store_s += m1["s"] - m0["s"]
-                else:
-                    side.round_trips = side.store_s = None
-                r = raw[side.name]
-                r["sync_s"].append(s_el)
-                r["async_s"].append(a_el)
-                r["jobs"].append(jobs)
-                r["round_trips"].append(m1["rt"] - m0["rt"] if m0["have"] else None)
-                r["store_s"].append(m1["s"] - m0["s"] if m0["have"] else None)
+                for kind in KINDS:
+                    m0 = side.metrics()
+                    if kind == "serial":
+                        el, lat = run_sync(side, client, args.serial, 1)
+                        n = args.serial
+                    elif kind == "sync":
+                        el, lat = run_sync(side, client, args.jobs, args.concurrency)
+                        n = args.jobs
+                    else:
+                        el, lat = run_async(side, client, args.jobs, args.concurrency), []
+                        n = args.jobs
+                    m1 = side.metrics()
+                    side.s[kind] += el
+                    side.n[kind] += n
+                    side.lat[kind] += lat
+                    side.trips[kind] += m1["rt"] - m0["rt"]
+                    side.db_s[kind] += m1["s"] - m0["s"]
+                    raw[side.name][kind].append({"seconds": el, "jobs": n,
+                                                 "round_trips": m1["rt"] - m0["rt"],
+                                                 "db_seconds": m1["s"] - m0["s"],
+                                                 "latencies": lat})
                 if side.dbname:
                     # The statistics of an idle backend reach
                     # pg_stat_database up to a second after its commits.
                     time.sleep(1.2)
-                    x = xact_commit(pg, side.dbname) - x0
-                    side.xacts = (side.xacts or 0) + x
-                    r["xacts"].append(x)
+                    side.xacts = (side.xacts or 0) + xact_commit(pg, side.dbname) - x0
+                    side.xact_jobs += args.serial + 2 * args.jobs
             print(f"bench: round {rnd + 1}/{args.rounds} done", file=sys.stderr)
         elapsed = time.time() - t_start
     except ClusterError as e:
@@ -284,31 +307,48 @@ def main():
         with open(args.raw, "w") as f:
             json.dump(raw, f, indent=1)
     print(f"{args.rounds} rounds in {elapsed:.0f} s, {os.cpu_count()} CPUs, uid {os.geteuid()}, "
-          f"load {os.getloadavg()[0]:.1f}; {args.jobs} jobs per side and kind per round, "
-          f"concurrency {args.concurrency}, {args.workers} workers per node")
-    print(f"{'side':22} {'sync/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'async/s':>8} "
-          f"{'trips/job':>10} {'db ms/job':>10} {'xacts/job':>10}")
-    for s in sides:
-        lat = sorted(s.sync_lat)
-        p50 = statistics.median(lat) * 1e3
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
-        trips = f"{s.round_trips / s.jobs:.1f}" if s.round_trips is not None else "-"
-        ms = f"{s.store_s / s.jobs * 1e3:.3f}" if s.store_s is not None else "-"
-        xa = f"{s.xacts / s.jobs:.1f}" if s.xacts is not None else "-"
-        print(f"{s.label:22} {s.sync_n / s.sync_s:8.1f} {p50:8.1f} {p99:8.1f} "
-              f"{s.async_n / s.async_s:8.1f} {trips:>10} {ms:>10} {xa:>10}")
+          f"load {os.getloadavg()[0]:.1f}; per side and round: {args.serial} serial, "
+          f"{args.jobs} sync (concurrency {args.concurrency}), {args.jobs} async; "
+          f"{args.workers} workers per node; PostgreSQL "
+          f"{', '.join(args.pg_setting) or 'with its defaults'}")
     base = sides[0]
-    for s in sides[1:]:
-        print(f"{s.label} / {base.label}: sync {s.sync_n / s.sync_s / (base.sync_n / base.sync_s):.2f}, "
-              f"async {s.async_n / s.async_s / (base.async_n / base.async_s):.2f}")
-    for s in sides:
-        if len(s.nodes) > 1:
-            print(f"{s.label}: async jobs run by node: {dict(sorted(s.ran_on.items()))}")
-    for s in sides[1:]:
-        if s.store_s is not None:
-            ms = s.store_s / s.jobs * 1e3
-            print(f"{s.label}: the queue's database time {ms:.3f} ms per job "
-                  f"({'under' if ms < 1 else 'not under'} the 1 ms target)")
+
+    def rate(side, kind):
+        return side.n[kind] / side.s[kind]
+
+    def pct(v, q):
+        v = sorted(v)
+        return v[min(len(v) - 1, int(len(v) * q))] * 1e3
+
+    print()
+    print("throughput (jobs/s) and latency (ms)")
+    print(f"{'side':22} {'sync/s':>8} {'p50':>7} {'p99':>7} {'async/s':>8} "
+          f"{'sync vs SQLite':>15} {'async vs SQLite':>16}")
+    for s_ in sides:
+        print(f"{s_.label:22} {rate(s_, 'sync'):8.1f} {pct(s_.lat['sync'], 0.5):7.1f} "
+              f"{pct(s_.lat['sync'], 0.99):7.1f} {rate(s_, 'async'):8.1f} "
+              f"{rate(s_, 'sync') / rate(base, 'sync'):15.2f} "
+              f"{rate(s_, 'async') / rate(base, 'async'):16.2f}")
+    print()
+    print("the queue per job: serial latency (ms), round trips, time waiting on the "
+          "database (ms, summed over threads), transactions")
+    print(f"{'side':22} {'serial p50':>10} {'+ vs SQLite':>11} {'trips':>6} "
+          f"{'db serial':>10} {'db sync':>8} {'db async':>9} {'xacts':>6}")
+    for s_ in sides:
+        p50 = pct(s_.lat["serial"], 0.5)
+        trips = sum(s_.trips.values()) / sum(s_.n.values())
+        counted = s_.counted and trips > 0
+
+        def db(kind):
+            return f"{s_.db_s[kind] / s_.n[kind] * 1e3:.2f}" if counted else "-"
+        xa = f"{s_.xacts / s_.xact_jobs:.1f}" if s_.xacts is not None else "-"
+        print(f"{s_.label:22} {p50:10.1f} {p50 - pct(base.lat['serial'], 0.5):+11.1f} "
+              f"{(f'{trips:.1f}' if counted else '-'):>6} {db('serial'):>10} {db('sync'):>8} "
+              f"{db('async'):>9} {xa:>6}")
+    for s_ in sides:
+        if len(s_.nodes) > 1:
+            print(f"{s_.label}: async jobs run by node: {dict(sorted(s_.ran_on.items()))}")
+    print("target: the queue adds under 1 ms per job")
 
 
 if __name__ == "__main__":

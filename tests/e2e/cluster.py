@@ -33,7 +33,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -117,7 +116,7 @@ class Postgres:
     """One PostgreSQL server in a temporary directory, for as long as the
     object lives; stop() and start() may be called any number of times."""
 
-    def __init__(self, port=None, log=sys.stderr):
+    def __init__(self, port=None, settings=()):
         self.bindir = pg_bindir()
         self.psql = psql_path(self.bindir)
         self.root = os.geteuid() == 0
@@ -126,6 +125,7 @@ class Postgres:
         self.data = os.path.join(self.dir, "data")
         self.logfile = os.path.join(self.dir, "postgres.log")
         self.port = port or free_port()
+        self.settings = list(settings)     # "name=value", each a -c of the server
         self.up = False
         try:
             if self.root:
@@ -198,6 +198,8 @@ class Postgres:
         """pg_ctl start, waiting until the server accepts connections."""
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
                 f"-c unix_socket_permissions=0777")
+        for kv in self.settings:
+            opts += f" -c {kv}"
         try:
             self._run([os.path.join(self.bindir, "pg_ctl"), "start", "-D", self.data,
                        "-l", self.logfile, "-w", "-t", str(timeout), "-o", opts],
