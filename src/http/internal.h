@@ -89,7 +89,11 @@ struct job_queue {
 	struct conn_ctx *jhead, *jtail;
 	unsigned jlength;
 	unsigned running;		/* taken by a worker */
-	uint64_t wakeups;		/* a shared queue's: pokes to claim */
+	/* A shared queue's: claims to try, workers waiting for work, and
+	 * jobs added here that a waiting worker was reserved for (handed
+	 * over through jhead). */
+	uint64_t pokes;
+	unsigned waiting, handoffs;
 	unsigned capacity;		/* most waiting beyond the idle workers */
 	bool stopping;			/* no more pushes; workers exit when empty */
 };

@@ -68,9 +68,50 @@ static bool ep_of(const char *api, enum api_endpoint *ep)
 	return false;
 }
 
+static struct conn_ctx *stored_job(struct http_server *srv, const struct store_job *sj,
+				   const char **why);
+static void give_up(struct http_server *srv, struct conn_ctx *job, const char *why,
+		    const char *callback_url);
+
+/* A shared queue's: takes a worker of this node that waits for work, for a
+ * job about to be added, or says there is none. */
+static bool reserve_worker(struct http_server *srv)
+{
+	struct job_queue *q = &srv->q;
+	bool ok;
+
+	pthread_mutex_lock(&q->lock);
+	ok = !q->stopping && q->waiting > q->handoffs;
+	if (ok)
+		q->handoffs++;
+	pthread_mutex_unlock(&q->lock);
+	return ok;
+}
+
+/* Gives the reserved worker its job (NULL: the reservation is dropped). */
+static void hand_over(struct http_server *srv, struct conn_ctx *job)
+{
+	struct job_queue *q = &srv->q;
+
+	pthread_mutex_lock(&q->lock);
+	if (job) {
+		job->next = NULL;
+		if (q->jtail)
+			q->jtail->next = job;
+		else
+			q->jhead = job;
+		q->jtail = job;
+	} else {
+		q->handoffs--;
+	}
+	pthread_cond_broadcast(&q->work);
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* Stores req as a submission under token: 0 with *created_ms, or a
  * negative errno with *err.  Committed when it returns 0, so the token may
- * be answered then and not before. */
+ * be answered then and not before.  In a shared queue, a worker of this
+ * node that is free takes it at once; else any node's worker claims it. */
 static int add_job(struct http_server *srv, const char *client, enum api_endpoint ep,
 		   const struct api_request *req, const json_t *peer,
 		   const char token[HTTP_TOKEN_LEN + 1], int64_t *created_ms,
@@ -107,6 +148,10 @@ static int add_job(struct http_server *srv, const char *client, enum api_endpoin
 	memcpy(sj.token, token, sizeof(sj.token));
 	snprintf(sj.api, sizeof(sj.api), "%s", api_of(ep));
 	snprintf(sj.client, sizeof(sj.client), "%s", client);
+	bool mine = srv->shared && reserve_worker(srv);
+	if (mine)
+		sj.state = STORE_JOB_RUNNING;
+	unsigned fence = atomic_load(&srv->fence);
 	r = store_job_add(srv->store, &sj);
 	if (r == -EAGAIN) {
 		r = api_fail(err, API_E_QUEUE_FULL, "%llu jobs are queued or running; retry later",
@@ -119,8 +164,25 @@ static int add_job(struct http_server *srv, const char *client, enum api_endpoin
 		r = api_fail(err, API_E_INTERNAL, "could not store the submission");
 	} else {
 		*created_ms = sj.created_ms;
-		if (srv->shared)
+		if (srv->shared && !mine)
 			http_poke_workers(srv);
+	}
+	if (mine) {
+		/* Parsed again from what was stored, as any node would. */
+		struct conn_ctx *job = NULL;
+		const char *not_run = NULL;
+		if (r == 0) {
+			sj.attempts = 1;
+			if ((job = stored_job(srv, &sj, &not_run))) {
+				job->attempt = 1;
+				job->fence = fence;
+			}
+		}
+		/* A job stored that this node cannot take now is left to its
+		 * lease, then to any node. */
+		hand_over(srv, not_run ? NULL : job);
+		if (job && not_run)
+			give_up(srv, job, not_run, req->callback_url);
 	}
 out:
 	free(request);
@@ -183,16 +245,18 @@ int http_submit_one(struct http_server *srv, const char *client, enum api_endpoi
 
 /* --- Waits ---------------------------------------------------------------- */
 
-/* A synchronous run's answer from its job: the run's, in the shape of its
- * route's API, once done. */
-static void sync_answer(struct http_server *srv, struct conn_ctx *ctx)
+/* A synchronous run's answer: the run's (given by the worker that ran it
+ * here, else read from its job), in the shape of its route's API, once
+ * done. */
+static void sync_answer(struct http_server *srv, struct conn_ctx *ctx, const json_t *given)
 {
 	struct api_error err;
-	struct store_job sj;
-	json_t *answer = NULL;
-	int r = store_job_get(srv->store, ctx->token, &sj);
+	struct store_job sj = { .answer = NULL };
+	json_t *answer = given ? json_deep_copy(given) : NULL;
+	int r = 0;
 
-	if (r == 0 && sj.state == STORE_JOB_DONE && sj.answer)
+	if (!given && (r = store_job_get(srv->store, ctx->token, &sj)) == 0 &&
+	    sj.state == STORE_JOB_DONE && sj.answer)
 		answer = json_loads(sj.answer, JSON_ALLOW_NUL, NULL);
 	if (answer) {
 		if (ctx->route.family != HTTP_F_SAFEXEC)
@@ -219,11 +283,12 @@ out:
 	store_job_release(&sj);
 }
 
-/* Puts ctx's answer on it from the store: the submission as it is now. */
-static void answer_from_store(struct http_server *srv, struct conn_ctx *ctx)
+/* Puts ctx's answer on it from the store: the submission as it is now (a
+ * synchronous run's answer may be given). */
+static void answer_from_store(struct http_server *srv, struct conn_ctx *ctx, const json_t *given)
 {
 	if (ctx->sync_job)
-		sync_answer(srv, ctx);
+		sync_answer(srv, ctx, given);
 	else
 		http_read_submission(srv, ctx);
 	ctx->ran = true;
@@ -232,8 +297,9 @@ static void answer_from_store(struct http_server *srv, struct conn_ctx *ctx)
 
 /* Takes the waiting requests of token out of the list (all of them when
  * token is NULL, else only those past their deadline when expired) and
- * answers them. */
-static void wake(struct http_server *srv, const char *token, bool expired)
+ * answers them; answer: the job's, when the caller has it. */
+static void wake_with(struct http_server *srv, const char *token, bool expired,
+		      const json_t *answer)
 {
 	struct conn_ctx *done = NULL, **pp;
 	int64_t now = http_now_ms();
@@ -254,9 +320,14 @@ static void wake(struct http_server *srv, const char *token, bool expired)
 	pthread_mutex_unlock(&srv->waits.lock);
 	while (done) {
 		struct conn_ctx *next = done->wait_next;
-		answer_from_store(srv, done);
+		answer_from_store(srv, done, answer);
 		done = next;
 	}
+}
+
+static void wake(struct http_server *srv, const char *token, bool expired)
+{
+	wake_with(srv, token, expired, NULL);
 }
 
 static void *waits_main(void *arg)
@@ -411,7 +482,8 @@ static void finish(struct http_server *srv, struct conn_ctx *job, json_t *answer
 	}
 	if (!srv->shared)
 		atomic_fetch_sub(&srv->jobs_open, 1);
-	wake(srv, job->token, false);
+	/* Stored, so its answer is the one every node reads. */
+	wake_with(srv, job->token, false, job->job_finished ? answer : NULL);
 	if (callback_url && srv->callbacks) {
 		char *body = callback_body(srv, job->token);
 		if (body && cb_send(srv->callbacks, callback_url, body, strlen(body)) < 0)
@@ -499,8 +571,21 @@ static void give_up(struct http_server *srv, struct conn_ctx *job, const char *w
 void http_poke_workers(struct http_server *srv)
 {
 	pthread_mutex_lock(&srv->q.lock);
-	srv->q.wakeups++;
+	srv->q.pokes++;
 	pthread_cond_signal(&srv->q.work);
+	pthread_mutex_unlock(&srv->q.lock);
+}
+
+/* Runs a job this worker claimed or was handed. */
+static void run_claimed(struct http_server *srv, struct conn_ctx *job)
+{
+	pthread_mutex_lock(&srv->q.lock);
+	srv->q.running++;
+	pthread_mutex_unlock(&srv->q.lock);
+	http_run_submission(srv, job);
+	pthread_mutex_lock(&srv->q.lock);
+	srv->q.running--;
+	pthread_cond_broadcast(&srv->q.idle);
 	pthread_mutex_unlock(&srv->q.lock);
 }
 
@@ -509,53 +594,67 @@ void http_claim_jobs(struct http_server *srv)
 	struct job_queue *q = &srv->q;
 
 	for (;;) {
+		struct conn_ctx *job;
 		struct store_job sj;
 		const char *why;
-		uint64_t seen;
-		int r;
+		bool stop;
 
+		/* A job handed over here first; else a claim per poke (a
+		 * job queued here or announced by the database, or the
+		 * listener's tick), or every two seconds: no query is sent
+		 * for nothing while the queue is idle. */
 		pthread_mutex_lock(&q->lock);
-		if (q->stopping || atomic_load(&srv->shutting_down)) {
-			pthread_mutex_unlock(&q->lock);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		q->waiting++;
+		while (!q->jhead && !q->handoffs && !q->pokes && !q->stopping &&
+		       !atomic_load(&srv->shutting_down) &&
+		       pthread_cond_timedwait(&q->work, &q->lock, &ts) != ETIMEDOUT)
+			;
+		/* A reservation is this worker's to wait for. */
+		while (!q->jhead && q->handoffs)
+			pthread_cond_wait(&q->work, &q->lock);
+		q->waiting--;
+		stop = q->stopping || atomic_load(&srv->shutting_down);
+		if ((job = q->jhead)) {
+			q->jhead = job->next;
+			if (!q->jhead)
+				q->jtail = NULL;
+			q->handoffs--;
+		} else if (q->pokes) {
+			q->pokes--;
+		}
+		pthread_mutex_unlock(&q->lock);
+
+		if (job && stop) {
+			/* Handed over as the server stops: to another node. */
+			store_job_hand_back(srv->store, job->token, job->attempt);
+			api_request_release(&job->req);
+			free(job);
+			continue;
+		}
+		if (job) {
+			run_claimed(srv, job);
+			continue;
+		}
+		if (stop)
 			break;
+		unsigned fence = atomic_load(&srv->fence);
+		if (store_job_claim(srv->store, &sj) < 0)
+			continue;
+		/* Every job queued pokes once: a backlog is drained by the
+		 * pokes its jobs left, a poke lost to a failed claim by the
+		 * next tick. */
+		if ((job = stored_job(srv, &sj, &why))) {
+			job->attempt = sj.attempts;
+			job->fence = fence;
+			if (why)
+				give_up(srv, job, why, sj.callback_url);
+			else
+				run_claimed(srv, job);
 		}
-		seen = q->wakeups;
-		/* Counted before the claim, so that a stop that finds no
-		 * worker running finds none with a job either. */
-		q->running++;
-		pthread_mutex_unlock(&q->lock);
-
-		r = store_job_claim(srv->store, &sj);
-		if (r == 0) {
-			/* More may be waiting: another worker looks too. */
-			http_poke_workers(srv);
-			unsigned fence = atomic_load(&srv->fence);
-			struct conn_ctx *job = stored_job(srv, &sj, &why);
-			if (job) {
-				job->attempt = sj.attempts;
-				job->fence = fence;
-				if (why)
-					give_up(srv, job, why, sj.callback_url);
-				else
-					http_run_submission(srv, job);
-			}
-			store_job_release(&sj);
-		}
-		pthread_mutex_lock(&q->lock);
-		q->running--;
-		pthread_cond_broadcast(&q->idle);
-		if (r < 0) {
-			/* Nothing to claim (or no database): until a poke, or
-			 * the listener's tick. */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 2;
-			while (q->wakeups == seen && !q->stopping &&
-			       !atomic_load(&srv->shutting_down) &&
-			       pthread_cond_timedwait(&q->work, &q->lock, &ts) != ETIMEDOUT)
-				;
-		}
-		pthread_mutex_unlock(&q->lock);
+		store_job_release(&sj);
 	}
 }
 

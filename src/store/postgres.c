@@ -56,7 +56,7 @@
 #define T_BYTEA	17
 
 static struct {
-	__typeof__(PQconnectdb) *connectdb;
+	__typeof__(PQconnectdbParams) *connectdbParams;
 	__typeof__(PQstatus) *status;
 	__typeof__(PQfinish) *finish;
 	__typeof__(PQerrorMessage) *errorMessage;
@@ -77,6 +77,7 @@ static struct {
 	__typeof__(PQnotifies) *notifies;
 	__typeof__(PQfreemem) *freemem;
 	__typeof__(PQsetNoticeProcessor) *setNoticeProcessor;
+	__typeof__(PQbackendPID) *backendPID;
 } pq;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -87,11 +88,12 @@ static void load(void)
 {
 	static const struct util_sym syms[] = {
 #define SYM(field) { "PQ" #field, (void **)&pq.field }
-		SYM(connectdb), SYM(status), SYM(finish), SYM(errorMessage), SYM(exec),
+		SYM(connectdbParams), SYM(status), SYM(finish), SYM(errorMessage), SYM(exec),
 		SYM(prepare), SYM(execPrepared), SYM(execParams), SYM(resultStatus),
 		SYM(resultErrorField), SYM(resultErrorMessage), SYM(clear), SYM(ntuples),
 		SYM(getvalue), SYM(getlength), SYM(getisnull), SYM(socket),
 		SYM(consumeInput), SYM(notifies), SYM(freemem), SYM(setNoticeProcessor),
+		SYM(backendPID),
 #undef SYM
 	};
 
@@ -192,7 +194,7 @@ static const Oid record_types[RECORD_PARAMS] = {
 };
 
 enum stmt {
-	S_INSERT, S_INSERT_JOB, S_GET, S_LIST, S_JOB_ADD, S_JOB_START, S_JOB_FINISH,
+	S_INSERT, S_INSERT_JOB, S_GET, S_LIST, S_JOB_ADD, S_JOB_ADD_MINE, S_JOB_START, S_JOB_FINISH,
 	S_JOB_GET, S_JOB_DELETE, S_JOB_CLAIM, S_JOB_RENEW, S_JOB_HAND_BACK, S_COUNT
 };
 
@@ -231,6 +233,16 @@ static const struct {
 		"  RETURNING token)"
 		" SELECT pg_notify('safexec_queue', '') FROM i",
 		8, { T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8 } },
+	/* The same, claimed at once by this node, which has a worker free
+	 * for it: nobody else needs to hear of it. */
+	[S_JOB_ADD_MINE] = {
+		"INSERT INTO jobs (" JOB_COLUMNS ", owner, lease_ms)"
+		" SELECT $1, $2, 'running', 1, $3, " NOW_MS ", 0, $4, $5, NULL, $6, 0, $7, $9, $10,"
+		"  " NOW_MS " + $11"
+		" WHERE $8 = 0 OR (SELECT count(*) FROM jobs WHERE state <> 'done') < $8"
+		" RETURNING token",
+		11, { T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT,
+		      T_TEXT, T_INT8 } },
 	[S_JOB_START] = {
 		"UPDATE jobs SET state = 'running', attempts = attempts + 1, started_ms = $2"
 		" WHERE token = $1 AND state <> 'done' RETURNING token",
@@ -271,6 +283,7 @@ static const struct {
 struct pg_conn {
 	PGconn *c;
 	bool busy;
+	atomic_int pid;			/* its server process, or 0 */
 };
 
 struct store_db {
@@ -285,6 +298,7 @@ struct store_db {
 	unsigned nconns;
 	uint64_t retry_at_ns;		/* no new connection before (monotonic) */
 	unsigned backoff_ms;
+	bool connecting;		/* a connection is being made */
 	bool ever_up;
 	atomic_bool up;
 	atomic_ullong reconnects, round_trips, wait_ns, claimed;
@@ -305,7 +319,16 @@ static void quiet(void *arg, const char *message)
 /* A new connection with its statements prepared, or NULL with why. */
 static PGconn *connect_db(struct store_db *db, bool prepare, char *why, size_t whylen)
 {
-	PGconn *c = pq.connectdb(db->conninfo);
+	/* A database that does not answer must not hold a node for the
+	 * minutes TCP would wait: bounds on connecting and on a connection
+	 * gone silent, each overridden by the operator's own in the string
+	 * (which comes last, expanded from dbname). */
+	static const char *const keys[] = {
+		"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", NULL,
+	};
+	const char *values[] = { "5", "1", "5", "2", "3", "10000", db->conninfo, NULL };
+	PGconn *c = pq.connectdbParams(keys, values, 1);
 
 	if (!c) {
 		snprintf(why, whylen, "out of memory");
@@ -368,24 +391,30 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 	pc->busy = true;
 	if (pc->c && pq.status(pc->c) != CONNECTION_OK) {
 		pq.finish(pc->c);
+		atomic_store(&pc->pid, 0);
 		pc->c = NULL;
 	}
 	if (!pc->c) {
 		uint64_t now = util_now_ns();
-		if (now < db->retry_at_ns) {
+		/* One connection is made at a time, none before the backoff
+		 * allows: meanwhile the others fail at once rather than wait
+		 * (the event thread among them). */
+		if (now < db->retry_at_ns || db->connecting) {
 			pc->busy = false;
 			pthread_cond_signal(&db->freed);
 			pthread_mutex_unlock(&db->lock);
 			return -ENOTCONN;
 		}
-		/* Connecting under the lock keeps the others from piling on
-		 * a database that is down; it is rare. */
-		pc->c = connect_db(db, true, why, sizeof(why));
-		if (!pc->c) {
+		db->connecting = true;
+		pthread_mutex_unlock(&db->lock);
+		PGconn *c = connect_db(db, true, why, sizeof(why));
+		pthread_mutex_lock(&db->lock);
+		db->connecting = false;
+		if (!c) {
 			db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : BACKOFF_MIN_MS;
 			if (db->backoff_ms > BACKOFF_MAX_MS)
 				db->backoff_ms = BACKOFF_MAX_MS;
-			db->retry_at_ns = now + (uint64_t)db->backoff_ms * 1000000;
+			db->retry_at_ns = util_now_ns() + (uint64_t)db->backoff_ms * 1000000;
 			if (atomic_exchange(&db->up, false) || !db->ever_up)
 				fprintf(stderr, "store: the database cannot be reached: %s\n", why);
 			pc->busy = false;
@@ -393,7 +422,9 @@ static int conn_get(struct store_db *db, struct pg_conn **out)
 			pthread_mutex_unlock(&db->lock);
 			return -ENOTCONN;
 		}
+		pc->c = c;
 		db->backoff_ms = 0;
+		atomic_store(&pc->pid, pq.backendPID(pc->c));
 		if (!atomic_exchange(&db->up, true) && db->ever_up) {
 			atomic_fetch_add(&db->reconnects, 1);
 			fprintf(stderr, "store: connected to the database again\n");
@@ -476,14 +507,16 @@ static PGresult *run(struct store_db *db, enum stmt s, const struct params *p, i
 		return res;
 	}
 	const char *state = res ? pq.resultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? pq.resultErrorMessage(res) : pq.errorMessage(pc->c);
 	if (pq.status(pc->c) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
 	    strncmp(state, "57P", 3) == 0) {
 		/* The connection, or the server, went away. */
 		*r = -ENOTCONN;
 		if (atomic_exchange(&db->up, false))
-			fprintf(stderr, "store: lost the database: %s",
-				res ? pq.resultErrorMessage(res) : pq.errorMessage(pc->c));
+			fprintf(stderr, "store: lost the database: %.*s\n", (int)strcspn(msg, "\n"),
+				msg);
 		pq.finish(pc->c);
+		atomic_store(&pc->pid, 0);
 		pc->c = NULL;
 	} else if (strcmp(state, "23505") == 0) {
 		*r = -EEXIST;
@@ -529,6 +562,7 @@ static int exec_simple(struct store_db *db, const char *sql, int n, const char *
 		fprintf(stderr, "store: %s", res ? pq.resultErrorMessage(res) : pq.errorMessage(pc->c));
 		if (pq.status(pc->c) != CONNECTION_OK) {
 			pq.finish(pc->c);
+		atomic_store(&pc->pid, 0);
 			pc->c = NULL;
 			r = -ENOTCONN;
 		}
@@ -840,8 +874,11 @@ static int pg_insert(struct store_db *db, const struct store_prepared *pr, int64
 	if (pr->job_token) {
 		if (pr->job_answer) {
 			/* The statement puts the record's id first. */
-			json_object_del(pr->job_answer, "id");
-			answer = json_dumps(pr->job_answer, JSON_COMPACT | JSON_ENCODE_ANY);
+			json_t *copy = json_copy(pr->job_answer);
+			if (copy)
+				json_object_del(copy, "id");
+			answer = copy ? json_dumps(copy, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			json_decref(copy);
 			if (!answer || answer[0] != '{')
 				r = -ENOMEM;
 		}
@@ -934,11 +971,18 @@ static int pg_job_add(struct store_db *db, const struct store_job *job)
 	p_text(&p, job->callback_url);
 	p_text(&p, job->client);
 	p_u64(&p, db->jobs_max);
-	res = run(db, S_JOB_ADD, &p, &r);
+	enum stmt s = S_JOB_ADD;
+	if (job->state == STORE_JOB_RUNNING) {
+		s = S_JOB_ADD_MINE;
+		p_text(&p, db->node);
+		p_text(&p, db->owner);
+		p_i64(&p, db->lease_ms);
+	}
+	res = run(db, s, &p, &r);
 	if (!res && r == -ENOTCONN) {
 		/* The token is ours alone: when the second try finds it
 		 * taken, the first went through. */
-		res = run(db, S_JOB_ADD, &p, &r);
+		res = run(db, s, &p, &r);
 		if (!res && r == -EEXIST)
 			return 0;
 	}
@@ -1136,6 +1180,15 @@ static int pg_job_hand_back(struct store_db *db, const char *token, unsigned att
 
 /* ---- the listener --------------------------------------------------------------------- */
 
+/* Whether a server process is one of this node's connections. */
+static bool own_pid(struct store_db *db, int pid)
+{
+	for (unsigned i = 0; i < db->nconns; i++)
+		if (atomic_load(&db->conns[i].pid) == pid)
+			return true;
+	return false;
+}
+
 static void *listen_main(void *arg)
 {
 	struct store_db *db = arg;
@@ -1188,10 +1241,13 @@ static void *listen_main(void *arg)
 		}
 		PGnotify *note;
 		while ((note = pq.notifies(c))) {
-			if (strcmp(note->relname, "safexec_done") == 0)
-				ev->done(ev->arg, note->extra);
-			else
-				ev->queued(ev->arg);
+			/* This node's own events were told to it already. */
+			if (!own_pid(db, note->be_pid)) {
+				if (strcmp(note->relname, "safexec_done") == 0)
+					ev->done(ev->arg, note->extra);
+				else
+					ev->queued(ev->arg);
+			}
 			pq.freemem(note);
 		}
 	}

@@ -19,6 +19,7 @@
 
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "util/util.h"
 
 /* Bump when the schema changes; the open refuses a newer database. */
 #define SQLITE_SCHEMA_VERSION	4

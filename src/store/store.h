@@ -156,11 +156,15 @@ struct store_job {
 /* "queued", "running" or "done", as the database and the APIs say it. */
 const char *store_job_state_name(enum store_job_state s);
 
-/* Adds job as queued (job's state, attempts, started_ms, finished_ms,
- * answer and execution_id are ignored).  The job is committed when this
- * returns 0, so its token may be answered then and not before.  Returns 0,
- * -EINVAL (a token that is not 32 lowercase hex characters, no request, no
- * api), -EEXIST (the token is taken) or another negative errno. */
+/* Adds job as queued (job's attempts, started_ms, finished_ms, answer and
+ * execution_id are ignored; so is its state, except in a shared queue,
+ * where STORE_JOB_RUNNING adds it claimed by this node at once, for a
+ * worker here that is free: attempt 1, leased as store_job_claim() does).
+ * The job is committed when this returns 0, so its token may be answered
+ * then and not before.  Returns 0, -EINVAL (a token that is not 32
+ * lowercase hex characters, no request, no api), -EEXIST (the token is
+ * taken), -EAGAIN (a shared queue with jobs_max jobs open) or another
+ * negative errno. */
 int store_job_add(struct store *st, const struct store_job *job);
 
 /* Marks the job running from now_ms and counts one more attempt; a running

@@ -1268,7 +1268,14 @@ TEST(store_job_every_call)
 	memcpy(answer, "{\"stdout\":\"", 11);
 	memcpy(answer + big - 2, "\"}", 2);
 	answer[big] = '\0';
-	ASSERT_EQ(store_job_finish(st, tok, 0, answer, 17, 1795773656000LL), 0);
+	/* Only the start that holds it may finish it: the first start's
+	 * finish, after the second began, changes nothing. */
+	ASSERT_EQ(store_job_finish(st, tok, 1, "{\"late\":1}", 16, 1795773655500LL), -EALREADY);
+	ASSERT_EQ(store_job_get(st, tok, &got), 0);
+	ASSERT_EQ(got.state, STORE_JOB_RUNNING);
+	ASSERT(got.answer == NULL);
+	store_job_release(&got);
+	ASSERT_EQ(store_job_finish(st, tok, 2, answer, 17, 1795773656000LL), 0);
 	ASSERT_EQ(store_job_get(st, tok, &got), 0);
 	ASSERT_EQ(got.state, STORE_JOB_DONE);
 	ASSERT_EQ(got.attempts, 2);
