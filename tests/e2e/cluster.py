@@ -421,6 +421,15 @@ class Node:
                         pass
         return out
 
+    def metric_sum(self, name):
+        """The sum of every series of the metric name, labelled or not."""
+        total = 0.0
+        for line in self.get("/metrics", timeout=10).body.decode().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and (parts[0] == name or parts[0].startswith(name + "{")):
+                total += float(parts[1])
+        return total
+
     def descendants(self):
         """Pids (with start times) of every process below the node."""
         children = {}
