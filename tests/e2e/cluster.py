@@ -9,8 +9,12 @@ scale-out suite (tests/e2e/scale.py) and its benchmark (bench/scale.py).
     pg.close()                       # stops it (killing it if it will not stop), removes the directory
 
 PostgreSQL refuses to run as root, so when this runs as root the server
-runs as uid and gid 65534 (nobody, nogroup), through setpriv(1), in a
-directory chowned to it.  It listens on a unix socket in that directory
+runs as an unprivileged user through setpriv(1), in a directory chowned to
+it: the `postgres` account that Debian's package creates, else uid and gid
+65534 (nobody, nogroup).  Not nobody when there is a choice: the rootless
+escape suite runs as nobody, and between its cases it kills the new
+processes of that uid it finds (its sandboxes' leftovers, as it sees
+them), which took down this server's backends when both ran at once.  It listens on a unix socket in that directory
 and on a loopback port, with trust authentication for the role `safexec`
 (nothing but this machine's processes can reach either), and with every
 durability setting at its default: what a node sees is what it would see
@@ -27,6 +31,7 @@ import glob
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -90,9 +95,20 @@ def psql_path(bindir):
     return p if os.access(p, os.X_OK) else shutil.which("psql")
 
 
+def server_user():
+    """The uid and gid the server runs as when this runs as root."""
+    try:
+        pw = pwd.getpwnam("postgres")
+        if pw.pw_uid != 0:
+            return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        pass
+    return UNPRIVILEGED, UNPRIVILEGED
+
+
 def _traversable_base():
-    """A temporary directory whose every parent the unprivileged user can
-    enter (TMPDIR may be under /root)."""
+    """A temporary directory whose every parent any user can enter (TMPDIR
+    may be under /root)."""
     for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
         d, ok = os.path.abspath(base), True
         while True:
@@ -108,7 +124,7 @@ def _traversable_base():
             d = os.path.dirname(d)
         if ok:
             return base
-    raise ClusterError("no temporary directory that uid 65534 can enter "
+    raise ClusterError("no temporary directory that an unprivileged user can enter "
                        "(every parent needs o+x)")
 
 
@@ -120,6 +136,7 @@ class Postgres:
         self.bindir = pg_bindir()
         self.psql = psql_path(self.bindir)
         self.root = os.geteuid() == 0
+        self.uid, self.gid = server_user() if self.root else (os.geteuid(), os.getegid())
         self.dir = tempfile.mkdtemp(prefix="safexec-pg-", dir=_traversable_base()
                                     if self.root else None)
         self.data = os.path.join(self.dir, "data")
@@ -130,7 +147,7 @@ class Postgres:
         try:
             if self.root:
                 os.chmod(self.dir, 0o755)
-                os.chown(self.dir, UNPRIVILEGED, UNPRIVILEGED)
+                os.chown(self.dir, self.uid, self.gid)
             # initdb's own files are not synced (--no-sync): a crash of this
             # machine during a test loses the test anyway.  The server
             # itself keeps fsync and every other setting at its default.
@@ -146,7 +163,7 @@ class Postgres:
     # groups; the working directory is one that user may enter.
     def _cmd(self, argv):
         if self.root:
-            return ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}",
+            return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}",
                     "--clear-groups", "--", *argv]
         return argv
 

@@ -6,7 +6,8 @@ queue and history, end to end against the real binary on loopback.
 
 The suite starts its own PostgreSQL server (tests/e2e/cluster.py: initdb
 and pg_ctl from Debian's `postgresql` package, in a temporary directory,
-as uid 65534 when run as root, on a unix socket and a loopback port) and
+as the `postgres` account, else uid 65534, when run as root, on a unix
+socket and a loopback port) and
 stops it at the end, whatever happens.  Each test gets a database of its
 own on it and starts its own nodes (`--workers 2 --job-lease 3`, a data
 directory each, no JSON-lines log), reaching the database by the three
