@@ -8,8 +8,8 @@ queue's own cost per job.
 
 Starts a PostgreSQL server of its own (tests/e2e/cluster.py: initdb and
 pg_ctl from Debian's `postgresql` package, in a temporary directory, as
-an unprivileged user when run as root, every setting at its default, fsync and
-synchronous_commit included) and five `safexec serve` on loopback ports
+an unprivileged user when run as root, every setting at its default,
+fsync and synchronous_commit included) and five `safexec serve` on loopback ports
 with temporary data directories and no JSON-lines log, `--workers` each:
 
   sqlite    one node on the embedded SQLite (the default store);

@@ -4,15 +4,15 @@ queue and history, end to end against the real binary on loopback.
 
     tests/e2e/scale.py --bin build/safexec [NAME-GLOB ...]
 
-The suite starts its own PostgreSQL server (tests/e2e/cluster.py: initdb
-and pg_ctl from Debian's `postgresql` package, in a temporary directory,
-as the `postgres` account, else uid 65534, when run as root, on a unix
-socket and a loopback port) and
-stops it at the end, whatever happens.  Each test gets a database of its
-own on it and starts its own nodes (`--workers 2 --job-lease 3`, a data
-directory each, no JSON-lines log), reaching the database by the three
-forms of connection string: key=value on the socket, postgresql:// over
-TCP, postgres:// with the socket's directory as the host.
+The suite starts its own PostgreSQL server (tests/e2e/cluster.py:
+initdb and pg_ctl from Debian's `postgresql` package, in a temporary
+directory, as the `postgres` account, else uid 65534, when run as root,
+on a unix socket and a loopback port) and stops it at the end, whatever
+happens.  Each test gets a database of its own on it and starts its own
+nodes (`--workers 2 --job-lease 3`, a data directory each, no JSON-lines
+log), reaching the database by the three forms of connection string:
+key=value on the socket, postgresql:// over TCP, postgres:// with the
+socket's directory as the host.
 
 - /healthz and /metrics report the store; the schema is created once and a
   second start, or three at once, on the same database changes nothing.
