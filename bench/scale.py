@@ -174,7 +174,10 @@ def run_async(side, client, n, conc):
 
     def await_one(i):
         node = nodes[i % len(nodes)]
+        deadline = time.time() + 120
         while True:
+            if time.time() > deadline:
+                die(f"{side.name}: job {tokens[i]} not done within 120 s")
             status, raw = client.request(node, "GET", f"/api/v1/jobs/{tokens[i]}")
             if status != 200:
                 die(f"{side.name}: GET /api/v1/jobs: HTTP {status}: {raw[:300]!r}")
