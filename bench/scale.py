@@ -36,18 +36,17 @@ three kinds of load:
 Every answer must be status ok with stdout "1\n"; anything else stops the
 script, but for a 503 (nothing was stored), sent again a second later as
 Retry-After asks, up to five times, and counted in the report.  The
-queue's own cost per job comes from each side's /metrics,
-summed over its nodes, for each kind: the deltas of
-safexec_store_round_trips_total and safexec_store_seconds_total (the wall
-time of each round trip, summed over the threads that wait) divided by
-the jobs; and, for the PostgreSQL sides, PostgreSQL's own count of
-committed transactions (pg_stat_database.xact_commit, which the server
-flushes up to a second late) over the round's jobs.  Also the serial
-latency's median next to SQLite's.  The target it is read against: the
-queue adds under 1 ms per job.  Nothing is asserted: the script only
-measures.  Run as root (the sandbox then uses cgroups, as in production).
-Python 3
-standard library only.
+queue's own cost per job comes from each side's /metrics, summed over its
+nodes, for each kind: the deltas of safexec_store_round_trips_total and
+safexec_store_seconds_total (the wall time of each round trip, summed
+over the threads that wait) divided by the jobs; and, for the PostgreSQL
+sides, PostgreSQL's own count of committed transactions
+(pg_stat_database.xact_commit, which the server flushes up to a second
+late) over the round's jobs.  Also the serial latency's median next to
+SQLite's.  The target it is read against: the queue adds under 1 ms per
+job.  Nothing is asserted: the script only measures.  Run as root (the
+sandbox then uses cgroups, as in production).  Python 3 standard library
+only.
 """
 import argparse
 import concurrent.futures as futures
