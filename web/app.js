@@ -1,5 +1,5 @@
 // safexec web page: a language, a small editor, tests, a Run button, the result
-// (the compile stage's apart) and the history.
+// (the compile stage's apart, the files the program returned) and the history.
 //
 // Everything the server returns (output, code, previews, language names) is
 // untrusted, so it only ever reaches the page through textContent or a
@@ -13,8 +13,15 @@
 	const STORE_DRAFTS = 'safexec.drafts';
 	const STORE_LANGUAGES = 'safexec.languages';
 	const STORE_TESTS = 'safexec.tests';
+	const STORE_OUTPUT_FILES = 'safexec.outputFiles';
 	// The most tests one request may carry.
 	const MAX_TESTS = 256;
+	// The returned files shown inline as images, by the type the server
+	// gives them (from their names).  An SVG is only ever an <img>'s source:
+	// an image runs no script and loads nothing, markup in the page would.
+	const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml']);
+	// The bytes of a text file shown in its viewer; the rest is downloaded.
+	const TEXT_VIEW_MAX = 256 * 1024;
 	// Used until the server's list has come (and if it never does).
 	const PYTHON = {
 		language: 'python',
@@ -84,10 +91,18 @@
 		stopOnFailure: $('stop-on-failure'),
 		testResults: $('test-results'),
 		testResultList: $('test-result-list'),
+		outputFiles: $('output-files'),
+		files: $('files'),
+		filesTitle: $('files-title'),
+		fileList: $('file-list'),
+		filesNone: $('files-none'),
+		filesDropped: $('files-dropped'),
 	};
 
 	let running = false;
 	let selectedId = null;
+	// The object URLs of the files shown, revoked when the output is cleared.
+	const objectUrls = [];
 	let nextBefore = null;
 	// Escape hands Tab back to the browser once, so keyboard users can leave
 	// the editor (the usual convention of code editors in web pages).
@@ -423,10 +438,10 @@
 	// Resizing the editor changes how far the textarea can scroll.
 	if (typeof ResizeObserver === 'function') new ResizeObserver(syncScroll).observe(el.code);
 
-	// Ctrl+Enter also runs from the language, stdin, arguments, limits and
-	// tests.
+	// Ctrl+Enter also runs from the language, stdin, arguments, limits,
+	// tests and the output files' checkbox.
 	for (const field of [el.language, el.stdin, el.args, el.limitWall, el.limitMemory, el.testCases,
-		el.stopOnFailure]) {
+		el.stopOnFailure, el.outputFiles]) {
 		field.addEventListener('keydown', (ev) => {
 			if (isRunShortcut(ev)) {
 				ev.preventDefault();
@@ -861,6 +876,10 @@
 		el.streams.hidden = false;
 		el.testResults.hidden = true;
 		el.testResultList.textContent = '';
+		el.files.hidden = true;
+		el.fileList.textContent = '';
+		el.filesDropped.textContent = '';
+		for (const url of objectUrls.splice(0)) URL.revokeObjectURL(url);
 	}
 
 	function showError(message) {
@@ -920,6 +939,169 @@
 		showMetrics(el.compileMetrics, el.cWall, el.cCpu, el.cMem, c);
 		el.compile.hidden = false;
 	}
+
+	// ---- Output files ------------------------------------------------------
+
+	// The files a run returned (`files`, with `output_files`): each with its
+	// name, size and a download link; an image shown, a text file in a
+	// viewer; then what was not returned, and why.  Their names and bytes
+	// are the program's: they reach the page as text, as a data: URL of
+	// checked base64 for an <img>, or as a Blob to download.
+
+	function isTextType(mime) {
+		return mime.startsWith('text/') || mime === 'application/json';
+	}
+
+	// The bytes of base64 text, or null when it is not base64.
+	function decodeBase64(b64) {
+		if (typeof b64 !== 'string' || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
+			return null;
+		}
+		let bin;
+		try {
+			bin = atob(b64);
+		} catch (e) {
+			return null;
+		}
+		const bytes = new Uint8Array(bin.length);
+		for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+		return bytes;
+	}
+
+	function fileNote(text) {
+		const p = document.createElement('p');
+		p.className = 'file-note';
+		p.textContent = text;
+		return p;
+	}
+
+	function fileItem(f) {
+		const name = typeof f.name === 'string' ? f.name : '';
+		const mime = typeof f.mime_type === 'string' ? f.mime_type : 'application/octet-stream';
+		const bytes = decodeBase64(f.content);
+		const size = isNum(f.size) ? f.size : (bytes ? bytes.length : null);
+		const li = document.createElement('li');
+		li.className = 'file';
+		const head = document.createElement('div');
+		head.className = 'file-head';
+		const nameEl = document.createElement('span');
+		nameEl.className = 'file-name';
+		nameEl.textContent = name;
+		head.appendChild(nameEl);
+		const meta = document.createElement('span');
+		meta.className = 'file-meta';
+		meta.textContent = (size !== null ? formatBytes(size, 1) + ' · ' : '') + mime;
+		head.appendChild(meta);
+		li.appendChild(head);
+		if (!bytes) {
+			li.dataset.kind = 'none';
+			li.appendChild(fileNote(f.content === undefined ?
+				'Its content is not kept: only its name and size.' : 'Its content cannot be read.'));
+			return li;
+		}
+		const link = document.createElement('a');
+		link.className = 'file-download';
+		link.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+		objectUrls.push(link.href);
+		link.download = name || 'file';
+		link.textContent = 'Download';
+		link.setAttribute('aria-label', 'Download ' + name + (size !== null ? ' (' + formatBytes(size, 1) + ')' : ''));
+		head.appendChild(link);
+		if (IMAGE_TYPES.has(mime)) {
+			li.dataset.kind = 'image';
+			const img = document.createElement('img');
+			img.className = 'file-image';
+			img.alt = name;
+			img.decoding = 'async';
+			img.addEventListener('error', () => {
+				img.replaceWith(fileNote('This image cannot be shown here: download it.'));
+			}, { once: true });
+			img.src = 'data:' + mime + ';base64,' + f.content;
+			li.appendChild(img);
+		} else if (isTextType(mime)) {
+			li.dataset.kind = 'text';
+			const pre = document.createElement('pre');
+			pre.className = 'stream-text file-text';
+			pre.tabIndex = 0;
+			pre.setAttribute('aria-label', name);
+			pre.textContent = new TextDecoder('utf-8').decode(bytes.subarray(0, TEXT_VIEW_MAX));
+			li.appendChild(pre);
+			if (bytes.length > TEXT_VIEW_MAX) {
+				li.appendChild(fileNote('The first ' + formatBytes(TEXT_VIEW_MAX, 0) + ' only: download it for the rest.'));
+			}
+		} else {
+			li.dataset.kind = 'binary';
+		}
+		return li;
+	}
+
+	// The entries of the output directory that were not returned.
+	function fillDropped(box, r) {
+		const list = Array.isArray(r.files_dropped) ? r.files_dropped.filter((d) => d && typeof d === 'object') : [];
+		const total = isNum(r.files_dropped_total) ? r.files_dropped_total : list.length;
+		box.textContent = '';
+		box.hidden = total === 0;
+		if (total === 0) return;
+		const p = document.createElement('p');
+		p.className = 'files-dropped-title';
+		p.textContent = 'Not returned: ' + total + (total === 1 ? ' entry' : ' entries');
+		box.appendChild(p);
+		const ul = document.createElement('ul');
+		ul.className = 'files-dropped-list';
+		for (const d of list) {
+			const li = document.createElement('li');
+			const code = document.createElement('code');
+			code.textContent = typeof d.name === 'string' ? d.name : '';
+			li.appendChild(code);
+			li.appendChild(document.createTextNode(': ' + (typeof d.reason === 'string' ? d.reason : 'not returned')));
+			ul.appendChild(li);
+		}
+		if (total > list.length) {
+			const li = document.createElement('li');
+			li.textContent = 'and ' + (total - list.length) + ' more';
+			ul.appendChild(li);
+		}
+		box.appendChild(ul);
+	}
+
+	// Fills a files section (the run's, or a test's) from an answer with
+	// `files`; false when the answer has none (no output_files).
+	function fillFiles(parts, r) {
+		if (!Array.isArray(r.files)) return false;
+		// By name, numbers as numbers: figure-2.png before figure-10.png.
+		const files = r.files.filter((f) => f && typeof f === 'object').sort((a, b) =>
+			String(a.name).localeCompare(String(b.name), 'en', { numeric: true }));
+		parts.title.textContent = 'Files' + (files.length ? ' (' + files.length + ')' : '');
+		for (const f of files) parts.list.appendChild(fileItem(f));
+		fillDropped(parts.dropped, r);
+		parts.none.textContent = parts.dropped.hidden ? 'The program left no file in /box/out.' :
+			'No file returned.';
+		parts.none.hidden = files.length > 0;
+		return true;
+	}
+
+	// A test's own files section, as the run's.
+	function testFiles(t) {
+		const section = document.createElement('section');
+		section.className = 'files test-files';
+		const h = document.createElement('h4');
+		h.className = 'files-title';
+		h.textContent = 'Files';
+		const list = document.createElement('ul');
+		list.className = 'file-list';
+		const none = document.createElement('p');
+		none.className = 'files-none';
+		const dropped = document.createElement('div');
+		dropped.className = 'files-dropped';
+		section.appendChild(h);
+		section.appendChild(list);
+		section.appendChild(none);
+		section.appendChild(dropped);
+		return fillFiles({ title: h, list, none, dropped }, t) ? section : null;
+	}
+
+	el.outputFiles.checked = readStore(STORE_OUTPUT_FILES) === true;
+	el.outputFiles.addEventListener('change', () => writeStore(STORE_OUTPUT_FILES, el.outputFiles.checked));
 
 	// ---- Test results ------------------------------------------------------
 
@@ -1029,6 +1211,8 @@
 					t.stderr_truncated === true ? cut('stderr') : ''));
 			}
 			body.appendChild(streams);
+			const files = testFiles(t);
+			if (files) body.appendChild(files);
 		}
 		details.appendChild(body);
 		li.appendChild(details);
@@ -1094,6 +1278,8 @@
 		el.noOutput.textContent = 'No output.';
 		el.noOutput.hidden = a || b;
 		showMetrics(el.metrics, el.mWall, el.mCpu, el.mMem, r);
+		el.files.hidden = !fillFiles({ title: el.filesTitle, list: el.fileList, none: el.filesNone,
+			dropped: el.filesDropped }, r);
 	}
 
 	// ---- Requests ---------------------------------------------------------
@@ -1186,6 +1372,7 @@
 			body.tests = tests;
 			body.stop_on_failure = el.stopOnFailure.checked;
 		}
+		if (el.outputFiles.checked) body.output_files = true;
 
 		setBusy(true);
 		hideDraftNote();

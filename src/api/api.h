@@ -171,8 +171,8 @@ int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima 
 		    struct api_error *err);
 
 /* Whether len bytes name a file a request may give (in `files`, or in a
- * Judge0 zip): [A-Za-z0-9._+-], not starting with '.' or '-', at most
- * API_FILE_NAME_MAX bytes. */
+ * Judge0 zip): util_plain_name_ok() with API_FILE_NAME_MAX, the rule of
+ * the files a run returns ([A-Za-z0-9._+-], not starting with '.' or '-'). */
 bool api_file_name_ok(const char *s, size_t len);
 
 /* Points *out at req's data (borrowed). */

@@ -6,7 +6,6 @@
  * limit would make a program fail for a reason its author cannot see.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -242,12 +241,7 @@ static ssize_t base64_decode(const char *in, size_t len, char *out)
  * given the name by a glob would read as an option. */
 bool api_file_name_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > API_FILE_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !(s[i] && strchr("._+-", s[i])))
-			return false;
-	return true;
+	return util_plain_name_ok(s, len, API_FILE_NAME_MAX);
 }
 
 static int parse_file(json_t *f, size_t i, struct api_request *req, size_t *total,

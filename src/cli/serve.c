@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "pysite/pysite.h"
 #include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
@@ -155,6 +156,15 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	rt_registry_probe(runtimes, host);
+	/* Before the first run: matplotlib's font list is built here once
+	 * rather than in every run that plots. */
+	char note[512];
+	if ((r = pysite_install(host, PYSITE_FONT_LIST, note, sizeof(note))) < 0 && r != -ENOENT) {
+		fprintf(stderr, "safexec serve: %s\n", note);
+		goto out;
+	}
+	if (note[0] && strcmp(note, "no matplotlib") != 0)
+		fprintf(stderr, "safexec: python: %s\n", note);
 	size_t available = 0;
 	for (size_t i = 0; i < runtimes->n; i++) {
 		if (runtimes->rt[i].available)

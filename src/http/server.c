@@ -41,7 +41,7 @@ static void add_common_headers(struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'; img-src 'self' data:");
 }
 
 /* Serializes a JSON value (consumed) with a final newline into a response,

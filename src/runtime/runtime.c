@@ -681,16 +681,41 @@ int rt_compile(const struct runtime *rt, struct sbx_host *host, const struct rt_
 	return r;
 }
 
+/* Whether a file of a compile stage's /box lies in the run stage's output
+ * directory, SBX_OUT_DIR: /box/out, or below it. */
+static bool in_out_dir(const char *name)
+{
+	return strncmp(name, "out", 3) == 0 && (name[3] == '\0' || name[3] == '/');
+}
+
 int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
 	   const struct sbx_file *files, size_t nfiles, struct sbx_result *out)
 {
 	struct sbx_request req;
+	struct sbx_file *kept = NULL;
 	char **cmd;
 	int r;
 
+	/* The run stage's output directory starts empty: what a compile
+	 * stage left in its own /box/out stays behind. */
+	for (size_t i = 0; job->collect_out && i < nfiles; i++) {
+		if (!in_out_dir(files[i].name))
+			continue;
+		if (!(kept = malloc(nfiles * sizeof(*kept))))
+			return -ENOMEM;
+		size_t n = 0;
+		for (size_t j = 0; j < nfiles; j++)
+			if (!in_out_dir(files[j].name))
+				kept[n++] = files[j];
+		files = kept;
+		nfiles = n;
+		break;
+	}
 	stage_request(rt, &req);
-	if (!(cmd = expand(rt->run, entry_of(rt, job), &job->run_limits, NULL, 0)))
+	if (!(cmd = expand(rt->run, entry_of(rt, job), &job->run_limits, NULL, 0))) {
+		free(kept);
 		return -ENOMEM;
+	}
 	req.cmd = (const char *const *)cmd;
 	req.files = files;
 	req.nfiles = nfiles;
@@ -705,6 +730,7 @@ int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job 
 	req.limits = job->run_limits;
 	r = sbx_run(host, &req, out);
 	free(cmd);
+	free(kept);
 	return r;
 }
 

@@ -168,7 +168,9 @@ static inline bool rt_compile_failed(const struct rt_result *r)
  * them are in out->files.  Returns 0 or a negative errno as sbx_run(). */
 int rt_compile(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
 	       struct sbx_result *out);
-/* The run stage alone, on files (the compile's, or the job's own). */
+/* The run stage alone, on files (the compile's, or the job's own); with
+ * collect_out, those in out/ (what a compile stage left in /box/out) are
+ * left out: the run's output directory starts empty. */
 int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job *job,
 	   const struct sbx_file *files, size_t nfiles, struct sbx_result *out);
 /* Compiles (when the runtime does) then runs.  Returns 0, or a negative

@@ -318,6 +318,26 @@ static void setup_binds(const struct child_args *a, const struct sources *src)
 	}
 }
 
+/* The host's entries of /etc (sbx_host_set_etc()): safexec's own files,
+ * such as a language's site configuration, never a bind of the host's;
+ * those for runs with an output directory only in those. */
+static void setup_etc(const struct child_args *a)
+{
+	char path[SBX_MAX_NAME + sizeof(R("/etc/"))];
+
+	for (size_t i = 0; i < a->netc; i++) {
+		const struct sbx_etc_entry *e = &a->etc[i];
+		if (e->out_only && !a->collect_out)
+			continue;
+		join(path, sizeof(path), R("/etc/"), e->path);
+		TRY(a, "write /etc", make_parents(path));
+		if (e->link)
+			TRY(a, "write /etc", symlink(e->data, path));
+		else
+			TRY(a, "write /etc", write_file(path, e->data, e->len, 0644));
+	}
+}
+
 /* The program's files in /box, or its code as /box/main.py. */
 static void setup_box_files(const struct child_args *a)
 {
@@ -367,7 +387,7 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
 	open_sources(a, &src);
 	TRY(a, "mount new root", mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				       "mode=0755,size=1m,nr_inodes=128"));
+				       a->root_opts));
 
 	char usr[32];
 	fd_path(usr, sizeof(usr), src.root, "usr");
@@ -382,6 +402,7 @@ static void setup_root(const struct child_args *a)
 	TRY(a, "/etc/group", write_file(R("/etc/group"), group, sizeof(group) - 1, 0644));
 	TRY(a, "/etc/hosts", write_file(R("/etc/hosts"), hosts, sizeof(hosts) - 1, 0644));
 	TRY(a, "/etc/hostname", write_file(R("/etc/hostname"), "sandbox\n", 8, 0644));
+	setup_etc(a);
 	setup_binds(a, &src);
 	close_sources(a, &src);
 

@@ -153,7 +153,76 @@ void sbx_host_close(struct sbx_host *host)
 	if (!host)
 		return;
 	cg_host_release(host);
+	free(host->etc);
+	free(host->etc_block);
 	free(host);
+}
+
+/* Whether the entry's path is the sandbox's own file, or a directory on
+ * the way to another's path, or that other's directory. */
+static bool etc_clash(const struct sbx_etc_entry *e, const struct sbx_etc_entry *others,
+		      size_t n)
+{
+	static const char *const own[] = { "passwd", "group", "hosts", "hostname" };
+
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(own); i++)
+		if (strcmp(e->path, own[i]) == 0)
+			return true;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = strlen(e->path), b = strlen(others[i].path);
+		size_t m = a < b ? a : b;
+		/* "x" against "x", "x/y" against "x" and "x" against "x/y". */
+		if (strncmp(e->path, others[i].path, m) == 0 &&
+		    (a == b || (a > b ? e->path : others[i].path)[m] == '/'))
+			return true;
+	}
+	return false;
+}
+
+int sbx_host_set_etc(struct sbx_host *host, const struct sbx_etc_entry *entries, size_t n)
+{
+	size_t bytes = 0, block = 0;
+
+	if (n > SBX_MAX_ETC)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		const struct sbx_etc_entry *e = &entries[i];
+		if (!e->path || !sbx_file_name_ok(e->path) || etc_clash(e, entries, i) ||
+		    (e->len && !e->data) ||
+		    (e->link && (e->len == 0 || memchr(e->data, '\0', e->len))))
+			return -EINVAL;
+		if (e->len > SBX_MAX_ETC_BYTES - bytes)
+			return -E2BIG;
+		bytes += e->len;
+		block += strlen(e->path) + 1 + e->len + 1;
+	}
+	struct sbx_etc_entry *etc = calloc(n ? n : 1, sizeof(*etc));
+	char *b = malloc(block ? block : 1), *p = b;
+	if (!etc || !b) {
+		free(etc);
+		free(b);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t plen = strlen(entries[i].path) + 1;
+		etc[i].path = memcpy(p, entries[i].path, plen);
+		p += plen;
+		etc[i].data = p;
+		if (entries[i].len)
+			memcpy(p, entries[i].data, entries[i].len);
+		p[entries[i].len] = '\0';
+		p += entries[i].len + 1;
+		etc[i].len = entries[i].len;
+		etc[i].link = entries[i].link;
+		etc[i].out_only = entries[i].out_only;
+	}
+	free(host->etc);
+	free(host->etc_block);
+	host->etc = etc;
+	host->etc_block = b;
+	host->netc = n;
+	host->etc_bytes = bytes;
+	return 0;
 }
 
 const struct sbx_features *sbx_host_features(const struct sbx_host *host)

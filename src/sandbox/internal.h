@@ -52,6 +52,12 @@ struct sbx_host {
 	atomic_bool stopping;		/* sbx_host_kill_all() was called */
 	atomic_ulong seq;
 	atomic_int pidfds[SBX_MAX_RUNNING]; /* -1 = free slot */
+	/* sbx_host_set_etc(): the entries, their paths and data in etc_block
+	 * (each NUL-terminated); etc_bytes is their data's size together. */
+	struct sbx_etc_entry *etc;
+	size_t netc;
+	char *etc_block;
+	size_t etc_bytes;
 };
 
 /* ---- host.c ---- */
@@ -145,6 +151,10 @@ struct child_args {
 	const char *const *binds;	/* host paths bound read-only */
 	size_t nbinds;
 	char root[SBX_MAX_PATH + 1];	/* "" = the host's /usr and top dirs */
+	/* The host's entries of /etc (sbx_host_set_etc()), data and
+	 * paths NUL-terminated. */
+	const struct sbx_etc_entry *etc;
+	size_t netc;
 	/* Write end of the pipe /box's files go into once the program has
 	 * ended (struct box_record stream), or -1; at most box_max bytes of
 	 * file data, SBX_MAX_FILES files. */
@@ -162,7 +172,8 @@ struct child_args {
 		uint64_t soft, hard;
 	} rlimits[16];
 	int nrlimits;
-	char tmpfs_opts[96];	/* size/nr_inodes options for /tmp */
+	char root_opts[96];	/* size/nr_inodes options for the new root */
+	char tmpfs_opts[96];	/* ... for /tmp */
 	char box_opts[96];	/* ... for /box */
 	char shm_opts[96];	/* ... for /dev/shm */
 	const struct sock_fprog *filter;

@@ -121,15 +121,7 @@ bool sbx_file_name_ok(const char *name)
 
 bool sbx_out_name_ok(const char *name, size_t len)
 {
-	if (len == 0 || len > SBX_MAX_OUT_NAME || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '+' || c == '-'))
-			return false;
-	}
-	return true;
+	return util_plain_name_ok(name, len, SBX_MAX_OUT_NAME);
 }
 
 /* An absolute path without "." or ".." components, at most SBX_MAX_PATH. */

@@ -282,6 +282,12 @@ static void child_limits(const struct sbx_host *host, const struct sbx_limits *l
 		tmp = l->memory_bytes / 2;
 		box = shm = l->memory_bytes / 4;
 	}
+	/* The root's own files take a few KiB; the host's /etc entries, their
+	 * data with a page each at most, and an inode each for them and for
+	 * up to two directories on their way. */
+	snprintf(a->root_opts, sizeof(a->root_opts), "mode=0755,size=%llu,nr_inodes=%zu",
+		 (unsigned long long)((1u << 20) + host->etc_bytes + host->netc * 4096),
+		 (size_t)128 + 3 * host->netc);
 	snprintf(a->tmpfs_opts, sizeof(a->tmpfs_opts), "mode=1777,size=%llu,nr_inodes=4096",
 		 (unsigned long long)tmp);
 	snprintf(a->box_opts, sizeof(a->box_opts), "mode=0755,size=%llu,nr_inodes=1024",
@@ -351,6 +357,8 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.binds = run->req->binds;
 	a.nbinds = run->req->nbinds;
 	snprintf(a.root, sizeof(a.root), "%s", run->req->root ? run->req->root : "");
+	a.etc = host->etc;
+	a.netc = host->netc;
 	a.box_fd = run->box_pipe[1];
 	a.box_max = SBX_MAX_FILES_BYTES;
 	a.collect_out = run->req->collect_out;

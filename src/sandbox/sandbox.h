@@ -80,10 +80,32 @@ struct sbx_file {
 bool sbx_file_name_ok(const char *name);
 
 /* Whether the len bytes at name may name a file returned from the output
- * directory: the API's rule for input file names, [A-Za-z0-9._+-], not
- * starting with '.' or '-', 1 to SBX_MAX_OUT_NAME bytes (so no '/', no
- * NUL, no "..", nothing a shell or a browser would read otherwise). */
+ * directory: util_plain_name_ok() with SBX_MAX_OUT_NAME, the rule of a
+ * request's file names ([A-Za-z0-9._+-], not starting with '.' or '-'). */
 bool sbx_out_name_ok(const char *name, size_t len);
+
+/*
+ * An entry of the sandbox's own /etc besides its passwd, group, hosts and
+ * hostname, which a caller gives the runs of a host (sbx_host_set_etc()):
+ * a language's site configuration, say (src/pysite/).  path is relative
+ * to /etc, a name as sbx_file_name_ok() allows (parents are made, 0755);
+ * the entry is a file of mode 0644 holding the len bytes of data, or, with
+ * link, a symbolic link to the len bytes of data (no NUL among them).  With
+ * out_only it is there only in runs with an output directory
+ * (collect_out): what a program needs only when files go back, at a cost
+ * others should not pay.  Like the rest of the root it is read-only to the
+ * program.
+ */
+struct sbx_etc_entry {
+	const char *path;
+	const char *data;
+	size_t len;
+	bool link;
+	bool out_only;
+};
+
+#define SBX_MAX_ETC		 32u		/* entries */
+#define SBX_MAX_ETC_BYTES	 (4u << 20)	/* their data together */
 
 struct sbx_limits {
 	uint64_t wall_ms;	/* wall clock, from start to the end of the run */
@@ -296,6 +318,15 @@ struct sbx_host;
 int sbx_host_open(struct sbx_host **out, char *why, size_t whylen);
 void sbx_host_close(struct sbx_host *host);
 const struct sbx_features *sbx_host_features(const struct sbx_host *host);
+
+/* Replaces the entries the later runs of host find in their /etc (copies
+ * of them: entries stays the caller's; n 0 removes them).  Not while a run
+ * of host is in progress: a program calls it before it starts running.
+ * Returns 0, -EINVAL (a path not allowed, given twice, one of the four
+ * files, or a file's and a directory's at once; a link's data empty or
+ * holding a NUL), -E2BIG (more than SBX_MAX_ETC entries or
+ * SBX_MAX_ETC_BYTES) or -ENOMEM; on failure the host keeps its entries. */
+int sbx_host_set_etc(struct sbx_host *host, const struct sbx_etc_entry *entries, size_t n);
 
 /* Probes for `safexec check`: fills *f, and, one per line, what is missing
  * or degraded into notes; then runs a test program in a sandbox as

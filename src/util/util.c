@@ -1,5 +1,5 @@
 /* util.c - number and size parsing, formatting, clocks, reading small
- * files and `key = value` lines. */
+ * files and `key = value` lines, plain file names. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,19 @@ int util_parse_u64n(const char *s, size_t len, uint64_t max, uint64_t *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+bool util_plain_name_ok(const char *name, size_t len, size_t max)
+{
+	if (len == 0 || len > max || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '+' || c == '-'))
+			return false;
+	}
+	return true;
 }
 
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out)

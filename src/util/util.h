@@ -5,6 +5,7 @@
 #ifndef SAFEXEC_UTIL_H
 #define SAFEXEC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,6 +66,17 @@ struct util_sym {
  * that `safexec run` does not pay for loading them. */
 int util_dlsyms(const char *soname, const char *package, const struct util_sym *syms,
 		size_t n, char *why, size_t whylen);
+
+/*
+ * Whether the len bytes at name make a plain file name, the one rule for
+ * the names of a request's files and of the files a run returns: 1 to max
+ * bytes of [A-Za-z0-9._+-], not starting with '.' or '-'.  So no '/', no
+ * NUL, no "..", no byte a shell, a terminal or a browser would read as
+ * anything but the name, and no option to a command a glob hands it to.
+ * Async-signal-safe (the sandbox's init calls it) and independent of the
+ * locale.
+ */
+bool util_plain_name_ok(const char *name, size_t len, size_t max);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);

@@ -11,7 +11,7 @@ stdout's and stderr's background and text drawn in their own colours, and
 the dark one darker.
 
 Debian 12 packages only: chromium, chromium-driver, python3-selenium,
-python3-pil.
+python3-pil, python3-matplotlib.
 """
 import base64
 import io
@@ -234,6 +234,10 @@ class Browser:
             if method == 'Network.requestWillBeSent':
                 url = p['request']['url']
                 self._urls[p['requestId']] = url
+                # The page's own data: images and blob: downloads (the
+                # program's files) never leave the browser.
+                if url.startswith(('data:image/', 'blob:' + self.base + '/')):
+                    continue
                 if not url.startswith(self.base + '/'):
                     self.problems.append('external request: ' + url)
             elif method == 'Network.responseReceived':
@@ -1062,6 +1066,175 @@ def run_tests(b):
         check(not b.visible('#test-results'), 'test results shown without tests')
         b.fill('#stdin', '')
 
+    def output_files():
+        # With "Output files" checked, what the program leaves in /box/out
+        # comes back under the output: a matplotlib plot (plt.savefig and
+        # plt.show()) and an SVG as <img>s, a CSV and an HTML page as text
+        # in a viewer, a binary file as a download link with its size, and
+        # the entries not returned with their reasons.
+        if b.value('#language') != 'python':
+            b.choose_language('python')
+        check(not b.js("return document.getElementById('output-files').checked;"),
+              'Output files checked at first')
+        b.fill('#code', '\n'.join([
+            'import os',
+            'import matplotlib.pyplot as plt',
+            'out = os.environ["SAFEXEC_OUT"]',
+            'plt.plot([0, 1, 2, 3], [0, 1, 4, 9], label="squares")',
+            'plt.title("safexec plot")',
+            'plt.legend()',
+            'plt.savefig(out + "/plot.png")',
+            'plt.figure()',
+            'plt.bar(["a", "b", "c"], [3, 1, 2], color="tab:orange")',
+            'plt.show()',
+            'open(out + "/drawing.svg", "w").write(',
+            '    \'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" id="program-svg" \'',
+            '    \'onload="window.pwned = 1"><script>window.pwned = 2</script>\'',
+            '    \'<rect width="120" height="60" fill="teal"/></svg>\')',
+            'open(out + "/data.csv", "w").write("x,y\\n1,2\\n")',
+            'open(out + "/page.html", "w").write("<b id=program-html>bold</b><script>window.pwned = 3</script>")',
+            'open(out + "/blob.bin", "wb").write(bytes(range(256)) * 6)',
+            'os.symlink("/etc/passwd", out + "/link")',
+            'print("done")',
+        ]))
+        b.click('#output-files')
+        b.js('''window.sentBodies = [];
+            const f = window.fetch;
+            window.fetch = function (url, opts) {
+                if (opts && typeof opts.body === 'string') window.sentBodies.push(opts.body);
+                return f.apply(this, arguments);
+            };''')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 90)
+        check_eq(json.loads(b.js('return window.sentBodies[window.sentBodies.length - 1];')).get('output_files'),
+                 True, 'output_files sent')
+        check_eq(b.text('#stdout'), 'done\n', 'stdout')
+        check(not b.visible('#stderr-block'), 'stderr: ' + b.text('#stderr'))
+        check(b.visible('#files'), 'no Files section')
+        # The images decode (natural size above 0) before anything is read.
+        b.wait_for('''return Array.from(document.querySelectorAll('#file-list img')).every(
+            (i) => i.complete && i.naturalWidth > 0);''', 'the images to load', 20)
+        files = b.js('''return Array.from(document.querySelectorAll('#file-list .file'), (f) => {
+            const img = f.querySelector('img'), pre = f.querySelector('pre'), a = f.querySelector('a');
+            return {name: f.querySelector('.file-name').textContent, kind: f.dataset.kind,
+                    meta: f.querySelector('.file-meta').textContent,
+                    img: img ? [img.naturalWidth, img.naturalHeight, img.src.split(',')[0], img.alt] : null,
+                    text: pre ? pre.textContent : null,
+                    link: a ? [a.getAttribute('download'), a.href.slice(0, 5), a.textContent,
+                               a.getAttribute('aria-label')] : null};
+        });''')
+        by = {f['name']: f for f in files}
+        # plt.show() saved the figure still open after savefig, and the
+        # bars; the files in the order of their names.
+        check_eq([f['name'] for f in files], ['blob.bin', 'data.csv', 'drawing.svg', 'figure-1.png', 'figure-2.png',
+                                             'page.html', 'plot.png'], 'files shown')
+        check_eq(b.text('#files-title'), 'Files (7)', 'the Files title')
+        for name in ('plot.png', 'figure-1.png', 'figure-2.png'):
+            f = by[name]
+            check_eq(f['kind'], 'image', name + ' kind')
+            check(f['img'] and f['img'][0] >= 320 and f['img'][1] >= 240, f'{name}: natural size {f["img"]}')
+            check_eq(f['img'][2:], ['data:image/png;base64', name], name + ' image')
+            check(re.match(r'\d+(\.\d)? KiB · image/png$', f['meta']), name + ' size and type: ' + f['meta'])
+        svg = by['drawing.svg']
+        check_eq(svg['img'], [120, 60, 'data:image/svg+xml;base64', 'drawing.svg'], 'SVG as an image')
+        # The program's SVG and HTML are never markup of the page: no <svg>
+        # element, no element of theirs, and their scripts never ran.
+        check_eq(b.js('''return [document.querySelectorAll('svg').length,
+            document.getElementById('program-svg') === null, document.getElementById('program-html') === null,
+            window.pwned === undefined];'''), [0, True, True, True], 'SVG and HTML kept out of the DOM')
+        check_eq([by['data.csv']['kind'], by['data.csv']['text']], ['text', 'x,y\n1,2\n'], 'CSV in the viewer')
+        check_eq([by['page.html']['kind'], by['page.html']['text']],
+                 ['text', '<b id=program-html>bold</b><script>window.pwned = 3</script>'], 'HTML as text')
+        blob = by['blob.bin']
+        check_eq([blob['kind'], blob['meta'], blob['img'], blob['text']],
+                 ['binary', '1.5 KiB · application/octet-stream', None, None], 'binary file')
+        check_eq(blob['link'], ['blob.bin', 'blob:', 'Download', 'Download blob.bin (1.5 KiB)'], 'download link')
+        # A click on the link downloads the file's bytes.
+        downloads = tempfile.mkdtemp(prefix='safexec-downloads-')
+        try:
+            b.cdp('Browser.setDownloadBehavior', behavior='allow', downloadPath=downloads)
+            b.js('''Array.from(document.querySelectorAll('#file-list .file')).find(
+                (f) => f.querySelector('.file-name').textContent === 'blob.bin').querySelector('a').click();''')
+            path = os.path.join(downloads, 'blob.bin')
+            deadline = time.monotonic() + 10
+            while not (os.path.exists(path) and os.path.getsize(path) == 1536) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with open(path, 'rb') as f:
+                check_eq(list(f.read()), list(range(256)) * 6, 'the downloaded bytes')
+        finally:
+            shutil.rmtree(downloads, ignore_errors=True)
+        check_eq(b.text('#files-dropped .files-dropped-title'), 'Not returned: 1 entry', 'dropped title')
+        check_eq(b.text('#files-dropped li'), 'link: not a regular file', 'dropped entry')
+        check(not b.visible('#files-none'), 'no-file note shown with files')
+
+        # A picture of it, checked where the plot is: drawn, in matplotlib's
+        # blue.  full_page_png lays the page out at its full height, so the
+        # image's place in the page is its place in the picture.
+        data, height, boxes = b.full_page_png(WIDTH, HEIGHT)
+        path = os.path.join(OUT_DIR, 'files.png')
+        with open(path, 'wb') as f:
+            f.write(data)
+        b.set_viewport(WIDTH, height)
+        rect = b.js('''const r = document.querySelector('#file-list img[alt="plot.png"]').getBoundingClientRect();
+            return [r.x + window.scrollX, r.y + window.scrollY, r.width, r.height];''')
+        b.set_viewport(WIDTH, HEIGHT)
+        img = Image.open(io.BytesIO(data)).convert('RGB')
+        check_eq(list(img.size), [WIDTH, height], 'files.png size')
+        x, y, w, h = (round(v) for v in rect)
+        check(w > 300 and h > 200, f'plot drawn {w}x{h}')
+        plot = img.crop((x, y, x + w, y + h))
+        colors = plot.getcolors(w * h) or []
+        blue = sum(n for n, c in colors if near(c, (31, 119, 180), 40))
+        white = sum(n for n, c in colors if near(c, (255, 255, 255), 4))
+        check(len(colors) > 50 and blue > 200 and white > w * h // 3,
+              f'plot in {len(colors)} colours, {blue} blue and {white} white pixels of {w * h}')
+
+        # The history keeps them: a click on the run shows the same files.
+        b.click('#history-list .history-item')
+        b.wait_for("return document.querySelectorAll('#file-list .file').length === 7;", 'the files from the history')
+        b.wait_for('''return Array.from(document.querySelectorAll('#file-list img')).every(
+            (i) => i.complete && i.naturalWidth > 0);''', 'the images from the history to load', 20)
+        check_eq(b.js("return document.querySelectorAll('#file-list img').length;"), 4, 'images from the history')
+
+        # The option survives a reload; unchecked, no Files section.
+        b.driver.refresh()
+        languages_listed()
+        check(b.js("return document.getElementById('output-files').checked;"), 'Output files after a reload')
+        b.fill('#code', 'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 90)
+        check_eq(b.js("return Array.from(document.querySelectorAll('#file-list .file-name'), (e) => e.textContent);"),
+                 ['figure-1.png'], 'plt.show() alone')
+        # At a phone's width nothing sticks out, the plot included.
+        b.set_viewport(390, HEIGHT)
+        width = b.js('const d = document.documentElement; return [d.scrollWidth, d.clientWidth];')
+        b.set_viewport(WIDTH, HEIGHT)
+        check(width[0] <= width[1], f'page {width[0]} px wide in a window of {width[1]} px with a plot')
+        # With tests, each test's row shows the files of its own run.
+        b.open_fold('tests-fold')
+        b.click('#test-add')
+        b.fill('#test-cases .test-case:nth-child(1) .test-stdin', 'one')
+        b.fill('#test-cases .test-case:nth-child(1) .test-expected', 'one')
+        b.click('#test-add')
+        b.fill('#test-cases .test-case:nth-child(2) .test-stdin', 'two')
+        b.fill('#test-cases .test-case:nth-child(2) .test-expected', 'three')
+        b.fill('#code', 'import os\ns = input()\nopen(os.environ["SAFEXEC_OUT"] + "/" + s + ".txt", "w").write(s)\n'
+                        'print(s)')
+        b.click('#run')
+        b.wait_status('Wrong answer', 60)
+        check(not b.visible('#files'), 'the run-wide Files section shown with tests')
+        check_eq(b.js('''return Array.from(document.querySelectorAll('#test-result-list .test-result'), (t) =>
+            Array.from(t.querySelectorAll('.test-files .file'), (f) =>
+                [f.querySelector('.file-name').textContent, f.querySelector('pre').textContent]));'''),
+                 [[['one.txt', 'one']], [['two.txt', 'two']]], "each test's files")
+        for _ in range(2):
+            b.click('#test-cases .test-case:nth-child(1) .test-remove')
+        b.click('#output-files')
+        b.fill('#code', 'print(1)')
+        b.click('#run')
+        b.wait_status('Finished (exit 0)', 60)
+        check(not b.visible('#files'), 'Files section without output_files')
+
     def no_problems():
         b.collect()
         check(not b.problems, '; '.join(b.problems))
@@ -1087,6 +1260,8 @@ def run_tests(b):
     test('C with arguments, stdin, a compiler warning, stdout and stderr', c_everything, 120)
     test('screenshots saved in ' + OUT_DIR + ' show the page', screenshots)
     test('tests entered in the Tests section run, each with its verdict, and the summary', tests_verdicts, 240)
+    test('output files: a matplotlib plot and an SVG as images, text in a viewer, a download link, '
+         'the drops', output_files, 240)
     test('no console error, failed, refused or external request', no_problems)
 
 

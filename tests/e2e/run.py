@@ -4,11 +4,13 @@
     tests/e2e/run.py --bin build/safexec [--quick] [NAME-GLOB ...]
 
 Each server runs on a free loopback port with its own temporary data
-directory.  One line per test, then "N passed, N failed".  --quick runs
+directory.  One line per test, then "N passed, N failed" (", N skipped"
+when this host cannot run some, each with a "skip NAME: why" line).  --quick runs
 only the fast tests (bad input, one hello world), for the ASan build.
 Python 3 standard library only.
 """
 import argparse
+import base64
 import concurrent.futures as futures
 import fnmatch
 import http.client
@@ -19,6 +21,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,10 @@ JSON_CT = {"Content-Type": "application/json"}
 
 class Fail(Exception):
     pass
+
+
+class Skip(Exception):
+    """A test this host cannot run: "skip NAME: why", counted apart."""
 
 
 def check(cond, what):
@@ -642,7 +649,9 @@ def web_page_and_assets(s, slow):
     eq(r.status, 200, "GET /")
     check(r.header("Content-Type").startswith("text/html"), "HTML Content-Type")
     check(b"<html" in r.body.lower(), "an HTML page")
-    eq(r.header("Content-Security-Policy"), "default-src 'self'", "CSP")
+    # Everything from the server itself, and images also from data: URLs
+    # (the files a program returns, which the page shows as <img>).
+    eq(r.header("Content-Security-Policy"), "default-src 'self'; img-src 'self' data:", "CSP")
     eq(r.header("X-Content-Type-Options"), "nosniff", "nosniff")
     eq(r.header("Referrer-Policy"), "no-referrer", "Referrer-Policy")
     ext = re.findall(rb'(?:src|href|action)\s*=\s*["\']?(?:https?:)?//', r.body, re.I)
@@ -1320,6 +1329,387 @@ def history_records_carry_their_message(s, slow):
     eq(r["message"], j["message"], "the same message as the answer")
 
 
+# --- Output files ------------------------------------------------------------------
+
+OUT_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,63}")
+OUT_REASONS = {"not a regular file", "name not allowed", "over the count bound",
+               "over the size bound", "changed while read", "not readable"}
+MIME = {"png": "image/png", "jpg": "image/jpeg", "svg": "image/svg+xml", "csv": "text/csv",
+        "txt": "text/plain", "json": "application/json", "html": "text/plain",
+        "bin": "application/octet-stream"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def out_files(j, max_files=64, max_bytes=16 << 20, what="files"):
+    """{name: bytes} of an answer's files, each checked: exactly name, size,
+    mime_type and content, the content base64 of size bytes, the name by the
+    rule, within the bounds; the drops listed with known reasons and
+    printable names."""
+    files = j.get("files")
+    check(isinstance(files, list), f"{what}: no files list: {str(j)[:300]}")
+    got = {}
+    for f in files:
+        eq(sorted(f), ["content", "mime_type", "name", "size"], f"{what}: fields of a file")
+        name = f["name"]
+        check(OUT_NAME.fullmatch(name) is not None, f"{what}: a name breaks the rule: {name!r}")
+        check(name not in got, f"{what}: {name} twice")
+        data = base64.b64decode(f["content"], validate=True)
+        eq(f["size"], len(data), f"{what}: size of {name}")
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        eq(f["mime_type"], MIME.get(ext, "application/octet-stream"), f"{what}: type of {name}")
+        got[name] = data
+    check(len(got) <= max_files, f"{what}: {len(got)} files, the bound is {max_files}")
+    check(sum(map(len, got.values())) <= max_bytes, f"{what}: more bytes than {max_bytes}")
+    listed, total = j.get("files_dropped", []), j.get("files_dropped_total", 0)
+    check(("files_dropped" in j) == ("files_dropped_total" in j) == (total > 0),
+          f"{what}: files_dropped {listed!r} with files_dropped_total {total!r}")
+    check(len(listed) <= 32 and len(listed) <= total, f"{what}: {len(listed)} drops listed of {total}")
+    for d in listed:
+        eq(sorted(d), ["name", "reason"], f"{what}: fields of a drop")
+        check(all(0x20 <= ord(c) < 0x7f for c in d["name"]), f"{what}: dropped name {d['name']!r}")
+        check(d["reason"] in OUT_REASONS, f"{what}: reason {d['reason']!r}")
+    return got
+
+
+def drops(j):
+    return {d["name"]: d["reason"] for d in j.get("files_dropped", [])}
+
+
+def png_size(data):
+    check(data[:8] == PNG_MAGIC and data[12:16] == b"IHDR", f"not a PNG: {data[:16]!r}")
+    return struct.unpack(">II", data[16:24])
+
+
+@test(quick=True)
+def output_files_come_back_with_name_size_type_and_content(s, slow):
+    code = ("import os\n"
+            "d = os.environ['SAFEXEC_OUT']\n"
+            "print(d, sorted(os.listdir(d)), oct(os.stat(d).st_mode & 0o777))\n"
+            "open(d + '/a.csv', 'w').write('x,y\\n1,2\\n')\n"
+            "open(d + '/image.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + bytes(range(256)))\n"
+            "open(d + '/empty.txt', 'w').close()\n"
+            "open(d + '/data.json', 'w').write('{\"k\": 1}')\n"
+            "open(d + '/page.html', 'w').write('<script>alert(1)</script>')\n"
+            "open(d + '/raw.bin', 'wb').write(bytes(range(256)) * 4)\n"
+            "open('/box/not-out.txt', 'w').write('stays')\n")
+    j = s.execute({"code": code, "output_files": True})
+    eq(j["status"], "ok", f"status ({j['stderr'][-300:]!r})")
+    eq(j["stdout"], "/box/out [] 0o700\n", "an empty /box/out of the program's own")
+    got = out_files(j)
+    eq(got, {"a.csv": b"x,y\n1,2\n", "image.png": PNG_MAGIC + bytes(range(256)), "empty.txt": b"",
+             "data.json": b'{"k": 1}', "page.html": b"<script>alert(1)</script>",
+             "raw.bin": bytes(range(256)) * 4}, "the files")
+    check("files_dropped" not in j, "files_dropped without a drop")
+    # The same through a job.
+    r = s.post("/api/v1/jobs?wait=true", {"code": code, "output_files": True})
+    eq(r.status, 200, f"job ({r.body[:200]!r})")
+    eq(out_files(r.json["result"], what="the job's files"), got, "the job's files")
+    # Not asked for: no directory, no variable, no field.
+    for extra in ({}, {"output_files": False}, {"output_files": None}):
+        j = s.execute({"code": "import os\nprint(os.path.exists('/box/out'), "
+                               "'SAFEXEC_OUT' in os.environ)\n", **extra})
+        eq(j["stdout"], "False False\n", f"without output_files {extra}")
+        check("files" not in j and "files_dropped" not in j, f"files in the answer with {extra}")
+    # Bad values are refused before anything runs.
+    for bad, code_ in (("yes", "invalid_request"), ({"max_files": 0}, "invalid_limit"),
+                       ({"max_bytes": "1"}, "invalid_limit"), ({"max_files": 1025}, "limit_exceeded"),
+                       ({"max_bytes": (16 << 20) + 1}, "limit_exceeded"),
+                       ({"count": 1}, "invalid_request")):
+        expect_error(s.post("/api/v1/execute", {"code": "", "output_files": bad}), 400, code_)
+
+
+@test()
+def output_files_request_bounds_drop_and_leave_the_status(s, slow):
+    # Five files of 300 bytes, two allowed: three over the count; the
+    # program's exit status stays its own.
+    code = ("import os, sys\n"
+            "for i in range(5):\n"
+            "    open(os.environ['SAFEXEC_OUT'] + '/f%d.txt' % i, 'w').write(str(i) * 300)\n"
+            "sys.exit(3)\n")
+    j = s.execute({"code": code, "output_files": {"max_files": 2}})
+    eq((j["status"], j["exit_code"]), ("runtime_error", 3), "status unchanged by drops")
+    got = out_files(j, max_files=2)
+    eq(len(got), 2, "files returned")
+    eq(j["files_dropped_total"], 3, "files_dropped_total")
+    eq(sorted(drops(j).values()), ["over the count bound"] * 3, "reasons")
+    eq(sorted(set(got) | set(drops(j))), [f"f{i}.txt" for i in range(5)], "every file accounted for")
+    # 1000 bytes: three files of 300 fit, by their sizes, before any is read.
+    j = s.execute({"code": code, "output_files": {"max_bytes": 1000}})
+    got = out_files(j, max_bytes=1000)
+    eq(len(got), 3, "files within 1000 bytes")
+    eq(sorted(drops(j).values()), ["over the size bound"] * 2, "reasons")
+    # Both bounds, and the listing's own: 40 files, 32 listed.
+    j = s.execute({"code": "import os\nfor i in range(41):\n"
+                           "    open(os.environ['SAFEXEC_OUT'] + '/g%02d' % i, 'w').write('x')\n",
+                   "output_files": {"max_files": 1, "max_bytes": 1}})
+    out_files(j, max_files=1, max_bytes=1)
+    eq((j["status"], len(j["files"]), len(j["files_dropped"]), j["files_dropped_total"]),
+       ("ok", 1, 32, 40), "status, files, listed and total")
+    # A run killed at a limit returns nothing of its directory.
+    j = s.execute({"code": "import os, time\nopen(os.environ['SAFEXEC_OUT'] + '/x', 'w').write('x')\n"
+                           "time.sleep(5)\n", "output_files": True, "limits": {"wall_time_ms": 500}})
+    eq((j["status"], j["files"]), ("timeout", []), "a run killed at its limit")
+
+
+@test()
+def output_files_with_tests_each_tests_own(s, slow):
+    code = ("import os, sys\n"
+            "s = input()\n"
+            "open(os.environ['SAFEXEC_OUT'] + '/' + s + '.txt', 'w').write(s * 3)\n"
+            "print(sorted(os.listdir(os.environ['SAFEXEC_OUT'])))\n")
+    j = s.execute({"code": code, "output_files": True,
+                   "tests": [{"stdin": "a", "expected_output": "['a.txt']"},
+                             {"stdin": "b", "expected_output": "['b.txt']"},
+                             {"stdin": "c", "expected_output": "wrong"}]})
+    eq(j["verdict"], "wrong_answer", "verdict")
+    for i, name in enumerate("abc"):
+        eq(out_files(j["tests"][i], what=f"test {i}"), {name + ".txt": name.encode() * 3},
+           f"test {i}'s files (each test has a /box/out of its own)")
+    eq(out_files(j), {"c.txt": b"ccc"}, "the decisive test's files at the top level")
+    # Each test's share of what an answer may hold.
+    expect_error(s.post("/api/v1/execute", {"code": code, "output_files": {"max_bytes": 16 << 20},
+                                            "tests": [{"stdin": "a"}] * 8}), 400, "limit_exceeded",
+                 "with 8 tests")
+
+
+@test()
+def output_files_history_keeps_names_and_sizes(s, slow):
+    code = ("import os\nd = os.environ['SAFEXEC_OUT']\n"
+            "open(d + '/small.txt', 'w').write('kept')\n"
+            "open(d + '/big.bin', 'wb').write(b'b' * (2 << 20))\n"
+            "os.symlink('/etc/passwd', d + '/link')\n")
+    j = s.execute({"code": code, "output_files": True})
+    got = out_files(j)
+    eq(sorted((k, len(v)) for k, v in got.items()), [("big.bin", 2 << 20), ("small.txt", 4)], "the answer")
+    h = s.get(f"/api/v1/executions/{j['id']}").json
+    files = {f["name"]: f for f in h["files"]}
+    eq(sorted((n, f["size"], f["mime_type"]) for n, f in files.items()),
+       [("big.bin", 2 << 20, "application/octet-stream"), ("small.txt", 4, "text/plain")],
+       "names, sizes and types in the history")
+    # Within history_files_max (1 MiB): the small file's content, not the big one's.
+    eq(base64.b64decode(files["small.txt"]["content"]), b"kept", "the small file's content kept")
+    check("content" not in files["big.bin"], "content past history_files_max kept")
+    eq(h["files_dropped"], [{"name": "link", "reason": "not a regular file"}], "drops in the history")
+    eq(h["files_dropped_total"], 1, "files_dropped_total in the history")
+
+
+@test()
+def output_files_many_and_sparse_and_growing_are_bounded(s, slow):
+    # 100000 small files: /box runs out of inodes first; 64 come back, the
+    # rest are counted, 32 listed, and the answer is quick.
+    t0 = time.time()
+    j = s.execute({"code": "import os, errno\nd = os.environ['SAFEXEC_OUT']\nmade, why = 0, 'OK'\n"
+                           "for i in range(100000):\n"
+                           "    try:\n"
+                           "        open('%s/f%06d.txt' % (d, i), 'w').write('x')\n"
+                           "    except OSError as e:\n"
+                           "        why = errno.errorcode[e.errno]\n"
+                           "        break\n"
+                           "    made += 1\n"
+                           "print(made, why)\n", "output_files": True})
+    m = re.fullmatch(r"(\d+) (ENOSPC|OK)\n", j["stdout"])
+    check(m is not None, f"stdout {j['stdout']!r}")
+    made = int(m.group(1))
+    got = out_files(j)
+    eq((len(got), len(j["files_dropped"]), j["files_dropped_total"]), (64, 32, made - 64),
+       f"files, listed and total of {made} made")
+    check(set(drops(j).values()) == {"over the count bound"}, "reasons")
+    check(time.time() - t0 < 20, f"the answer took {time.time() - t0:.1f} s")
+    # A sparse file: 100 GiB is past any file size a request may allow; the
+    # largest, 16 GiB, is dropped by its size without a byte read.
+    j = s.execute({"code": "import os\nf = open(os.environ['SAFEXEC_OUT'] + '/sparse.bin', 'wb')\n"
+                           "for n in (100 << 30, 16 << 30):\n"
+                           "    try:\n"
+                           "        f.truncate(n)\n"
+                           "        print(n >> 30, 'OK')\n"
+                           "    except OSError as e:\n"
+                           "        print(n >> 30, e.strerror)\n",
+                   "output_files": True, "limits": {"file_size_bytes": 16 << 30}})
+    eq(j["stdout"], "100 File too large\n16 OK\n", "the sparse file")
+    eq((out_files(j), drops(j)), ({}, {"sparse.bin": "over the size bound"}), "sparse file dropped")
+    check(j["wall_time_ms"] < 3000, f"wall_time_ms {j['wall_time_ms']}")
+    # A file a background process still writes: bounded, and only its bytes.
+    j = s.execute({"code": "import os, time\nd = os.environ['SAFEXEC_OUT']\n"
+                           "if os.fork() == 0:\n"
+                           "    f = open(d + '/grow.log', 'ab', buffering=0)\n"
+                           "    while True:\n"
+                           "        f.write(b'g' * 4096)\n"
+                           "open(d + '/ok.txt', 'w').write('ok')\n"
+                           "time.sleep(0.3)\n",
+                   "output_files": {"max_bytes": 65536}, "limits": {"wall_time_ms": 5000}})
+    eq(j["status"], "ok", "status")
+    got = out_files(j, max_bytes=65536)
+    eq(got.get("ok.txt"), b"ok", "ok.txt")
+    check(set(got.get("grow.log", b"")) <= {ord("g")}, "grow.log holds other bytes")
+    check(set(got) | set(drops(j)) == {"ok.txt", "grow.log"}, f"files {sorted(got)} drops {drops(j)}")
+    check(j["wall_time_ms"] < 3000, f"wall_time_ms {j['wall_time_ms']}")
+
+
+@test()
+def output_files_from_c_and_never_from_its_compile(s, slow):
+    langs = {x["language"] for x in s.get("/api/v1/languages").json}
+    prog = ("#include <stdio.h>\n#include <stdlib.h>\n"
+            "int main(void)\n{\n"
+            "\tchar path[256];\n"
+            "\tsnprintf(path, sizeof(path), \"%s/squares.csv\", getenv(\"SAFEXEC_OUT\"));\n"
+            "\tFILE *f = fopen(path, \"w\");\n"
+            "\tfor (int i = 1; i <= 3; i++)\n\t\tfprintf(f, \"%d,%d\\n\", i, i * i);\n"
+            "\treturn fclose(f) != 0;\n}\n")
+    j = s.execute({"language": "c", "code": prog, "output_files": True})
+    eq((j["status"], j["compile"]["status"]), ("ok", "ok"), f"status ({j.get('compile')})")
+    eq(out_files(j), {"squares.csv": b"1,1\n2,4\n3,9\n"}, "C's file")
+    # A compile stage has no output directory; what it leaves in /box/out
+    # is not the run's, which starts empty.
+    check("multifile" in langs, "no multifile language to compile with a script")
+    j = s.execute({"language": "multifile", "output_files": True, "files": [
+        {"name": "run.sh", "content": "ls -A /box/out\necho run > \"$SAFEXEC_OUT/from_run.txt\"\n"},
+        {"name": "compile.sh", "content": "echo \"out: ${SAFEXEC_OUT-none}\"\nmkdir out\n"
+                                          "echo compile > out/from_compile.txt\n"}]})
+    eq(j["compile"]["stdout"], "out: none\n", "the compile stage's environment")
+    eq((j["status"], j["stdout"]), ("ok", ""), f"the run's /box/out at its start ({j['stderr']!r})")
+    eq(out_files(j), {"from_run.txt": b"run\n"}, "only the run's file")
+
+
+MATPLOTLIB = "/usr/lib/python3/dist-packages/matplotlib/__init__.py"
+PLOT = ("import os, sys, time\n"
+        "t = time.monotonic()\n"
+        "import matplotlib.pyplot as plt\n"
+        "imported = time.monotonic() - t\n"
+        "plt.plot([1, 2, 3], [1, 4, 9])\n"
+        "plt.savefig(os.environ['SAFEXEC_OUT'] + '/plot.png')\n"
+        "plt.savefig('out/relative.png', dpi=50)\n"
+        "plt.figure()\n"
+        "plt.bar([1, 2], [2, 1])\n"
+        "plt.show()\n"
+        "d = os.environ['MPLCONFIGDIR']\n"
+        "print(plt.get_backend(), d, [(n[:9], os.path.islink(d + '/' + n)) for n in os.listdir(d)])\n"
+        "print('import', round(imported, 2), file=sys.stderr)\n")
+
+
+def check_plot(j, what):
+    eq(j["status"], "ok", f"{what}: status ({j['stderr'][-400:]!r})")
+    # Quiet: no warning, no font cache built: only the program's own line.
+    check(re.fullmatch(r"import [0-9.]+\n", j["stderr"]) is not None, f"{what}: stderr {j['stderr']!r}")
+    eq(j["stdout"], "module://safexec_plot /tmp/matplotlib [('fontlist-', True)]\n",
+       f"{what}: backend, configuration directory and the font list built once")
+    got = out_files(j)
+    eq(sorted(got), ["figure-1.png", "figure-2.png", "plot.png", "relative.png"], f"{what}: files")
+    eq(png_size(got["plot.png"]), (640, 480), f"{what}: plot.png")
+    eq(png_size(got["relative.png"]), (320, 240), f"{what}: relative.png")
+    eq(png_size(got["figure-2.png"]), (640, 480), f"{what}: figure-2.png (plt.show())")
+    return float(j["stderr"].split()[1])
+
+
+@test()
+def output_files_matplotlib_savefig_and_show(s, slow):
+    if not os.path.exists(MATPLOTLIB):
+        raise Skip("no python3-matplotlib (Debian's) on this host")
+    times = [check_plot(s.execute({"code": PLOT, "output_files": True}), "python runtime")
+             for _ in range(2)]
+    # Without output_files matplotlib draws with Agg, quietly, and a figure
+    # shown goes nowhere.
+    j = s.execute({"code": "import matplotlib.pyplot as plt\nplt.plot([1])\nplt.show()\n"
+                           "print(plt.get_backend())\n"})
+    eq((j["status"], j["stdout"], j["stderr"]), ("ok", "agg\n", ""), "no output_files")
+    check(min(times) < 5, f"import matplotlib.pyplot took {times} s")
+
+
+@test()
+def output_files_matplotlib_in_the_built_in_python(binary):
+    # A server with no runtime files runs its built-in Python: the same
+    # site, the same plots.
+    if not os.path.exists(MATPLOTLIB):
+        raise Skip("no python3-matplotlib (Debian's) on this host")
+    empty = tempfile.mkdtemp(prefix="safexec-e2e-runtimes-")
+    s = Server(binary, "--runtimes", empty)
+    try:
+        eq([x["language"] for x in s.get("/api/v1/languages").json], ["python"], "languages")
+        check_plot(s.execute({"code": PLOT, "output_files": True}), "built-in python")
+        check("matplotlib's font list" in s.errors(), f"the server's log: {s.errors()!r}")
+    finally:
+        s.close()
+        shutil.rmtree(empty, ignore_errors=True)
+
+
+@test()
+def output_files_server_maxima(binary):
+    s = Server(binary, "--max-output-files", "3", "--max-output-files-bytes", "2048")
+    try:
+        code = ("import os\nfor i in range(5):\n"
+                "    open(os.environ['SAFEXEC_OUT'] + '/f%d' % i, 'w').write('x' * 600)\n")
+        j = s.execute({"code": code, "output_files": True})
+        got = out_files(j, max_files=3, max_bytes=2048)
+        eq((j["status"], len(got), j["files_dropped_total"]), ("ok", 3, 2), "the server's count bound")
+        j = s.execute({"code": code, "output_files": {"max_files": 3, "max_bytes": 1300}})
+        eq(len(out_files(j, max_files=3, max_bytes=1300)), 2, "a lower request bound")
+        expect_error(s.post("/api/v1/execute", {"code": code, "output_files": {"max_files": 4}}),
+                     400, "limit_exceeded", "output_files.max_files is 4", "from 1 to 3")
+        expect_error(s.post("/api/v1/execute", {"code": code, "output_files": {"max_bytes": 2049}}),
+                     400, "limit_exceeded", "output_files.max_bytes is 2049", "from 1 to 2048")
+    finally:
+        s.close()
+
+
+@test()
+def output_files_never_follow_block_or_leak(binary):
+    # The server's environment holds a secret: /proc/self/environ of the
+    # reader would be its copy.  No returned byte may be the host's.
+    secret = "SAFEXEC_E2E_SECRET_" + os.urandom(8).hex()
+    s = Server(binary, env={"SAFEXEC_E2E_SECRET": secret})
+    try:
+        code = ("import os, time\nd = os.environ['SAFEXEC_OUT'].encode()\n"
+                "for name, target in [(b'passwd', '/etc/passwd'), (b'self_environ', '/proc/self/environ'),\n"
+                "                     (b'init_environ', '/proc/1/environ'), (b'up', '../../etc/passwd'),\n"
+                "                     (b'root', '/')]:\n"
+                "    os.symlink(target, d + b'/' + name)\n"
+                "os.link('/box/main.py', d + b'/own.py')\n"
+                "for src in ('/etc/passwd', '/usr/bin/python3', '/proc/1/environ'):\n"
+                "    try:\n"
+                "        os.link(src, d + b'/hard')\n"
+                "        print('LINKED', src)\n"
+                "    except OSError as e:\n"
+                "        print('link', src, e.strerror)\n"
+                "os.mkfifo(d + b'/fifo')\n"
+                "os.mkfifo(d + b'/held')\n"
+                "if os.fork() == 0:\n"
+                "    fd = os.open(d + b'/held', os.O_RDWR)\n"
+                "    time.sleep(3600)\n"
+                "for n in (b'nl\\nname', b'\\xff\\xfe.txt', b'caf\\xc3\\xa9', b'.hidden', b'-rf', b'x' * 65):\n"
+                "    open(d + b'/' + n, 'w').write('dropped')\n"
+                "open(d + b'/../dotdot.txt', 'w').write('in /box, not out')\n"
+                "try:\n"
+                "    open(d + b'/a\\0b', 'w')\n"
+                "except ValueError as e:\n"
+                "    print('nul', type(e).__name__)\n"
+                "open(d + b'/ok.txt', 'w').write('ok')\n")
+        t0 = time.time()
+        r = s.post("/api/v1/execute", {"code": code, "output_files": True, "limits": {"wall_time_ms": 5000}})
+        elapsed = time.time() - t0
+        eq(r.status, 200, f"status ({r.body[:300]!r})")
+        for leak in (secret.encode(), b"root:x:0:0", b"SAFEXEC_E2E_SECRET"):
+            check(leak not in r.body, f"the answer holds {leak[:24]!r}")
+        j = r.json
+        eq(j["status"], "ok", f"status ({j['stderr'][-300:]!r})")
+        check(elapsed < 4 and j["wall_time_ms"] < 3000, f"a FIFO blocked: {elapsed:.1f} s")
+        for src in ("/etc/passwd", "/usr/bin/python3", "/proc/1/environ"):
+            check(re.search(rf"^link {re.escape(src)} (Invalid cross-device link|Operation not permitted)$",
+                            j["stdout"], re.M), f"a hard link to {src}: {j['stdout']!r}")
+        check("nul ValueError" in j["stdout"], "a NUL in a name")
+        got = out_files(j)
+        eq(sorted(got), ["ok.txt", "own.py"], "the files returned")
+        eq(got["own.py"], code.encode(), "a hard link to the program's own file is its own data")
+        want = {n: "not a regular file" for n in ("passwd", "self_environ", "init_environ", "up", "root",
+                                                  "fifo", "held")}
+        want.update({n: "name not allowed" for n in ("nl\\x0aname", "\\xff\\xfe.txt", "caf\\xc3\\xa9",
+                                                     ".hidden", "-rf", "x" * 64 + "...")})
+        eq(drops(j), want, "the drops")
+        eq(j["files_dropped_total"], len(want), "files_dropped_total")
+        # The server still answers at once.
+        eq(s.run(HELLO)["output"], "Hello World\n", "the server after it")
+    finally:
+        s.close()
+
+
 # --- Runner ------------------------------------------------------------------------
 
 # Tests that take their own server receive the binary; the others share one.
@@ -1330,7 +1720,8 @@ OWN_SERVER = {"concurrency_150_slow_requests", "unread_answers_hold_their_slot",
               "start_up_failures_are_clear_and_leave_nothing",
               "idle_connections_do_not_block",
               "graceful_sigterm", "grace_period_expires", "config_errors_exit_2",
-              "config_file_and_environment"}
+              "config_file_and_environment", "output_files_matplotlib_in_the_built_in_python",
+              "output_files_server_maxima", "output_files_never_follow_block_or_leak"}
 
 
 def start_slow(s, pool):
@@ -1360,16 +1751,19 @@ def main():
     selected = [(n, f, q) for n, f, q in TESTS
                 if (q or not args.quick) and (not args.only or any(fnmatch.fnmatch(n, p)
                                                                    for p in args.only))]
-    passed = failed = 0
+    passed = failed = skipped = 0
     start = time.time()
 
     def report(name, fn, *a):
-        nonlocal passed, failed
+        nonlocal passed, failed, skipped
         t0 = time.time()
         try:
             fn(*a)
             print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
             passed += 1
+        except Skip as e:
+            print(f"skip {name}: {e}", flush=True)
+            skipped += 1
         except Exception as e:
             failed += 1
             print(f"FAIL {name}: {e}", flush=True)
@@ -1402,7 +1796,7 @@ def main():
         if n in OWN_SERVER:
             report(n, f, binary)
     print(f"e2e took {time.time() - start:.0f} s")
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
 

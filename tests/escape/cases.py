@@ -56,6 +56,7 @@ M (the mode, see run.py) holds what `safexec check --json` says is in force
 M.abstract_name, M.unix_path, M.token, ...).
 """
 
+import hashlib
 import json
 import os
 import re
@@ -872,11 +873,47 @@ def _secret_files_check(res, M):
         return ["unparsable listing"]
     if not root <= allowed_root or not {"box", "tmp", "usr", "proc", "dev", "etc"} <= root:
         out.append("/ holds %s, expected a subset of %s" % (sorted(root), sorted(allowed_root)))
-    # The sandbox's own files only: hostname is its own, anything else
-    # (e.g. a bind of the host's ld.so.cache) is a host file.
-    if etc not in (["group", "hosts", "passwd"], ["group", "hostname", "hosts", "passwd"]):
+    # The sandbox's own files only: hostname is its own, and so is
+    # Python's site (src/pysite/: Debian's python3.X reads its
+    # sitecustomize there, matplotlib its matplotlibrc, fontconfig its
+    # fonts.conf; safexec/ holds the plotting backend and matplotlib's
+    # font list; alternatives/ links to the libraries the host chose);
+    # anything else (e.g. a bind of the host's ld.so.cache) is a host file.
+    base = [e for e in etc or [] if e in ("group", "hostname", "hosts", "passwd")]
+    site = [e for e in etc or [] if e in ("alternatives", "fonts", "matplotlibrc", "safexec")
+            or re.fullmatch(r"python3\.[0-9]+", e)]
+    if base not in (["group", "hosts", "passwd"], ["group", "hostname", "hosts", "passwd"]) \
+            or len(base) + len(site) != len(etc or []):
         out.append("/etc holds %s, expected only its own passwd, group, hosts "
-                   "(and hostname): never the host's files" % (etc,))
+                   "(and hostname), and Python's site: never the host's files" % (etc,))
+    # Every file of the site is safexec's: none holds a host file's bytes;
+    # every link is one of alternatives/, into /usr, as the host's is.
+    try:
+        tree = json.loads(d.get("etc_tree", "null")) or {}
+    except ValueError:
+        return out + ["unparsable /etc tree"]
+    for path, (kind, value) in sorted(tree.items()):
+        rel = path[len("/etc/"):]
+        if rel.split("/")[0] in ("group", "hostname", "hosts", "passwd"):
+            continue
+        if kind == "file":
+            try:
+                with open(path, "rb") as f:
+                    host = hashlib.sha256(f.read()).hexdigest()
+            except OSError:
+                host = None
+            if host == value:
+                out.append("%s holds the host's file" % path)
+        elif kind == "link":
+            try:
+                host = os.readlink(path)
+            except OSError:
+                host = None
+            if not rel.startswith("alternatives/") or not value.startswith("/usr/") \
+                    or value != host:
+                out.append("%s links to %r (the host's: %r)" % (path, value, host))
+        else:
+            out.append("%s is a %s" % (path, kind))
     if not users <= {"root", "sandbox", "nobody"} or "sandbox" not in users:
         out.append("/etc/passwd users %s" % sorted(users))
     if d.get("tmpdir") != "False":
@@ -890,11 +927,23 @@ for p in %r:
 say("tmpdir", os.path.lexists(sys.argv[1]))
 say("root", json.dumps(sorted(os.listdir("/"))))
 say("etc", json.dumps(sorted(os.listdir("/etc"))))
+tree = {}
+for d, dirs, files in os.walk("/etc"):
+    for name in dirs + files:
+        p = os.path.join(d, name)
+        if os.path.islink(p):
+            tree[p] = ["link", os.readlink(p)]
+        elif os.path.isfile(p):
+            import hashlib
+            tree[p] = ["file", hashlib.sha256(open(p, "rb").read()).hexdigest()]
+        elif not os.path.isdir(p):
+            tree[p] = ["other", oct(os.lstat(p).st_mode)]
+say("etc_tree", json.dumps(tree))
 say("users", json.dumps(sorted(l.split(":")[0] for l in open("/etc/passwd"))))
 ''' % (ABSENT,), args=lambda M: [M.tmp],
     expect=dict(status="ok", exit_code=0,
                 stdout_re="".join("absent %s\n" % re.escape(p) for p in ABSENT)
-                + r"tmpdir False\nroot .*\netc .*\nusers .*\n"),
+                + r"tmpdir False\nroot .*\netc .*\netc_tree .*\nusers .*\n"),
     check=_secret_files_check)
 
 

@@ -266,3 +266,48 @@ TEST(runtime_runs_in_its_own_root)
 	sbx_host_close(host);
 	remove_env(&e);
 }
+
+TEST(runtime_compile_stage_output_directory_stays_behind)
+{
+	struct runtime rt;
+	struct sbx_host *host = NULL;
+	struct rt_result res;
+	struct rt_job job = { 0 };
+	char why[256];
+	static const char conf[] =
+		"name = twostage\nsource_file = main.sh\n"
+		"compile = /bin/sh -c \"mkdir out out/sub && echo c > out/c.txt && "
+		"echo d > out/sub/d.txt && echo o > outside.txt && echo ${SAFEXEC_OUT-none}\"\n"
+		"run = /bin/sh -c \"ls -A /box/out; echo r > $SAFEXEC_OUT/r.txt; cat outside.txt\"\n"
+		"version = /bin/sh -c \"echo 1\"\n";
+
+	ASSERT_EQ(parse(&rt, conf, why, sizeof(why)), 0);
+	ASSERT_EQ(sbx_host_open(&host, why, sizeof(why)), 0);
+	sbx_limits_default(&job.run_limits);
+	sbx_limits_default(&job.compile_limits);
+	job.collect_out = true;
+	ASSERT_EQ(rt_execute(&rt, host, &job, &res), 0);
+	/* The compile stage has no output directory of its own; what it left
+	 * in /box/out is not the run's, which starts empty. */
+	ASSERT_STREQ(res.compile.out.data, "none\n");
+	ASSERT_EQ(res.run.status, SBX_OK);
+	ASSERT_STREQ(res.run.out.data, "o\n");
+	ASSERT_EQ(res.run.nout_files, 1);
+	ASSERT_STREQ(res.run.out_files[0].name, "r.txt");
+	rt_result_release(&res);
+
+	/* Without the run's output directory the compile's files all carry. */
+	job.collect_out = false;
+	rt_runtime_release(&rt);
+	static const char conf2[] =
+		"name = carry\nsource_file = main.sh\n"
+		"compile = /bin/sh -c \"mkdir out && echo c > out/c.txt\"\n"
+		"run = /bin/cat out/c.txt\nversion = /bin/sh -c \"echo 1\"\n";
+	ASSERT_EQ(parse(&rt, conf2, why, sizeof(why)), 0);
+	ASSERT_EQ(rt_execute(&rt, host, &job, &res), 0);
+	ASSERT_EQ(res.run.status, SBX_OK);
+	ASSERT_STREQ(res.run.out.data, "c\n");
+	rt_result_release(&res);
+	rt_runtime_release(&rt);
+	sbx_host_close(host);
+}

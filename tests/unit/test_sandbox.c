@@ -946,3 +946,133 @@ TEST(sandbox_out_request_checks)
 	ASSERT(!sbx_out_name_ok("", 0));
 	ASSERT(!sbx_out_name_ok("a\0b", 3));
 }
+
+static struct sbx_host *open_host(void)
+{
+	char why[256];
+
+	if (!host && sbx_host_open(&host, why, sizeof(why)) < 0)
+		fprintf(stderr, "  sbx_host_open: %s\n", why);
+	return host;
+}
+
+TEST(sandbox_etc_entries_are_checked)
+{
+	struct sbx_etc_entry ok[] = {
+		{ "site/a.conf", "a", 1, false, false },
+		{ "site/b", "/usr/bin", 8, true, false },
+	};
+	struct sbx_etc_entry e[2];
+
+	ASSERT(open_host() != NULL);
+	ASSERT_EQ(sbx_host_set_etc(host, ok, 2), 0);
+	static const char *const bad_paths[] = { "passwd", "hostname", "/abs", "a/../b", "./a",
+						 "a//b", "a/", "", "-x", ".." };
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+		e[0] = (struct sbx_etc_entry){ bad_paths[i], "x", 1, false, false };
+		if (sbx_host_set_etc(host, e, 1) != -EINVAL)
+			fprintf(stderr, "  accepted: \"%s\"\n", bad_paths[i]);
+		ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
+	}
+	/* Twice the same path; a file where another's directory must be. */
+	e[0] = (struct sbx_etc_entry){ "x/y", "1", 1, false, false };
+	e[1] = (struct sbx_etc_entry){ "x/y", "2", 1, false, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
+	e[1] = (struct sbx_etc_entry){ "x", "2", 1, false, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
+	e[1] = (struct sbx_etc_entry){ "x/y/z", "2", 1, false, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 2), -EINVAL);
+	e[1] = (struct sbx_etc_entry){ "x/yz", "2", 1, false, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 2), 0);
+	/* A link's target: not empty, no NUL. */
+	e[0] = (struct sbx_etc_entry){ "l", "", 0, true, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
+	e[0] = (struct sbx_etc_entry){ "l", "/a\0b", 4, true, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -EINVAL);
+	/* The bounds. */
+	struct sbx_etc_entry many[SBX_MAX_ETC + 1];
+	char names[SBX_MAX_ETC + 1][8];
+	for (size_t i = 0; i <= SBX_MAX_ETC; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%zu", i);
+		many[i] = (struct sbx_etc_entry){ names[i], "", 0, false, false };
+	}
+	ASSERT_EQ(sbx_host_set_etc(host, many, SBX_MAX_ETC), 0);
+	ASSERT_EQ(sbx_host_set_etc(host, many, SBX_MAX_ETC + 1), -E2BIG);
+	char *big = calloc(1, SBX_MAX_ETC_BYTES + 1);
+	ASSERT(big != NULL);
+	e[0] = (struct sbx_etc_entry){ "big", big, SBX_MAX_ETC_BYTES, false, false };
+	ASSERT_EQ(sbx_host_set_etc(host, e, 1), 0);
+	e[0].len = SBX_MAX_ETC_BYTES + 1;
+	ASSERT_EQ(sbx_host_set_etc(host, e, 1), -E2BIG);
+	free(big);
+}
+
+TEST(sandbox_etc_entries_in_every_run_read_only)
+{
+	static const char conf[] = "setting = 1\n";
+	char *big = malloc(3u << 20);
+	struct sbx_etc_entry e[] = {
+		{ "site/deep/a.conf", conf, sizeof(conf) - 1, false, false },
+		{ "site/python", "/usr/bin/python3", 16, true, false },
+		{ "empty", "", 0, false, false },
+		{ "big", big, 3u << 20, false, false },	/* more than the root's usual 1 MiB */
+	};
+	struct sbx_result res;
+
+	ASSERT(big != NULL);
+	memset(big, 'b', 3u << 20);
+	ASSERT(open_host() != NULL);
+	ASSERT_EQ(sbx_host_set_etc(host, e, 4), 0);
+	memset(big, 0, 3u << 20);	/* copied: the caller's own may go */
+	free(big);
+	ASSERT_EQ(run("import os\n"
+		      "print(open('/etc/site/deep/a.conf').read(), end='')\n"
+		      "print(os.readlink('/etc/site/python'), os.path.realpath('/etc/site/python').startswith('/usr/bin/python3.'))\n"
+		      "print(os.path.getsize('/etc/empty'), oct(os.stat('/etc/site').st_mode))\n"
+		      "b = open('/etc/big', 'rb').read()\n"
+		      "print(len(b), b == b'b' * len(b))\n"
+		      "for p in ('/etc/site/deep/a.conf', '/etc/site/new'):\n"
+		      "    try:\n"
+		      "        open(p, 'a')\n"
+		      "        print('WRITABLE', p)\n"
+		      "    except OSError as e:\n"
+		      "        print(e.strerror)\n"
+		      "print(sorted(os.listdir('/etc')))\n", NULL, &res), 0);
+	ASSERT_EQ(res.status, SBX_OK);
+	ASSERT_STREQ(res.out.data, "setting = 1\n"
+		     "/usr/bin/python3 True\n"
+		     "0 0o40755\n"
+		     "3145728 True\n"
+		     "Read-only file system\nRead-only file system\n"
+		     "['big', 'empty', 'group', 'hostname', 'hosts', 'passwd', 'site']\n");
+	sbx_result_release(&res);
+
+	/* None: the sandbox's four files again. */
+	ASSERT_EQ(sbx_host_set_etc(host, NULL, 0), 0);
+	ASSERT_EQ(run("import os\nprint(sorted(os.listdir('/etc')))\n", NULL, &res), 0);
+	ASSERT_STREQ(res.out.data, "['group', 'hostname', 'hosts', 'passwd']\n");
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_etc_entries_out_only_with_an_output_directory)
+{
+	struct sbx_etc_entry e[] = {
+		{ "always.conf", "a", 1, false, false },
+		{ "site/out.conf", "o", 1, false, true },
+		{ "site/out-link", "/usr", 4, true, true },
+	};
+	struct sbx_result res;
+	static const char code[] = "import os\n"
+				   "print(sorted(os.listdir('/etc')), os.path.isdir('/etc/site') and "
+				   "sorted(os.listdir('/etc/site')))\n";
+
+	ASSERT(open_host() != NULL);
+	ASSERT_EQ(sbx_host_set_etc(host, e, 3), 0);
+	ASSERT_EQ(run(code, NULL, &res), 0);
+	ASSERT_STREQ(res.out.data, "['always.conf', 'group', 'hostname', 'hosts', 'passwd'] False\n");
+	sbx_result_release(&res);
+	ASSERT_EQ(run_out(code, 0, 0, &res), 0);
+	ASSERT_STREQ(res.out.data, "['always.conf', 'group', 'hostname', 'hosts', 'passwd', 'site'] "
+		     "['out-link', 'out.conf']\n");
+	sbx_result_release(&res);
+}

@@ -1,7 +1,9 @@
-/* Unit tests: number and size parsing, size formatting. */
+/* Unit tests: number and size parsing, size formatting, plain file names. */
 #include <errno.h>
 
 #include "test.h"
+#include "api/api.h"
+#include "sandbox/sandbox.h"
 #include "util/util.h"
 
 TEST(util_parse_u64_accepts_plain_decimal)
@@ -74,4 +76,44 @@ TEST(util_format_size)
 	ASSERT_STREQ(util_format_size(128ull << 20, b, sizeof(b)), "128 MiB");
 	ASSERT_STREQ(util_format_size(3ull << 29, b, sizeof(b)), "1.5 GiB");
 	ASSERT_STREQ(util_format_size(1536, b, sizeof(b)), "1.5 KiB");
+}
+
+TEST(util_plain_name_ok_takes_the_safe_alphabet)
+{
+	ASSERT(util_plain_name_ok("plot.png", 8, 64));
+	ASSERT(util_plain_name_ok("a+b_c-d.1", 9, 64));
+	ASSERT(util_plain_name_ok("Main.java", 9, 64));
+	ASSERT(util_plain_name_ok("x", 1, 1));
+	ASSERT(util_plain_name_ok("a..b", 4, 64));	/* a name, not a path */
+	char longest[64];
+	memset(longest, 'a', sizeof(longest));
+	ASSERT(util_plain_name_ok(longest, 64, 64));
+	ASSERT(!util_plain_name_ok(longest, 64, 63));
+}
+
+TEST(util_plain_name_ok_refuses_paths_dots_options_and_odd_bytes)
+{
+	static const char *const bad[] = { ".x", "..", ".", "-x", "-", "a/b", "/a", "a b",
+					   "a\tb", "a\nb", "a\\b", "a:b", "a*b", "a?b", "a\"b",
+					   "a'b", "a<b", "a%b", "\xc3\xa9", "a\x7f", "a\xff" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (util_plain_name_ok(bad[i], strlen(bad[i]), 64))
+			fprintf(stderr, "  accepted: \"%s\"\n", bad[i]);
+		ASSERT(!util_plain_name_ok(bad[i], strlen(bad[i]), 64));
+	}
+	ASSERT(!util_plain_name_ok("", 0, 64));
+	ASSERT(!util_plain_name_ok("a\0b", 3, 64));	/* a NUL inside the len bytes */
+	ASSERT(util_plain_name_ok("ab\0", 2, 64));	/* only len bytes count */
+}
+
+TEST(util_plain_name_ok_is_the_rule_of_both_directions)
+{
+	/* The API's input names and the sandbox's returned names are one
+	 * rule with each part's bound. */
+	static const char *const names[] = { "plot.png", ".x", "-x", "a/b", "a b", "x.tar.gz" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		ASSERT_EQ(api_file_name_ok(names[i], n), util_plain_name_ok(names[i], n, API_FILE_NAME_MAX));
+		ASSERT_EQ(sbx_out_name_ok(names[i], n), util_plain_name_ok(names[i], n, SBX_MAX_OUT_NAME));
+	}
 }
