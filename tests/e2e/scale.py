@@ -25,6 +25,7 @@ socket's directory as the host.
   holding the connection answers them.
 - SIGKILL of a node in the middle of a batch: its jobs run again
   elsewhere once their lease expires; every accepted job answered once.
+  A synchronous run whose node is killed is run and recorded by another.
 - The database stopped (pg_ctl stop -m fast) and started again in the
   middle of a batch: 503 store_unavailable on /healthz and on every new
   run or job while it is down, recovery after, nothing accepted lost.
@@ -49,6 +50,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from datetime import datetime
@@ -649,6 +651,41 @@ def sigkill_node_mid_batch(ctx):
               f"{done[tok]['node']!r}")
     check_history_once([a, b], [code[:80] for code in codes])
     print(f"     {len(on_c)} jobs running on c when it was killed", flush=True)
+
+
+@test()
+def sync_run_of_a_killed_node_runs_elsewhere(ctx):
+    # A synchronous run is a job like any other: when the node holding
+    # its client's connection dies with it, the client loses its answer,
+    # and another node runs it once its lease expires and records it.
+    a = ctx.node("a")
+    b = ctx.node("b", form="url")
+    code = "import time\ntime.sleep(2)\nprint('s')  # sync-killed"
+    got = {}
+
+    def client():
+        try:
+            got["r"] = a.post("/api/v1/execute", job_body(code), timeout=30)
+        except OSError as e:
+            got["e"] = e
+    t = threading.Thread(target=client)
+    t.start()
+    until(lambda: ctx.pg.sql("SELECT node FROM jobs WHERE state = 'running'", ctx.db)
+          == [["a"]], 10, "the run running on a", every=0.05)
+    a.kill()
+    t.join(30)
+    check("e" in got or got["r"].status >= 500,
+          f"the client of a killed node gets no answer: {got}")
+
+    def recorded():
+        h = history(b)
+        return h if h else None
+    h = until(recorded, LEASE + 15, "the run recorded by b")
+    eq(len(h), 1, "executions")
+    rec = ok_status(b.get(f"/api/v1/executions/{h[0]['id']}"), 200, "the record")
+    eq((rec["code"], rec["status"], rec["stdout"]), (code, "ok", "s\n"), "the record")
+    eq(ctx.pg.sql("SELECT state, node FROM jobs", ctx.db), [["done", "b"]],
+       "the run's job, done by b")
 
 
 @test()
