@@ -69,14 +69,17 @@ lang_pkgs() {
 }
 ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust java sqlite plaintext fortran pascal csharp r"
 
-PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
+# libpq-dev: libpq's header, which the build needs; the binary loads libpq
+# (libpq5, a dependency of libpq-dev) at run time, for a PostgreSQL store.
+PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:
 	# the browser suite (tests/browser/run); npm (and nodejs, a language's):
-	# the compat suite's Piston client (tests/e2e/compat.py); every
-	# language: the language suite.
-	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil npm"
+	# the compat suite's Piston client (tests/e2e/compat.py); postgresql:
+	# the server the scale suite starts (tests/e2e/scale.py) and its psql;
+	# every language: the language suite.
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil npm postgresql"
 	langs=all
 fi
 langs=$(echo "$langs" | tr ',' ' ')
