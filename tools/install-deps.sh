@@ -75,11 +75,12 @@ PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:
-	# the browser suite (tests/browser/run); npm (and nodejs, a language's):
+	# the browser suite (tests/browser/run); python3-matplotlib: the plots of
+	# the unit, e2e and browser suites; npm (and nodejs, a language's):
 	# the compat suite's Piston client (tests/e2e/compat.py); postgresql:
 	# the server the scale suite starts (tests/e2e/scale.py) and its psql;
 	# every language: the language suite.
-	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil npm postgresql"
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil python3-matplotlib npm postgresql"
 	langs=all
 fi
 langs=$(echo "$langs" | tr ',' ' ')
