@@ -655,12 +655,46 @@ def sigkill_node_mid_batch(ctx):
 
 @test()
 def sync_run_of_a_killed_node_runs_elsewhere(ctx):
-    # A synchronous run is a job like any other: when the node holding
-    # its client's connection dies with it, the client loses its answer,
-    # and another node runs it once its lease expires and records it.
+    # A synchronous run that had to wait is a job in the shared queue: when
+    # the node running it dies, another node runs it once its lease
+    # expires, records it once, and the node holding the client's
+    # connection answers it.
+    a, b, c = ctx.three()
+    hold = [submit(a, sleeper(i, 30, "hold")) for i in range(2)]
+    until(lambda: len(running_on([a], hold, "a")) == 2, 15, "a's two workers busy")
+    code = "import time\ntime.sleep(2)\nprint('s')  # sync-spilled"
+    got = {}
+
+    def client():
+        got["r"] = a.post("/api/v1/execute", job_body(code), timeout=60)
+    t = threading.Thread(target=client)
+    t.start()
+    rows = until(lambda: ctx.pg.sql("SELECT node FROM jobs WHERE state = 'running'"
+                                    " AND api = 'execute'", ctx.db) or None,
+                 10, "the run running on b or c", every=0.05)
+    runner = {"b": b, "c": c}[rows[0][0]]
+    other = c if runner is b else b
+    runner.kill()
+    t.join(LEASE + 30)
+    r = got.get("r")
+    check(r is not None, "a answered the run")
+    j = ok_status(r, 200, "POST /api/v1/execute held by a")
+    eq((j["status"], j["stdout"]), ("ok", "s\n"), "the run's answer")
+    eq(ctx.pg.sql("SELECT state, node, attempts FROM jobs WHERE api = 'execute'", ctx.db),
+       [["done", other.name, "2"]], "the run's job, run again and done by the other node")
+    recs = [e for e in history(a) if "sync-spilled" in e["code_preview"]]
+    eq(len(recs), 1, "executions of the run")
+    a.kill()    # rather than wait for its 30 s programs to end
+
+
+@test()
+def sync_run_here_is_not_run_again(ctx):
+    # A synchronous run that a free worker of its node takes at once is no
+    # job: when that node dies with its client's connection, the client
+    # gets no answer and nobody runs it again.
     a = ctx.node("a")
     b = ctx.node("b", form="url")
-    code = "import time\ntime.sleep(2)\nprint('s')  # sync-killed"
+    code = "import time\ntime.sleep(2)\nprint('s')  # sync-here"
     got = {}
 
     def client():
@@ -670,22 +704,16 @@ def sync_run_of_a_killed_node_runs_elsewhere(ctx):
             got["e"] = e
     t = threading.Thread(target=client)
     t.start()
-    until(lambda: ctx.pg.sql("SELECT node FROM jobs WHERE state = 'running'", ctx.db)
-          == [["a"]], 10, "the run running on a", every=0.05)
+    kids = until(lambda: a.descendants() or None, 10, "the run's sandbox on a", every=0.05)
     a.kill()
+    gone(kids, 10, "the killed node's sandbox gone")
     t.join(30)
     check("e" in got or got["r"].status >= 500,
           f"the client of a killed node gets no answer: {got}")
-
-    def recorded():
-        h = history(b)
-        return h if h else None
-    h = until(recorded, LEASE + 15, "the run recorded by b")
-    eq(len(h), 1, "executions")
-    rec = ok_status(b.get(f"/api/v1/executions/{h[0]['id']}"), 200, "the record")
-    eq((rec["code"], rec["status"], rec["stdout"]), (code, "ok", "s\n"), "the record")
-    eq(ctx.pg.sql("SELECT state, node FROM jobs", ctx.db), [["done", "b"]],
-       "the run's job, done by b")
+    time.sleep(LEASE + 2)
+    eq(ctx.pg.sql("SELECT count(*) FROM jobs", ctx.db), [["0"]], "jobs")
+    eq([e for e in history(b) if "sync-here" in e["code_preview"]], [],
+       "records of the run")
 
 
 @test()
