@@ -516,11 +516,13 @@ void http_run_submission(struct http_server *srv, struct conn_ctx *job)
 		goto out;
 	}
 	r = http_execute(srv, job, false, &answer, &err);
-	if (r < 0 && err.code == API_E_SHUTTING_DOWN) {
-		/* Stopped with the service (or never started), or fenced off:
-		 * not recorded.  A shared queue's goes back to it for another
-		 * node; this node's own stays in the store for its next
-		 * start. */
+	if (r < 0 && (err.code == API_E_SHUTTING_DOWN ||
+		      (job->attempt && err.code == API_E_STORE_UNAVAILABLE))) {
+		/* Stopped with the service (or never started), fenced off, or
+		 * its record not stored: not recorded.  A shared queue's goes
+		 * back to it for another node (or, the database gone, runs
+		 * out its lease and is claimed again); this node's own stays
+		 * in the store for its next start. */
 		if (job->attempt)
 			store_job_hand_back(srv->store, job->token, job->attempt);
 		else

@@ -258,6 +258,15 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		 * node lost its lease meanwhile. */
 		ctx->job_finished = true;
 		id = -1;
+	} else if (r < 0 && srv->shared) {
+		/* Several nodes answer for one history: a run it does not
+		 * hold is not answered either, and may be sent again. */
+		json_decref(tests);
+		json_decref(*answer);
+		*answer = NULL;
+		job_result_release(&res);
+		return api_fail(err, API_E_STORE_UNAVAILABLE, "the database cannot be reached: "
+				"the run was not recorded; nothing was stored; retry later");
 	} else if (r < 0) {
 		fprintf(stderr, "safexec: could not record an execution\n");
 		id = -1;
@@ -483,6 +492,16 @@ enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 			 "all %u sandboxes are busy and %u executions are waiting; "
 			 "retry later", srv->nworkers, q->capacity);
 		return http_send_error(ctx, &err);
+	}
+	if (srv->shared) {
+		struct store_health h;
+		store_health(srv->store, &h);
+		if (!h.up) {
+			pthread_mutex_unlock(&q->lock);
+			api_fail(&err, API_E_STORE_UNAVAILABLE, "the database cannot be reached; "
+				 "nothing was stored; retry later");
+			return http_send_error(ctx, &err);
+		}
 	}
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);

@@ -209,7 +209,7 @@ static char **make_envp(const struct sbx_request *req)
 {
 	static const char *const base[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/box", "LANG=C.UTF-8", "TMPDIR=/tmp",
-		"SAFEXEC_OUT=" SBX_OUT_DIR,	/* last: only with collect_out */
+		("SAFEXEC_OUT=" SBX_OUT_DIR),	/* last: only with collect_out */
 	};
 	const char *keep[UTIL_ARRAY_SIZE(base)];
 	size_t nkeep = 0, nbase = UTIL_ARRAY_SIZE(base) - (req->collect_out ? 0 : 1);

@@ -342,13 +342,15 @@ static void serve_one(struct server *sv, int c)
 			 "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n",
 			 sv->status, sv->answer_len, sv->location[0] ? "Location: " : "",
 			 sv->location, sv->location[0] ? "\r\n" : "");
-	if (write(c, ans, (size_t)n) != n)
+	/* send() with MSG_NOSIGNAL: a client that stops reading (as the
+	 * sender does past its answer limit) must not raise SIGPIPE here. */
+	if (send(c, ans, (size_t)n, MSG_NOSIGNAL) != n)
 		return;
 	char chunk[4096];
 	memset(chunk, 'x', sizeof(chunk));
 	for (size_t left = sv->answer_len; left > 0;) {
 		size_t k = left < sizeof(chunk) ? left : sizeof(chunk);
-		ssize_t w = write(c, chunk, k);
+		ssize_t w = send(c, chunk, k, MSG_NOSIGNAL);
 		if (w <= 0)
 			return;
 		left -= (size_t)w;
