@@ -161,8 +161,14 @@ static const char build_font_list[] =
 
 /* The shared libraries numpy loads, which Debian's /usr reaches through
  * /etc/alternatives (libblas.so.3 -> /etc/alternatives/libblas.so.3-...
- * -> the BLAS the host chose). */
-static const char *const alternative_libs[] = { "libblas.so.3", "liblapack.so.3" };
+ * -> the BLAS the host chose), and those the BLAS and LAPACK Debian offers
+ * load the same way in turn (OpenBLAS's libblas.so.3 needs
+ * libopenblas.so.0, itself an alternative).  A name the host lacks is
+ * left out. */
+static const char *const alternative_libs[] = {
+	"libblas.so.3", "liblapack.so.3", "libopenblas.so.0",
+	"libblas64.so.3", "liblapack64.so.3", "libopenblas64.so.0",
+};
 #define NLIBS (sizeof(alternative_libs) / sizeof(alternative_libs[0]))
 
 /* What the site gives the sandbox's /etc: the entries and their storage. */
