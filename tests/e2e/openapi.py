@@ -110,6 +110,7 @@ def npm_install():
         try:
             p = subprocess.run(["npm", "install", "--prefix", NPM_DIR, "--no-audit", "--no-fund",
                                 "--ignore-scripts", "--no-save", "--fetch-retries=1",
+                                "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=10000",
                                 "--fetch-timeout=30000", *specs],
                                capture_output=True, text=True, timeout=100)
             ok, err = p.returncode == 0, p.stderr
@@ -124,8 +125,10 @@ def npm_install():
             except subprocess.TimeoutExpired:
                 reachable = False
             if not reachable:
-                last = [x for x in err.strip().splitlines() if x.strip()][-1:] or [""]
-                _npm["why"] = f"npm cannot reach the registry ({last[0][:200]})"
+                lines = [x.replace("npm ERR!", "").strip() for x in err.splitlines()]
+                why = ([x for x in lines if "request to" in x or "reason" in x] +
+                       [x for x in lines if x.startswith("code ")] + [x for x in lines if x])
+                _npm["why"] = f"npm cannot reach the registry: {(why or ['?'])[0][:200]}"
             else:
                 _npm["why"] = ""
                 raise Fail(f"npm install {' '.join(specs)} failed: {err[-1500:]}")
@@ -492,11 +495,10 @@ def busy_server_requests(binary, answers):
             run=rec("POST", "/run", {"code": "print(3)"})))
         t2.start()
         deadline = time.time() + 10
-        while True:
-            r = rec("POST", "/run", {"code": "print(4)"})
-            if r.status == 503:
-                break
-            check(time.time() < deadline, "no 503 queue_full from a busy server")
+        while s.get("/healthz").json["queue_length"] < 1:
+            check(time.time() < deadline, "the run did not wait for the worker")
+            time.sleep(0.05)
+        r = rec("POST", "/run", {"code": "print(4)"}, want=503)
         eq(r.json["error"]["code"], "queue_full", "a run with no room")
         t1.join(30)
         eq(out["job"].status, 202, f"a wait past wait_max ({out['job'].body[:200]!r})")
@@ -508,15 +510,23 @@ def busy_server_requests(binary, answers):
             conn.request("GET", "/healthz")
             conn.getresponse().read()
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        for conn, (method, path, body) in zip(conns, (("POST", "/run", {"code": "print(5)"}),
-                                                      ("GET", "/healthz", None))):
+
+        def on(conn, method, path, body=None):
             data = json.dumps(body) if body is not None else None
             conn.request(method, path, body=data, headers=JSON_CT if body is not None else {})
             resp = conn.getresponse()
-            r = Response(resp.status, resp.getheaders(), resp.read())
-            rec.keep(method, path, r, body)
-            eq(r.status, 503, f"{method} {path} while stopping ({r.body[:200]!r})")
+            return rec.keep(method, path, Response(resp.status, resp.getheaders(), resp.read()),
+                            body)
+
+        deadline = time.time() + 10
+        while (r := on(conns[0], "GET", "/healthz")).status != 503:
+            check(time.time() < deadline, "/healthz did not turn 503 after SIGTERM")
+            time.sleep(0.05)
+        eq(r.json["status"], "shutting_down", "/healthz while stopping")
+        r = on(conns[1], "POST", "/run", {"code": "print(5)"})
+        eq(r.status, 503, f"POST /run while stopping ({r.body[:200]!r})")
+        eq(r.json["error"]["code"], "shutting_down", "POST /run while stopping")
+        for conn in conns:
             conn.close()
         t2.join(30)
         check(out["run"].status == 200, "the run that waited was answered")
