@@ -8,6 +8,8 @@ server's answers checked against it.
 - error_codes_match_the_code: every error code of src/api/error.c, and only
   those, is in the document's ErrorCode enum, listed only under its own HTTP
   status, and in docs/api.md's table with that status (no npm needed).
+- routes_match_the_code: the document's paths and methods are those of
+  src/http/route.c's own API (not Judge0's or Piston's).
 - document_served: the server answers the document, byte for byte the
   file, as application/json, cacheable as the web page's files are.
 - document_valid: @apidevtools/swagger-parser (pinned below, installed with
@@ -56,6 +58,7 @@ from run import Fail, Response, Server, check, eq  # noqa: E402  (the e2e suite'
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DOC_FILE = os.path.join(ROOT, "docs", "openapi.json")
 ERROR_C = os.path.join(ROOT, "src", "api", "error.c")
+ROUTE_C = os.path.join(ROOT, "src", "http", "route.c")
 API_MD = os.path.join(ROOT, "docs", "api.md")
 CHECKER = os.path.join(ROOT, "tests", "e2e", "openapi_check.mjs")
 # A folder of its own: npm removes from a prefix what it was not asked for,
@@ -574,6 +577,29 @@ def error_codes_match_the_code(ctx):
     with open(API_MD) as f:
         md = dict((c, int(st)) for st, c in re.findall(r"^\| (\d{3}) \| `(\w+)` \|", f.read(), re.M))
     eq(md, codes, "docs/api.md's error table against src/api/error.c")
+
+
+@test
+def routes_match_the_code(ctx):
+    """The paths and methods of src/http/route.c's own API are the document's."""
+    with open(ROUTE_C) as f:
+        text = f.read()
+    methods = {"M_GET": {"get"}, "M_POST": {"post"}, "M_GET_POST": {"get", "post"},
+               "M_GET_DELETE": {"get", "delete"}}
+    code = {}
+    for path, ms in re.findall(r'\{ "(/[^"]*)", HTTP_R_\w+, (M_\w+), HTTP_F_SAFEXEC \}', text):
+        code[path] = methods[ms]
+    for prefix, ms in re.findall(r'\{ "(/[^"]*/)", HTTP_R_\w+, (M_\w+), HTTP_F_SAFEXEC, T_', text):
+        code[prefix + "{}"] = methods[ms]
+    served = re.search(r'#define OPENAPI_PATH "([^"]+)"', text)
+    check(served, "route.c names the document's path (OPENAPI_PATH)")
+    code[served.group(1)] = {"get"}
+    check(len(code) >= 9, f"only {len(code)} routes read from {ROUTE_C}: its tables changed shape")
+    doc = {re.sub(r"\{[^}]+\}", "{}", p): set(item) for p, item in load_doc()["paths"].items()}
+    eq(sorted(set(code) - set(doc)), [], "paths of route.c the document lacks")
+    eq(sorted(set(doc) - set(code)), [], "paths in the document that route.c lacks")
+    for path in sorted(code):
+        eq(sorted(doc[path]), sorted(code[path]), f"the methods of {path}")
 
 
 @test
