@@ -48,17 +48,14 @@ try {
 
 // The document against the OpenAPI 3.1 schema; validate() also resolves
 // every $ref (a missing target fails).  It changes what it is given: a copy.
+// Then (both modes) every schema in it must compile with Ajv in strict mode
+// and its examples fit their schemas.
 try {
 	await SwaggerParser.validate(structuredClone(doc));
 } catch (e) {
 	console.log(JSON.stringify({ ok: false, error: String(e.message).slice(0, 2000) }));
 	process.exit(1);
 }
-if (mode === 'validate') {
-	console.log(JSON.stringify({ ok: true }));
-	process.exit(0);
-}
-
 const api = await SwaggerParser.dereference(structuredClone(doc));
 // Strict: a keyword Ajv does not know (a typo in the document) is an error.
 const ajv = new Ajv2020({ strict: true, strictTypes: false, allErrors: true });
@@ -70,24 +67,43 @@ function validator(schema) {
 	return compiled.get(schema);
 }
 
-// Every schema of an answer compiles (in strict mode), answered here or not.
+// Every schema compiles (in strict mode), answered here or not, and the
+// document's own examples fit theirs.
 try {
 	const ops = Object.values(api.paths).flatMap(item => Object.values(item));
-	for (const op of ops)
-		for (const media of Object.values((op.requestBody || {}).content || {}))
-			validator(media.schema);
-	const all = [...ops.flatMap(op => Object.values(op.responses || {})),
-		...Object.values(api.components.responses)];
-	for (const resp of all) {
-		for (const media of Object.values(resp.content || {}))
-			validator(media.schema);
-		for (const h of Object.values(resp.headers || {}))
-			if (h.schema)
-				validator(h.schema);
+	const media = [...ops.flatMap(op => Object.values((op.requestBody || {}).content || {})),
+		...[...ops.flatMap(op => Object.values(op.responses || {})),
+			...Object.values(api.components.responses)]
+			.flatMap(resp => Object.values(resp.content || {}))];
+	const examples = [];
+	for (const m of media) {
+		validator(m.schema);
+		for (const [name, ex] of Object.entries(m.examples || {}))
+			examples.push([`example ${name}`, m.schema, ex.value]);
 	}
+	const others = [...ops.flatMap(op => op.parameters || []),
+		...Object.values(api.components.headers || {}),
+		...Object.values(api.components.responses).flatMap(r => Object.values(r.headers || {}))];
+	for (const x of others)
+		validator(x.schema);
+	for (const [name, schema] of Object.entries(api.components.schemas)) {
+		validator(schema);
+		for (const ex of schema.examples || [])
+			examples.push([`components.schemas.${name}'s example`, schema, ex]);
+	}
+	for (const [what, schema, value] of examples)
+		if (!validator(schema)(value)) {
+			console.log(JSON.stringify({ ok: false, error: `${what} does not fit its schema: ` +
+				ajv.errorsText(validator(schema).errors, { separator: '; ' }) }));
+			process.exit(1);
+		}
 } catch (e) {
 	console.log(JSON.stringify({ ok: false, error: `a schema does not compile: ${e.message}` }));
 	process.exit(1);
+}
+if (mode === 'validate') {
+	console.log(JSON.stringify({ ok: true }));
+	process.exit(0);
 }
 
 // Concrete paths first, then templated ones ({name}: one segment).
