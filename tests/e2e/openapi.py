@@ -614,7 +614,8 @@ def document_served(ctx):
     eq(r.header("Content-Type"), "application/json", "Content-Type")
     eq(r.header("Cache-Control"), "no-cache", "Cache-Control, as the web page's files")
     eq(r.header("X-Content-Type-Options"), "nosniff", "X-Content-Type-Options")
-    check(r.body == want, "the document served is docs/openapi.json as built")
+    check(r.body == want, "the document served is not docs/openapi.json: the binary is older "
+          "than the file (make)")
     eq(r.json["openapi"], "3.1.0", "openapi")
     h = s.request("HEAD", "/api/v1/openapi.json")
     eq((h.status, h.body, h.header("Content-Length")), (200, b"", str(len(want))), "HEAD")
