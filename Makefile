@@ -44,6 +44,7 @@ B        ?= build
 POLICY   := src/sandbox/seccomp.c
 SRC      := $(filter-out src/main.c $(POLICY),$(wildcard src/*/*.c))
 WEB      := $(wildcard web/*)
+API_DOC  := docs/openapi.json
 OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/web_assets.o $(B)/seccomp_bpf.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -70,10 +71,11 @@ $(B)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
 
-# The web page's files go into the binary as one generated C table.
-$(B)/web_assets.c: $(WEB) tools/embed.sh
+# The web page's files and the API's description (served at
+# /api/v1/openapi.json) go into the binary as one generated C table.
+$(B)/web_assets.c: $(WEB) $(API_DOC) tools/embed.sh
 	@mkdir -p $(B)
-	sh tools/embed.sh $(WEB) > $@
+	sh tools/embed.sh $(WEB) $(API_DOC) > $@
 $(B)/web_assets.o: $(B)/web_assets.c
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
 
