@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,11 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return cli_serve(argc - 1, argv + 1);
+	/* Not in the usage: the manual page safexec.conf(5), for `make install`. */
+	if (strcmp(cmd, "__conf-man") == 0) {
+		cfg_man(stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
