@@ -32,8 +32,12 @@ HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection 
 	-fcf-protection -fPIE -fno-strict-overflow -fno-delete-null-pointer-checks
 LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 
+# Python's headers, for the warm starts' embedding of libpython (loaded at
+# run time, by the zygote only: src/warm/python.c) and that file alone.
+PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
+
 OPT      ?= -O2 -g
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) $(OBJ_CFLAGS) $(EXTRA_CFLAGS)
 LIBS     := $(PKG_LIBS) -lpthread
 
 B        ?= build
@@ -62,6 +66,7 @@ test:
 $(B)/safexec: $(B)/src/main.o $(OBJ)
 	$(CC) $(OPT) $(LDHARDEN) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/src/warm/python.o: OBJ_CFLAGS = $(PY_CFLAGS)
 $(B)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "util/util.h"
+#include "warm/warm.h"
 
 static void usage(FILE *f)
 {
@@ -27,6 +28,9 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return cli_serve(argc - 1, argv + 1);
+	/* Not for users: started by the warm starts themselves. */
+	if (strcmp(cmd, "zygote") == 0)
+		return warm_zygote_main(argc, argv);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -16,6 +16,7 @@
 #include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "util/util.h"
+#include "warm/warm.h"
 
 #define EXIT_USAGE 2
 #define EXIT_INTERNAL 125
@@ -54,7 +55,10 @@ static void usage(FILE *f)
 	      "  --out DIR          write the files the program leaves in /box/out into\n"
 	      "                     DIR (made if missing; implies --collect-out); an\n"
 	      "                     existing file is never overwritten, unless --force\n"
-	      "  --force            with --out: replace existing files\n\n"
+	      "  --force            with --out: replace existing files\n"
+	      "  --warm             run Python as the server's warm starts do, through\n"
+	      "                     a zygote started for this one run (slower alone: for\n"
+	      "                     testing them); fails unless the run went warm\n\n"
 	      "Exit status: the program's, 128+N when signal N ended it (a limit ends it\n"
 	      "with SIGKILL; without a CPU cgroup the CPU limit with SIGXCPU, 24),\n"
 	      "125 when safexec itself failed (the sandbox, reading FILE or --stdin, or\n"
@@ -93,7 +97,7 @@ static int write_all(int fd, const char *p, size_t n)
 enum { OPT_JSON = 256, OPT_WALL, OPT_CPU, OPT_MEMORY, OPT_PROCS, OPT_OUTPUT,
        OPT_FSIZE, OPT_NOFILE, OPT_STDIN, OPT_LANGUAGE, OPT_RUNTIMES,
        OPT_C_WALL, OPT_C_CPU, OPT_C_MEMORY, OPT_C_PROCS, OPT_C_OUTPUT,
-       OPT_COLLECT_OUT, OPT_OUT_FILES, OPT_OUT_BYTES, OPT_OUT_DIR, OPT_FORCE };
+       OPT_COLLECT_OUT, OPT_OUT_FILES, OPT_OUT_BYTES, OPT_OUT_DIR, OPT_FORCE, OPT_WARM };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -117,6 +121,7 @@ static const struct option options[] = {
 	{ "out-max-bytes", required_argument, NULL, OPT_OUT_BYTES },
 	{ "out", required_argument, NULL, OPT_OUT_DIR },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "warm", no_argument, NULL, OPT_WARM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -281,6 +286,7 @@ struct opts {
 	const char *out_dir;	/* --out DIR */
 	int out_fd;		/* DIR, opened before the run; -1: none */
 	bool force;
+	bool warm;		/* --warm */
 	struct given given;
 	char **paths;		/* the FILEs */
 	size_t npaths;
@@ -413,15 +419,24 @@ static int report_language(const struct opts *o, const struct rt_result *res,
 /* The sandbox, with Python's site: a plot works as under the server, only
  * slower, since no font list is built for one run (each Python run builds
  * its own).  A host whose Python has no site of ours runs without one. */
-static int open_host(struct sbx_host **host, char *why, size_t whylen)
+static int open_host(const struct opts *o, struct sbx_host **host, struct warm **warm,
+		     char *why, size_t whylen)
 {
 	char note[256];
 	int r;
 
+	*warm = NULL;
 	if ((r = sbx_host_open(host, why, whylen)) < 0)
 		return r;
-	if ((r = pysite_install(*host, 0, note, sizeof(note))) < 0 && r != -ENOENT) {
+	if ((r = pysite_install(*host, 0, note, sizeof(note))) < 0 && r != -ENOENT)
 		snprintf(why, whylen, "%s", note);
+	else if (o->warm) {
+		struct warm_config wc = { .runs_max = 1, .seconds_max = 3600 };
+		if ((r = warm_open(warm, *host, &wc, note, sizeof(note))) < 0)
+			snprintf(why, whylen, "--warm: %s", note);
+	} else
+		r = 0;
+	if (r < 0) {
 		sbx_host_close(*host);
 		*host = NULL;
 		return r;
@@ -429,10 +444,29 @@ static int open_host(struct sbx_host **host, char *why, size_t whylen)
 	return 0;
 }
 
+/* Ends what open_host() opened; with --warm, rc unless the run went warm. */
+static int close_host(struct sbx_host *host, struct warm *warm, int rc)
+{
+	struct warm_stats st;
+
+	if (warm) {
+		warm_get_stats(warm, &st);
+		if (st.runs != 1) {
+			fprintf(stderr, "safexec run: --warm: the run did not run warm (only the "
+				"built-in Python's command does, without --collect-out)\n");
+			rc = EXIT_INTERNAL;
+		}
+	}
+	warm_close(warm);
+	sbx_host_close(host);
+	return rc;
+}
+
 static int run_language(const struct opts *o, const char *input, size_t input_len)
 {
 	struct rt_registry *reg = NULL;
 	struct sbx_host *host = NULL;
+	struct warm *warm = NULL;
 	struct runtime *rt;
 	struct sbx_file *files = NULL;
 	char **data = NULL;
@@ -507,7 +541,7 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	if (open_host(&host, why, sizeof(why)) < 0) {
+	if (open_host(o, &host, &warm, why, sizeof(why)) < 0) {
 		fprintf(stderr, "safexec: %s\n", why);
 		rc = EXIT_INTERNAL;
 		goto out;
@@ -539,7 +573,7 @@ static int run_language(const struct opts *o, const char *input, size_t input_le
 		rc = EXIT_INTERNAL;
 	rt_result_release(&res);
 out:
-	sbx_host_close(host);
+	rc = close_host(host, warm, rc);
 	for (size_t i = 0; data && i < n; i++)
 		free(data[i]);
 	free(data);
@@ -555,6 +589,7 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 	struct sbx_request req;
 	struct sbx_result res;
 	struct sbx_host *host = NULL;
+	struct warm *warm = NULL;
 	char *code = NULL;
 	size_t code_len = 0;
 	char why[512];
@@ -586,7 +621,7 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 		fprintf(stderr, "safexec run: %s\n", why);
 		goto out;
 	}
-	if (open_host(&host, why, sizeof(why)) < 0) {
+	if (open_host(o, &host, &warm, why, sizeof(why)) < 0) {
 		fprintf(stderr, "safexec: %s\n", why);
 		rc = EXIT_INTERNAL;
 		goto out;
@@ -609,7 +644,7 @@ static int run_python(const struct opts *o, const char *input, size_t input_len)
 		rc = EXIT_INTERNAL;
 	sbx_result_release(&res);
 out:
-	sbx_host_close(host);
+	rc = close_host(host, warm, rc);
 	free(code);
 	return rc;
 }
@@ -644,6 +679,7 @@ int cli_run(int argc, char **argv)
 		case OPT_COLLECT_OUT: o.collect_out = true; break;
 		case OPT_OUT_DIR: o.out_dir = optarg; o.collect_out = true; break;
 		case OPT_FORCE: o.force = true; break;
+		case OPT_WARM: o.warm = true; break;
 		case OPT_OUT_FILES:
 		case OPT_OUT_BYTES: {
 			uint64_t v;

@@ -20,6 +20,7 @@
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "util/util.h"
+#include "warm/warm.h"
 
 static int stop_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stop_signal;
@@ -114,6 +115,7 @@ int cli_serve(int argc, char **argv)
 {
 	struct cfg c;
 	struct sbx_host *host = NULL;
+	struct warm *warm = NULL;
 	struct store *st = NULL;
 	struct http_server *srv = NULL;
 	struct rt_registry *runtimes = NULL;
@@ -165,6 +167,13 @@ int cli_serve(int argc, char **argv)
 	}
 	if (note[0] && strcmp(note, "no matplotlib") != 0)
 		fprintf(stderr, "safexec: python: %s\n", note);
+	/* After the /etc entries, which the zygotes take. */
+	if (c.warm[0]) {
+		struct warm_config wc = { .runs_max = c.warm_runs, .seconds_max = c.warm_seconds };
+		if (warm_open(&warm, host, &wc, note, sizeof(note)) < 0)
+			fprintf(stderr, "safexec: warm starts are off, every run starts cold: %s\n",
+				note);
+	}
 	size_t available = 0;
 	for (size_t i = 0; i < runtimes->n; i++) {
 		if (runtimes->rt[i].available)
@@ -222,6 +231,7 @@ int cli_serve(int argc, char **argv)
 		.retries = (unsigned)c.callback_retries,
 	};
 	j0_settings_from_cfg(&c, &hc.judge0);
+	hc.warm = warm;
 	why[0] = '\0';
 	r = http_start(&srv, &hc, host, st, why, sizeof(why));
 	hc.listen_fd = -1;	/* the server's now, whatever happened */
@@ -231,13 +241,13 @@ int cli_serve(int argc, char **argv)
 	}
 	f = sbx_host_features(host);
 	fprintf(stderr, "safexec: listening on http://%s%s%s:%u (%u worker%s, queue %u, "
-		"cgroup %s, %zu languages, history %s%s%s)\n",
+		"cgroup %s, %zu languages, history %s%s%s%s)\n",
 		strchr(bind_host, ':') ? "[" : "", bind_host,
 		strchr(bind_host, ':') ? "]" : "", http_port(srv), hc.workers,
 		hc.workers == 1 ? "" : "s", hc.queue,
 		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
 		available ? available : 1, c.store[0] ? "on PostgreSQL, node " : c.db,
-		c.store[0] ? c.node_name : "", "");
+		c.store[0] ? c.node_name : "", "", warm ? ", Python warm" : "");
 
 	wait_for_stop();
 	fprintf(stderr, "safexec: %s: stopping (grace period %llu s)\n",
@@ -251,6 +261,7 @@ out:
 	if (st)
 		store_close(st);
 	rt_registry_free(runtimes);
+	warm_close(warm);
 	if (host)
 		sbx_host_close(host);
 	if (status == 0)

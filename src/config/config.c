@@ -21,6 +21,7 @@
 #define CFG_FILE_MAX (1u << 20)
 
 static int check_listen(const char *value, char *why, size_t whylen);
+static int check_warm(const char *value, char *why, size_t whylen);
 
 #define STR(field, def, env, help)                                            \
 	{ #field, CFG_STRING, offsetof(struct cfg, field),                    \
@@ -81,6 +82,13 @@ const struct cfg_entry cfg_table[] = {
 	    "after that another node may run it again"),
 	NUM(job_attempts, CFG_UINT, "2", 1, 10, NULL,
 	    "starts of a job whose server stopped or died before it is ended as internal_error"),
+	STR_CHECKED(warm, "", "SAFEXEC_WARM", check_warm,
+		    "python = run Python programs warm: in an interpreter started once, a fresh "
+		    "sandbox each (docs/sandbox.md); empty = every run starts cold"),
+	NUM(warm_runs, CFG_UINT, "1000", 1, 1000000000, NULL,
+	    "runs of one warm interpreter (zygote) before it is replaced"),
+	NUM(warm_seconds, CFG_SECONDS, "600", 1, 86400, NULL,
+	    "seconds one warm interpreter (zygote) serves before it is replaced"),
 	NUM(allow_delete, CFG_UINT, "0", 0, 1, NULL,
 	    "1 = DELETE /submissions/{token} deletes a finished submission"),
 	NUM(compile_cache, CFG_SIZE, "256M", 0, 64ull << 30, NULL,
@@ -409,6 +417,15 @@ int cfg_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *p
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	*port = (uint16_t)p;
+	return 0;
+}
+
+static int check_warm(const char *value, char *why, size_t whylen)
+{
+	if (value[0] && strcmp(value, "python") != 0) {
+		snprintf(why, whylen, "warm: \"%s\": only python (or empty) can run warm", value);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -38,6 +38,9 @@ struct cfg {
 	uint64_t connection_limit;
 	uint64_t jobs_max;		/* submissions queued or running */
 	uint64_t wait_max;		/* seconds a wait=true request is held */
+	char warm[16];			/* "python" or "": the warm starts */
+	uint64_t warm_runs;		/* runs of a zygote before it is replaced */
+	uint64_t warm_seconds;		/* its age before it is replaced */
 	uint64_t allow_delete;		/* 1: DELETE /submissions/{token} */
 	uint64_t job_lease;		/* seconds a claimed job is leased */
 	uint64_t job_attempts;		/* starts before a job is given up */

@@ -49,6 +49,7 @@ struct http_config {
 	size_t compile_cache;		/* bytes; 0 = none */
 	struct cb_config callbacks;
 	struct j0_settings judge0;
+	struct warm *warm;		/* the host's warm starts; borrowed; NULL: none */
 };
 
 /* Opens a listening socket on host:port, so that a caller can find out
@@ -57,6 +58,7 @@ struct http_config {
 int http_listen(const char *host, uint16_t port, int *fd, char *why, size_t whylen);
 
 struct http_server;
+struct warm;
 
 /* Starts listening and the workers.  host and store are borrowed and must
  * outlive the server.  Returns 0 or a negative errno with a message; the
@@ -170,6 +172,8 @@ struct http_gauges {
 	uint64_t callbacks_delivered, callbacks_failed, callbacks_refused;
 	bool store_up;
 	uint64_t store_reconnects, store_round_trips, store_wait_ns, jobs_claimed;
+	bool warm_up;			/* a zygote is ready */
+	uint64_t warm_runs, warm_fallbacks, zygotes_started;
 };
 
 /* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */

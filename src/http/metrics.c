@@ -171,6 +171,21 @@ char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, siz
 	    g->store_up ? 1 : 0, (unsigned long long)g->store_reconnects,
 	    (unsigned long long)g->store_round_trips, (double)g->store_wait_ns / 1e9,
 	    (unsigned long long)g->jobs_claimed);
+	put(&t, "# HELP safexec_warm_up Whether a warm interpreter (zygote) is ready.\n"
+		"# TYPE safexec_warm_up gauge\n"
+		"safexec_warm_up %d\n"
+		"# HELP safexec_warm_runs_total Runs that ran warm.\n"
+		"# TYPE safexec_warm_runs_total counter\n"
+		"safexec_warm_runs_total %llu\n"
+		"# HELP safexec_warm_fallbacks_total Runs that could have run warm but ran cold: "
+		"no zygote was ready.\n"
+		"# TYPE safexec_warm_fallbacks_total counter\n"
+		"safexec_warm_fallbacks_total %llu\n"
+		"# HELP safexec_zygotes_started_total Warm interpreters (zygotes) started.\n"
+		"# TYPE safexec_zygotes_started_total counter\n"
+		"safexec_zygotes_started_total %llu\n",
+	    g->warm_up ? 1 : 0, (unsigned long long)g->warm_runs,
+	    (unsigned long long)g->warm_fallbacks, (unsigned long long)g->zygotes_started);
 	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
 		"# TYPE safexec_http_requests_total counter\n");
 	for (unsigned c = 100; c < 600; c++) {

@@ -28,6 +28,7 @@
 #include "http/internal.h"
 #include "store/store.h"
 #include "util/util.h"
+#include "warm/warm.h"
 
 int64_t http_now_ms(void)
 {
@@ -619,6 +620,14 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 	g.store_round_trips = h.round_trips;
 	g.store_wait_ns = h.wait_ns;
 	g.jobs_claimed = h.claimed;
+	if (srv->cfg.warm) {
+		struct warm_stats ws;
+		warm_get_stats(srv->cfg.warm, &ws);
+		g.warm_up = ws.up;
+		g.warm_runs = ws.runs;
+		g.warm_fallbacks = ws.fallbacks;
+		g.zygotes_started = ws.started;
+	}
 	/* Count this answer before it is written so that it shows itself. */
 	text = http_metrics_text(&srv->metrics, &g, &len);
 	if (!text)

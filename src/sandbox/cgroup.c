@@ -474,12 +474,14 @@ void cg_host_release(struct sbx_host *host)
 }
 
 /* Creates the run's cgroup below the instance; path is set only once the
- * directory is ours, so that a failure never removes another's. */
+ * directory is ours, so that a failure never removes another's.  The name
+ * has the supervising process's pid: the forks of one process that opened
+ * the host (the warm starts' supervisors) share its instance and count. */
 static int cg_mkdir(const char *inst, unsigned long id, char *path, int *dirfd)
 {
 	char p[PATH_MAX];
 
-	snprintf(p, sizeof(p), "%s/run-%lu", inst, id);
+	snprintf(p, sizeof(p), "%s/run-%ld-%lu", inst, (long)getpid(), id);
 	if (mkdir(p, 0755) < 0)
 		return -errno;
 	memcpy(path, p, sizeof(p));

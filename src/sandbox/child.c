@@ -603,7 +603,17 @@ static int exec_program(void *arg)
 	setup_stdio(a);
 	setup_rlimits(a);
 	close_fds(a);
+	/* What execve() would have done: the program's process is dumpable
+	 * again (the init stays not), and keeps no other descriptor. */
+	if (a->program)
+		TRY(a, "dumpable", prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
 	setup_seccomp(a);
+	if (a->program) {
+		if (syscall(SYS_close_range, 3, ~0u, 0) < 0)
+			_exit(127);
+		a->program(a->program_arg, a->argv, a->envp);
+		_exit(127);
+	}
 	execve(a->argv[0], a->argv, a->envp);
 	fail(a, "execve");
 }
@@ -611,15 +621,23 @@ static int exec_program(void *arg)
 /*
  * The program's process shares the init's memory until its execve()
  * (CLONE_VM | CLONE_VFORK: the init waits), which spares copying the page
- * tables of a copy of the whole supervisor.  Its stack is this one.
+ * tables of a copy of the whole supervisor.  Its stack is this one.  A
+ * program that is a function of the caller's (a warm start) runs in a
+ * copy instead, on the init's own stack, which grows to RLIMIT_STACK like
+ * any program's.
  */
 static char prog_stack[256 * 1024] __attribute__((aligned(64)));
 
 static pid_t start_program(const struct child_args *a)
 {
-	pid_t prog = clone(exec_program, prog_stack + sizeof(prog_stack),
-			   CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+	pid_t prog;
 
+	if (a->program) {
+		if ((prog = fork()) == 0)
+			exec_program((void *)a);
+	} else
+		prog = clone(exec_program, prog_stack + sizeof(prog_stack),
+			     CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
 	if (prog < 0)
 		fail(a, "start the program");
 	return prog;

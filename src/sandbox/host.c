@@ -144,8 +144,26 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 		return r;
 	}
 	host->filter = &sbx_seccomp_filters[!host->f.cg_memory];
+#ifdef SBX_TEST_LAYERS
+	const char *without = getenv("SAFEXEC_TEST_WITHOUT");
+	if (without && strcmp(without, "caps") == 0)
+		host->test_without = SBX_TEST_WITHOUT_CAPS;
+	else if (without && strcmp(without, "seccomp") == 0)
+		host->test_without = SBX_TEST_WITHOUT_SECCOMP;
+#endif
 	*out = host;
 	return 0;
+}
+
+void sbx_host_set_runner(struct sbx_host *host, const struct sbx_runner *runner)
+{
+	host->runner = runner ? *runner : (struct sbx_runner){ 0 };
+}
+
+const struct sbx_etc_entry *sbx_host_etc(const struct sbx_host *host, size_t *n)
+{
+	*n = host->netc;
+	return host->etc;
 }
 
 void sbx_host_close(struct sbx_host *host)
@@ -391,6 +409,8 @@ void sbx_host_kill_all(struct sbx_host *host)
 		if (fd >= 0)
 			syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
 	}
+	if (host->runner.stop)
+		host->runner.stop(host->runner.ctx);
 }
 
 unsigned sbx_host_running(const struct sbx_host *host)

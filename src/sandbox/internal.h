@@ -58,6 +58,8 @@ struct sbx_host {
 	size_t netc;
 	char *etc_block;
 	size_t etc_bytes;
+	struct sbx_runner runner;	/* run == NULL: none */
+	unsigned test_without;		/* SBX_TEST_WITHOUT_*, read at open */
 };
 
 /* ---- host.c ---- */
@@ -178,6 +180,9 @@ struct child_args {
 	char shm_opts[96];	/* ... for /dev/shm */
 	const struct sock_fprog *filter;
 	unsigned test_without;	/* SBX_TEST_WITHOUT_*: 0 outside test builds */
+	/* struct sbx_request's: called instead of execve(), in a fork */
+	void (*program)(void *arg, char *const argv[], char *const envp[]);
+	void *program_arg;
 };
 
 /*

@@ -94,6 +94,7 @@ struct run {
 	enum sbx_status killed_for;	/* SBX_OK: not killed by us */
 	const char *failed;		/* why we killed it for SBX_INTERNAL_ERROR */
 	bool exited;
+	bool cancelled;			/* the request's cancel_fd fired */
 };
 
 /* Every descriptor at -1: releasing a run is safe from its declaration on. */
@@ -365,14 +366,10 @@ static int start_child(struct run *run, struct sbx_result *res)
 	a.out_max_files = out_max_files(run->req);
 	a.out_max_bytes = out_max_bytes(run->req);
 	a.filter = host->filter;
+	a.test_without = host->test_without;
+	a.program = run->req->program;
+	a.program_arg = run->req->program_arg;
 	child_limits(host, &run->req->limits, &a);
-#ifdef SBX_TEST_LAYERS
-	const char *without = getenv("SAFEXEC_TEST_WITHOUT");
-	if (without && strcmp(without, "caps") == 0)
-		a.test_without = SBX_TEST_WITHOUT_CAPS;
-	else if (without && strcmp(without, "seccomp") == 0)
-		a.test_without = SBX_TEST_WITHOUT_SECCOMP;
-#endif
 
 	memset(&ca, 0, sizeof(ca));
 	/* No CLONE_NEWCGROUP: the child makes its cgroup namespace once it
@@ -717,7 +714,7 @@ static int take_out(struct run *run, struct sbx_result *res)
 
 static int supervise(struct run *run, struct sbx_result *res)
 {
-	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU, EV_BOX };
+	enum { EV_PID, EV_OUT, EV_ERR, EV_WALL, EV_CPU, EV_BOX, EV_CANCEL };
 	struct epoll_event ev;
 	int r;
 
@@ -738,6 +735,8 @@ static int supervise(struct run *run, struct sbx_result *res)
 		ADD(run->cpu_tfd, EV_CPU);
 	if (run->box_pipe[0] >= 0)
 		ADD(run->box_pipe[0], EV_BOX);
+	if (run->req->cancel_fd > 2)
+		ADD(run->req->cancel_fd, EV_CANCEL);
 #undef ADD
 	if ((r = arm_timer(run->wall_tfd, run->req->limits.wall_ms)) < 0) {
 		kill_run(run, SBX_INTERNAL_ERROR);
@@ -780,6 +779,12 @@ static int supervise(struct run *run, struct sbx_result *res)
 			case EV_BOX:
 				if (!read_box(run))
 					epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->box_pipe[0], NULL);
+				break;
+			case EV_CANCEL:
+				epoll_ctl(run->epfd, EPOLL_CTL_DEL, run->req->cancel_fd, NULL);
+				if (run->killed_for == SBX_OK)
+					run->cancelled = true;
+				kill_run(run, SBX_SIGNALED);
 				break;
 			}
 		}
@@ -851,8 +856,10 @@ static int verdict(struct run *run, struct sbx_result *res, const siginfo_t *si,
 			res->signal = WTERMSIG(st);
 	} else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) {
 		res->signal = si->si_status;	/* init killed: by us */
-		if (run->killed_for == SBX_OK && atomic_load(&run->host->stopping)) {
-			/* sbx_host_kill_all(): reported as the kill it was. */
+		if (run->cancelled ||
+		    (run->killed_for == SBX_OK && atomic_load(&run->host->stopping))) {
+			/* sbx_host_kill_all() or cancel_fd: reported as the
+			 * kill it was. */
 			res->stopped = true;
 			res->status = SBX_SIGNALED;
 			return 0;
@@ -938,6 +945,14 @@ int sbx_run(struct sbx_host *host, const struct sbx_request *req, struct sbx_res
 	memset(res, 0, sizeof(*res));
 	run.start_ns = util_now_ns();
 	atomic_fetch_add(&host->running, 1);
+
+	if (host->runner.run && !req->program &&
+	    (r = host->runner.run(host->runner.ctx, req, res)) != -EAGAIN) {
+		atomic_fetch_sub(&host->running, 1);
+		return r;
+	}
+	memset(res, 0, sizeof(*res));
+	r = 0;
 
 	if ((r = sbx_request_check(req, res->error, sizeof(res->error))) < 0) {
 		res->status = SBX_INTERNAL_ERROR;

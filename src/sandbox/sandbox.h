@@ -201,6 +201,19 @@ struct sbx_request {
 	const char *const *argv; /* the program's own arguments, argc of them */
 	size_t argc;
 	struct sbx_limits limits;
+	/* NULL, or what the program's process calls instead of execve(): a
+	 * function of the caller's, run in a copy of the caller's memory (a
+	 * fork, never shared) once the process is set up exactly as for
+	 * execve() (session, stdio, rlimits, no capabilities, no_new_privs,
+	 * the seccomp filter) and every descriptor above 2 is closed.  argv
+	 * and envp are what execve() would have had.  It must not return.
+	 * The warm starts of src/warm/ run an initialised interpreter so. */
+	void (*program)(void *arg, char *const argv[], char *const envp[]);
+	void *program_arg;
+	/* 0, or a descriptor above 2 that becomes readable or hangs up when
+	 * the caller gives up: the run is then killed and reported as
+	 * SBX_SIGNALED with stopped set, as sbx_host_kill_all() does. */
+	int cancel_fd;
 };
 
 void sbx_request_init(struct sbx_request *req);
@@ -361,5 +374,23 @@ void sbx_host_kill_all(struct sbx_host *host);
 
 /* Number of sandboxes running right now. */
 unsigned sbx_host_running(const struct sbx_host *host);
+
+/*
+ * Another runner that may take a host's requests (the warm starts of
+ * src/warm/).  sbx_run() first offers it every request without program:
+ * run() returns -EAGAIN to leave the request to the host, having left *res
+ * alone, or else what sbx_run() returns, having filled *res.  stop() is
+ * called by sbx_host_kill_all() and must be async-signal-safe.  Set before
+ * the first run, or NULL to remove it when no run is in progress.
+ */
+struct sbx_runner {
+	int (*run)(void *ctx, const struct sbx_request *req, struct sbx_result *res);
+	void (*stop)(void *ctx);
+	void *ctx;
+};
+void sbx_host_set_runner(struct sbx_host *host, const struct sbx_runner *runner);
+
+/* The entries sbx_host_set_etc() gave the host (n of them; borrowed). */
+const struct sbx_etc_entry *sbx_host_etc(const struct sbx_host *host, size_t *n);
 
 #endif
