@@ -221,6 +221,8 @@ def same_as_cold(ctx, obj, what, path="/api/v1/execute", exact_order=False):
             continue
         if k in w or k in c:
             if w.get(k) != c.get(k):
+                if isinstance(w.get(k), str) and isinstance(c.get(k), str) and "\n" in c[k]:
+                    raise Fail(f"{what}: {k} differs, cold -> warm: {line_diff(c[k], w[k])}")
                 raise Fail(f"{what}: {k} differs: warm {w.get(k)!r}, cold {c.get(k)!r}")
     check(set(w) == set(c), f"{what}: fields differ: warm {sorted(set(w) - set(c))}, "
                             f"cold {sorted(set(c) - set(w))}")
@@ -531,6 +533,7 @@ def main_module_matches_cold(ctx):
             "print(open('main.py').read() == open(__file__).read())\n"
             "def f():\n    return sys._getframe().f_code.co_filename\nprint(f())\n")
     j = same_as_cold(ctx, {"code": code}, "the __main__ module")
+    eq((j["status"], j["stderr"]), ("ok", ""), "the probe ran")
     lines = j["stdout"].splitlines()
     check(lines[0].startswith("__main__ /box/main.py "), f"__name__ and __file__: {lines[0]!r}")
     eq(lines[1].split()[0], "/box", "sys.path[0]")
@@ -555,7 +558,8 @@ def interpreter_matches_cold(ctx):
             "print(sys.getrecursionlimit(), sys.getswitchinterval(), sys.getdefaultencoding())\n"
             "print(site.ENABLE_USER_SITE, sys.stdin.isatty(), sys.stdout.isatty())\n"
             "print(sys.version)\n")
-    same_as_cold(ctx, {"code": code, "args": ["x"]}, "the interpreter's configuration")
+    j = same_as_cold(ctx, {"code": code, "args": ["x"]}, "the interpreter's configuration")
+    eq((j["status"], j["stderr"]), ("ok", ""), "the probe ran")
 
 
 @test
@@ -641,8 +645,12 @@ for k in ('Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAm
           'NSpid', 'PPid', 'Cpus_allowed_list'):
     print(k, st.get(k, '').strip())
 print('ids', os.getpid(), os.getppid(), os.getpgrp() == os.getpid(), os.getsid(0) == os.getpid())
-fds = sorted(os.listdir('/proc/self/fd'), key=int)
-print('fds', [(f, re.sub(r'\d+', 'N', os.readlink('/proc/self/fd/' + f))) for f in fds])
+def link(f):
+    try:
+        return re.sub(r'\d+', 'N', os.readlink('/proc/self/fd/' + f))
+    except OSError as e:
+        return e.strerror
+print('fds', [(f, link(f)) for f in sorted(os.listdir('/proc/self/fd'), key=int)])
 print('rlimits', [(n, resource.getrlimit(getattr(resource, n))) for n in sorted(dir(resource))
                   if n.startswith('RLIMIT_')])
 print('env', sorted(os.environ.items()))
@@ -666,6 +674,7 @@ print('comm', open('/proc/self/comm').read().strip())
 def process_state_matches_cold(ctx):
     j = same_as_cold(ctx, {"code": PROCESS}, "the process: ids, credentials, fds, signals, rlimits, "
                                                "environment, mounts, cgroup")
+    eq((j["status"], j["stderr"]), ("ok", ""), "the probe ran")
     st = dict(l.split(" ", 1) for l in j["stdout"].splitlines())
     eq(st["Uid"].split(), ["1000"] * 4, "uid 1000")
     for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
