@@ -335,9 +335,6 @@ def warm_counters_and_a_zygote(ctx):
     eq(len(zygotes(s)), 1, f"one zygote for one worker: {children(s)}")
     exe = os.path.realpath(f"/proc/{z}/exe")
     eq(exe, os.path.realpath(ctx.binary), "the zygote runs the safexec binary")
-    with open(f"/proc/{z}/cmdline", "rb") as f:
-        argv = f.read().split(b"\0")
-    eq(os.path.realpath(argv[0].decode()), os.path.realpath(ctx.binary), "the zygote's argv[0]")
     c = counters(s)
     check(c[STARTED] >= 1, f"{STARTED} is {c[STARTED]}")
     # The cold server: no zygote, no warm run.
@@ -345,6 +342,10 @@ def warm_counters_and_a_zygote(ctx):
     c = counters(ctx.cold)
     eq((c[WARM], c[STARTED]), (0, 0), "the cold server's warm runs and zygotes")
     eq(zygotes(ctx.cold), [], "the cold server's zygotes")
+    # Its command line: the binary's path, then `zygote`.
+    with open(f"/proc/{z}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    eq(argv[0].decode(errors="replace"), ctx.binary, f"the zygote's argv[0] (command line {argv})")
 
 
 @test
@@ -748,11 +749,12 @@ def process_state_matches_cold(ctx):
 
 @test
 def no_descriptor_or_host_path_of_the_zygote(ctx):
-    # The program holds no descriptor the zygote had, and nothing on the
-    # program's side names the safexec binary's host path.
+    # The program holds no descriptor the zygote had, nothing on its side
+    # names the safexec binary's host path, and it reads no host file
+    # outside its root: /proc/self/exe is what a cold run's is, python3.
     z = wait_zygote(ctx.warm)
     zfds = {os.readlink(f"/proc/{z}/fd/{f}") for f in os.listdir(f"/proc/{z}/fd")}
-    code = ("import os\n"
+    code = ("import os, hashlib\n"
             "for f in sorted(os.listdir('/proc/self/fd'), key=int):\n"
             "    try:\n"
             "        print(f, os.readlink('/proc/self/fd/' + f))\n"
@@ -761,20 +763,40 @@ def no_descriptor_or_host_path_of_the_zygote(ctx):
             "print('cmdline', open('/proc/self/cmdline', 'rb').read())\n"
             "print('environ', open('/proc/self/environ', 'rb').read())\n"
             "print('maps', ' '.join(sorted({l.split()[5] for l in open('/proc/self/maps') if len(l.split()) > 5})))\n"
+            "for what in ('exe', 'cwd', 'root'):\n"
+            "    try:\n"
+            "        print(what, os.readlink('/proc/self/' + what))\n"
+            "    except OSError as e:\n"
+            "        print(what, e.strerror)\n"
             "try:\n"
-            "    print('exe', os.readlink('/proc/self/exe'))\n"
+            "    print('exe_sha256', hashlib.sha256(open('/proc/self/exe', 'rb').read()).hexdigest())\n"
             "except OSError as e:\n"
-            "    print('exe', e.strerror)\n")
+            "    print('exe_sha256', e.strerror)\n")
     j = warm_exec(ctx.warm, {"code": code})
     eq(j["status"], "ok", f"status ({j['stderr'][-300:]!r})")
+    problems = []
     fds = [l.split(" ", 1) for l in j["stdout"].splitlines() if l[:1].isdigit()]
-    eq([f for f, _ in fds], ["0", "1", "2", "3"], f"descriptors: {fds}")
-    binpath = os.path.realpath(ctx.binary)
-    for leak in (binpath, os.path.dirname(binpath), ROOT):
-        check(leak not in j["stdout"], f"the program sees the host path {leak!r}: "
-                                       + "; ".join(l for l in j["stdout"].splitlines() if leak in l)[:300])
+    if [f for f, _ in fds] != ["0", "1", "2", "3"]:
+        problems.append(f"descriptors {fds}, want 0-3 as cold")
     others = [t for _, t in fds[3:] if t in zfds and not t.startswith(("pipe:", "/dev/null"))]
-    check(not others, f"descriptors of the zygote in the run: {others}")
+    if others:
+        problems.append(f"descriptors of the zygote in the run: {others}")
+    binpath = os.path.realpath(ctx.binary)
+    for leak in (binpath, ROOT):
+        lines = [l[:100] for l in j["stdout"].splitlines() if leak in l]
+        if lines:
+            problems.append(f"the host path {leak!r} is visible: {lines}")
+    with open(binpath, "rb") as f:
+        bin_sha = hashlib.sha256(f.read()).hexdigest()
+    with open("/usr/bin/python3", "rb") as f:
+        py_sha = hashlib.sha256(f.read()).hexdigest()
+    exe_sha = re.search(r"^exe_sha256 (.*)$", j["stdout"], re.M).group(1)
+    if exe_sha == bin_sha:
+        problems.append("/proc/self/exe reads the host's safexec binary, a file outside the "
+                        "sandbox's root (a cold run's is python3)")
+    elif exe_sha != py_sha:
+        problems.append(f"/proc/self/exe reads {exe_sha}, not python3 (a cold run's)")
+    check(not problems, "; ".join(problems))
 
 
 # --- Limits and protections hold warm ----------------------------------------------------
