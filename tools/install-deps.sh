@@ -71,7 +71,9 @@ ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust jav
 
 # libpq-dev: libpq's header, which the build needs; the binary loads libpq
 # (libpq5, a dependency of libpq-dev) at run time, for a PostgreSQL store.
-PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
+# libpython3-dev: Python's headers, for the warm starts, and the library
+# (libpython3.11, its dependency) the zygote loads at run time.
+PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libpython3-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:

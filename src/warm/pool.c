@@ -120,7 +120,8 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	r = ctl < 0 || etc < 0 ? -EMFILE :
-	    -posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
+	    -posix_spawn(&pid, w->cfg.binary ? w->cfg.binary : "/proc/self/exe", &fa, &attr,
+			 argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close_fd(&ctl);

@@ -38,6 +38,8 @@ struct warm;
 struct warm_config {
 	uint64_t runs_max;	/* runs of one zygote before it is replaced */
 	uint64_t seconds_max;	/* its age before it is replaced */
+	const char *binary;	/* safexec, run as `safexec zygote`; NULL: this
+				   process's own binary */
 };
 
 /* Starts the first zygote and waits for it to be ready (tens of ms).
