@@ -1164,7 +1164,7 @@ def killed_zygote_is_replaced(ctx):
            "each of the 3 runs after the kill counted as warm or as a fallback")
         z2 = wait_zygote(s, 5, other_than=[z])
         check(counters(s)[STARTED] > c0[STARTED], f"{STARTED} did not rise")
-        warm_exec(s, {"code": HELLO}, what="a run after the new zygote started")
+        warm_again(s)
         eq(zygotes(s), [z2], "one zygote")
     finally:
         s.close()
@@ -1192,7 +1192,7 @@ def stopped_zygote_does_not_hold_runs(ctx):
         os.kill(z, signal.SIGCONT)
         check(pid_gone(z, 10), f"the stopped zygote {z} is not replaced: it still runs")
         z2 = wait_zygote(s, 5, other_than=[z])
-        warm_exec(s, {"code": HELLO}, what="a run after the stopped zygote's replacement")
+        warm_again(s)
         eq(zygotes(s), [z2], "one zygote")
     finally:
         if z:
@@ -1201,6 +1201,87 @@ def stopped_zygote_does_not_hold_runs(ctx):
             except OSError:
                 pass
         s.close()
+
+
+def tree(root):
+    """(pid, start time) of root and every process below it."""
+    kids, starts = {}, {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            kids.setdefault(int(fields[1]), []).append(int(p))
+            starts[int(p)] = fields[19]
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        if p in starts:
+            out.append((p, starts[p]))
+        todo += kids.get(p, [])
+    return out
+
+
+@test
+def killed_supervisor_ends_its_run(ctx):
+    # The supervisor of a warm run dies (SIGKILL) while its program runs:
+    # the run ends at once as internal_error, is not run again, and nothing
+    # of it is left.
+    s = warm_server(ctx, "--workers", "1")
+    try:
+        warm_exec(s, {"code": HELLO})
+        z = wait_zygote(s)
+        old = set(children_of({z}).get(z, []))
+        c0 = counters(s)
+        with futures.ThreadPoolExecutor(1) as pool:
+            t0 = time.time()
+            f = pool.submit(s.execute, {"code": "import time\nprint('started', flush=True)\n"
+                                                "time.sleep(8)\nprint('finished')\n"})
+            sup, procs = None, []
+            while time.time() - t0 < 5 and sup is None:
+                new = set(children_of({z}).get(z, [])) - old
+                if new:
+                    sup = min(new)
+                time.sleep(0.01)
+            check(sup is not None, "no supervisor appeared below the zygote")
+            time.sleep(0.5)         # the program is running
+            procs = tree(sup)
+            check(len(procs) >= 2, f"the supervisor {sup} has no program below it: {procs}")
+            os.kill(sup, signal.SIGKILL)
+            t1 = time.time()
+            j = f.result()
+            took = time.time() - t1
+        eq(j["status"], "internal_error", f"the run whose supervisor died ({j})")
+        check(took < 3, f"answered {took:.1f} s after its supervisor died")
+        deadline = time.time() + 3
+        while E.alive(procs) and time.time() < deadline:
+            time.sleep(0.05)
+        check(not E.alive(procs), f"processes of the run left: {E.alive(procs)}")
+        c = counters(s)
+        # Not started again cold (a fallback), nor warm a second time.
+        check(c[FALLBACK] == c0[FALLBACK] and c[WARM] - c0[WARM] <= 1,
+              f"{WARM} rose by {c[WARM] - c0[WARM]}, {FALLBACK} by {c[FALLBACK] - c0[FALLBACK]}")
+        warm_again(s)
+    finally:
+        s.close()
+
+
+def warm_again(s, timeout=5.0):
+    """Runs hello world until one goes warm (each answered ok), for up to
+    timeout seconds: a zygote being replaced is ready within it."""
+    deadline = time.time() + timeout
+    while True:
+        before = counters(s)
+        j = s.execute({"code": HELLO})
+        eq((j["status"], j["stdout"]), ("ok", "Hello World\n"), "hello world")
+        time.sleep(0.05)        # the counters follow the answer
+        now = counters(s)
+        if now[WARM] > before[WARM]:
+            return
+        check(time.time() < deadline, f"no run warm again within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 @test
