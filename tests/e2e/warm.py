@@ -13,10 +13,12 @@ holds, memory is the run's own, the zygote is replaced after its runs or
 when it dies or stops answering, and it holds neither the server's
 environment nor any request's bytes.
 
-Every test that runs code warm asserts that `safexec_warm_runs_total` rose
-by exactly the number of runs it made (a test passed by the cold fallback
-proves nothing), and compares against a second server without warm mode
-where it compares.  Both servers have no `python` runtime file (the
+Every run that must be warm is checked to be: `safexec_warm_runs_total`
+rose by exactly one and `safexec_warm_fallbacks_total` not at all (a test
+passed by the cold fallback would prove nothing); where a zygote is killed,
+stopped or replaced, each run counts once, warm or as a fallback, and runs
+are warm again soon after.  Comparisons are with a second server without
+warm mode.  Both servers have no `python` runtime file (the
 built-in Python, which warm mode serves) and Bash's, for a run of another
 language.  The server's Server class and helpers come from run.py.
 
@@ -35,7 +37,6 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -110,14 +111,14 @@ def expect_delta(s, before, warm, fallback=0, what="", timeout=3.0):
     return now
 
 
-def warm_exec(s, obj, n_warm=1, what="", path="/api/v1/execute", **kw):
+def warm_exec(s, obj, what="", path="/api/v1/execute", **kw):
     """One request on a warm server, which must have run it warm."""
     before = counters(s)
     if path == "/run":
         j = s.run(obj["code"], **kw)
     else:
         j = s.execute(obj, **kw)
-    expect_delta(s, before, n_warm, 0, what or "the run went warm")
+    expect_delta(s, before, 1, 0, what or "the run went warm")
     return j
 
 
@@ -186,6 +187,13 @@ def status_of(pid):
 
 def rss_bytes(pid):
     return int(status_of(pid)["VmRSS"].split()[0]) * 1024
+
+
+def line_diff(want, got, most=12):
+    w, g = want.splitlines(), got.splitlines()
+    pairs = [(a, b) for a, b in zip(w, g) if a != b]
+    pairs += [(a, None) for a in w[len(g):]] + [(None, b) for b in g[len(w):]]
+    return "; ".join(f"{a!r} -> {b!r}" for a, b in pairs[:most]) + ("; ..." if len(pairs) > most else "")
 
 
 def interleaves(out, a, b):
@@ -477,13 +485,6 @@ def no_state_passes_to_the_next_run(ctx):
     if strip(cold["stdout"]) != strip(after["stdout"]):
         raise Fail("the warm probe differs from a cold one: "
                    + line_diff(strip(cold["stdout"]), strip(after["stdout"])))
-
-
-def line_diff(want, got, most=12):
-    w, g = want.splitlines(), got.splitlines()
-    pairs = [(a, b) for a, b in zip(w, g) if a != b]
-    pairs += [(a, None) for a in w[len(g):]] + [(None, b) for b in g[len(w):]]
-    return "; ".join(f"{a!r} -> {b!r}" for a, b in pairs[:most]) + ("; ..." if len(pairs) > most else "")
 
 
 RANDOM = r'''
