@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -1313,6 +1314,75 @@ def zygote_ends_with_the_server(ctx):
         if z and not pid_gone(z, 0.1):
             os.kill(z, signal.SIGKILL)
         s.close()
+
+
+@test
+def grace_period_ends_warm_runs_as_cold(ctx):
+    # A warm run still going when the grace period ends is killed and
+    # answered as a cold one is (tests/e2e/run.py's grace_period_expires),
+    # and nothing of the server is left, zygote included.
+    s = warm_server(ctx, "--grace-period", "1", "--workers", "1")
+    try:
+        warm_exec(s, {"code": HELLO})
+        z = wait_zygote(s)
+        old = set(children_of({z}).get(z, []))
+        with futures.ThreadPoolExecutor(1) as pool:
+            f = pool.submit(s.post, "/run", {"code": "while True: pass"})
+            deadline = time.time() + 5
+            while not set(children_of({z}).get(z, [])) - old and time.time() < deadline:
+                time.sleep(0.02)
+            check(set(children_of({z}).get(z, [])) - old, "the run did not start below the zygote")
+            time.sleep(0.3)
+            procs = s.descendants()
+            t0 = time.time()
+            eq(s.stop(timeout=20), 0, f"exit status ({s.errors()[-300:]!r})")
+            check(time.time() - t0 < 5, f"took {time.time() - t0:.1f} s to stop with a 1 s grace period")
+            r = f.result(timeout=10)
+        eq(r.status, 200, "the killed run is answered")
+        j = r.json
+        eq((j["status"], j["signal"], j["exit_code"]), ("signaled", 9, None), "the killed run")
+        check("service stopped" in j["message"], f"message {j['message']!r}")
+        deadline = time.time() + 3
+        while E.alive(procs) and time.time() < deadline:
+            time.sleep(0.05)
+        eq(E.alive(procs), [], "processes of the server left behind")
+    finally:
+        s.close()
+
+
+@test
+def warm_settings_from_file_and_environment(ctx):
+    d = tempfile.mkdtemp(prefix="safexec-warm-conf-")
+    try:
+        conf = os.path.join(d, "safexec.conf")
+        with open(conf, "w") as f:
+            f.write("warm = python\nwarm_runs = 2\nwarm_seconds = 60\nworkers = 1\n")
+        s = E.Server(ctx.binary, "--runtimes", ctx.rt, "--config", conf)
+        try:
+            c0 = counters(s)
+            for i in range(5):
+                eq(warm_exec(s, {"code": HELLO})["stdout"], "Hello World\n", f"run {i + 1}")
+                wait_zygote(s)
+            deadline = time.time() + 5
+            while counters(s)[STARTED] - c0[STARTED] < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            check(counters(s)[STARTED] - c0[STARTED] >= 2, "warm_runs = 2 from the file: no replacement")
+        finally:
+            s.close()
+        s = E.Server(ctx.binary, "--runtimes", ctx.rt, "--workers", "1", env={"SAFEXEC_WARM": "python"})
+        try:
+            warm_exec(s, {"code": HELLO}, what="SAFEXEC_WARM=python")
+        finally:
+            s.close()
+        for args, words in ((["--warm", "ruby"], ["warm", "ruby"]), (["--warm-runs", "0"], ["warm_runs"]),
+                            (["--warm-seconds", "0"], ["warm_seconds"])):
+            p = subprocess.run([ctx.binary, "serve", "--listen", "127.0.0.1:0", *args],
+                               capture_output=True, text=True, timeout=20, cwd=d)
+            eq(p.returncode, 2, f"exit status for {args}")
+            for w in words:
+                check(w in p.stderr.replace("-", "_"), f"{args}: message {p.stderr!r}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 CONCURRENT = r'''
