@@ -32,23 +32,49 @@ HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection 
 	-fcf-protection -fPIE -fno-strict-overflow -fno-delete-null-pointer-checks
 LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 
-# Python's headers, for the warm starts' embedding of libpython (loaded at
-# run time, by the zygote only: src/warm/python.c) and that file alone.
+# Python's headers, for the warm starts' embedding of libpython, which is
+# loaded at run time, by the zygote only (src/warm/python.c).
 PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
 
 OPT      ?= -O2 -g
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) $(OBJ_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) $(PY_CFLAGS) $(EXTRA_CFLAGS)
 LIBS     := $(PKG_LIBS) -lpthread
 
 B        ?= build
 POLICY   := src/sandbox/seccomp.c
 SRC      := $(filter-out src/main.c $(POLICY),$(wildcard src/*/*.c))
 WEB      := $(wildcard web/*)
+API_DOC  := docs/openapi.json
 OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/web_assets.o $(B)/seccomp_bpf.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all clean test unit asan fuzz serve layers
+# Where `make install` puts things: PREFIX (/usr/local), and DESTDIR, a
+# folder to install into as if it were /, for a package.  With PREFIX=/usr
+# the configuration goes to /etc and the unit to /lib/systemd/system, as a
+# Debian package has them; each of the folders may be given on its own.
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/safexec
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+RUNTIMESDIR := $(DATADIR)/safexec/runtimes
+# Compiled into the binary: the runtime files' folder (looked up after
+# $$SAFEXEC_RUNTIMES and the runtimes folder beside the binary's folder,
+# src/runtime/runtime.c) and, for safexec.conf(5) and `serve --help`, the
+# config file and the documentation.  $(B)/paths holds the folders,
+# rewritten only when they change, so that a new PREFIX rebuilds what uses
+# them.
+PATH_DEFS := -DSAFEXEC_RUNTIMES_DIR='"$(RUNTIMESDIR)"' \
+	-DSAFEXEC_CONFIG_FILE='"$(SYSCONFDIR)/safexec/safexec.conf"' \
+	-DSAFEXEC_DOC_DIR='"$(DOCDIR)"'
+# What `make install` substitutes in dist/*.in.
+SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@RUNTIMESDIR@|$(RUNTIMESDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+.PHONY: all clean test unit asan fuzz serve layers install uninstall man FORCE
 all: $(B)/safexec
 
 # The two commands of README.md.  Each installs the Debian packages it needs
@@ -66,15 +92,22 @@ test:
 $(B)/safexec: $(B)/src/main.o $(OBJ)
 	$(CC) $(OPT) $(LDHARDEN) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/src/warm/python.o: OBJ_CFLAGS = $(PY_CFLAGS)
 $(B)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
 
-# The web page's files go into the binary as one generated C table.
-$(B)/web_assets.c: $(WEB) tools/embed.sh
+$(B)/paths: FORCE
 	@mkdir -p $(B)
-	sh tools/embed.sh $(WEB) > $@
+	@echo '$(BINDIR) $(RUNTIMESDIR) $(SYSCONFDIR) $(DOCDIR)' | cmp -s - $@ || \
+		echo '$(BINDIR) $(RUNTIMESDIR) $(SYSCONFDIR) $(DOCDIR)' > $@
+$(B)/src/runtime/runtime.o $(B)/src/config/config.o: $(B)/paths
+$(B)/src/runtime/runtime.o $(B)/src/config/config.o: CFLAGS_ALL += $(PATH_DEFS)
+
+# The web page's files and the API's description (served at
+# /api/v1/openapi.json) go into the binary as one generated C table.
+$(B)/web_assets.c: $(WEB) $(API_DOC) tools/embed.sh
+	@mkdir -p $(B)
+	sh tools/embed.sh $(WEB) $(API_DOC) > $@
 $(B)/web_assets.o: $(B)/web_assets.c
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
 
@@ -114,6 +147,40 @@ fuzz:
 	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(OBJ:$(B)/%=build/fuzz/%) $(LIBS) || exit 1; done
 build/fuzz/objs: $(OBJ)
 	@touch $@
+
+# The manual pages: safexec(1), written by hand (dist/safexec.1.in), and
+# safexec.conf(5), written by the binary from the settings' table
+# (cfg_man() in src/config/config.c), so that it names every setting.
+man: $(B)/safexec.conf.5 $(B)/safexec.1
+$(B)/safexec.conf.5: $(B)/safexec
+	$(B)/safexec __conf-man > $@.tmp && mv $@.tmp $@
+$(B)/safexec.1: dist/safexec.1.in $(B)/paths
+	$(SUBST) dist/safexec.1.in > $@.tmp && mv $@.tmp $@
+$(B)/safexec.service: dist/safexec.service.in $(B)/paths
+	$(SUBST) dist/safexec.service.in > $@.tmp && mv $@.tmp $@
+
+# The binary, its runtime files, the manual pages, the systemd unit, the
+# documentation and the example config; the config itself only where there
+# is none yet (an edited one is kept).  docs/deploy.md lists the files.
+install: $(B)/safexec man $(B)/safexec.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(RUNTIMESDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/safexec
+	install -m 0755 $(B)/safexec $(DESTDIR)$(BINDIR)/safexec
+	install -m 0644 runtimes/*.conf $(DESTDIR)$(RUNTIMESDIR)/
+	install -m 0644 $(B)/safexec.1 $(DESTDIR)$(MANDIR)/man1/safexec.1
+	install -m 0644 $(B)/safexec.conf.5 $(DESTDIR)$(MANDIR)/man5/safexec.conf.5
+	install -m 0644 $(B)/safexec.service $(DESTDIR)$(SYSTEMDUNITDIR)/safexec.service
+	install -m 0644 README.md docs/*.md safexec.conf.example $(DESTDIR)$(DOCDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/safexec/safexec.conf || \
+		install -m 0644 safexec.conf.example $(DESTDIR)$(SYSCONFDIR)/safexec/safexec.conf
+
+# Leaves the config file, as a package's removal does.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/safexec $(DESTDIR)$(MANDIR)/man1/safexec.1 \
+		$(DESTDIR)$(MANDIR)/man5/safexec.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/safexec.service
+	rm -rf $(DESTDIR)$(RUNTIMESDIR) $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(DATADIR)/safexec
 
 clean:
 	rm -rf build

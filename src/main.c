@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "util/util.h"
 #include "warm/warm.h"
 
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
 	/* Not for users: started by the warm starts themselves. */
 	if (strcmp(cmd, "zygote") == 0)
 		return warm_zygote_main(argc, argv);
+	/* Not in the usage: the manual page safexec.conf(5), for `make install`. */
+	if (strcmp(cmd, "__conf-man") == 0) {
+		cfg_man(stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

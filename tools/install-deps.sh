@@ -81,8 +81,10 @@ if [ "$test" = 1 ]; then
 	# the unit, e2e and browser suites; npm (and nodejs, a language's):
 	# the compat suite's Piston client (tests/e2e/compat.py); postgresql:
 	# the server the scale suite starts (tests/e2e/scale.py) and its psql;
-	# every language: the language suite.
-	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil python3-matplotlib npm postgresql"
+	# every language: the language suite; debhelper, dpkg-dev, lintian,
+	# man-db, systemd (systemd-analyze), debootstrap, systemd-container
+	# (systemd-nspawn) and git: the package suite (tests/package/run).
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil python3-matplotlib npm postgresql debhelper dpkg-dev lintian man-db systemd debootstrap systemd-container git"
 	langs=all
 fi
 langs=$(echo "$langs" | tr ',' ' ')

@@ -20,6 +20,19 @@
 
 #define CFG_FILE_MAX (1u << 20)
 
+/* Where `make install` puts the runtime files, the config file and the
+ * documentation (the Makefile sets them from PREFIX); for the help and the
+ * manual page. */
+#ifndef SAFEXEC_RUNTIMES_DIR
+#define SAFEXEC_RUNTIMES_DIR "/usr/share/safexec/runtimes"
+#endif
+#ifndef SAFEXEC_CONFIG_FILE
+#define SAFEXEC_CONFIG_FILE "/etc/safexec/safexec.conf"
+#endif
+#ifndef SAFEXEC_DOC_DIR
+#define SAFEXEC_DOC_DIR "/usr/share/doc/safexec"
+#endif
+
 static int check_listen(const char *value, char *why, size_t whylen);
 static int check_warm(const char *value, char *why, size_t whylen);
 
@@ -54,7 +67,8 @@ const struct cfg_entry cfg_table[] = {
 	    "append-only JSON-lines log of every execution; empty = none"),
 	STR(runtimes, "", "SAFEXEC_RUNTIMES",
 	    "folders of runtime files (docs/runtimes.md), colon-separated; empty = the "
-	    "runtimes folder beside the binary's, else /usr/share/safexec/runtimes"),
+	    "runtimes folder beside the binary's, else the installed ones, "
+	    SAFEXEC_RUNTIMES_DIR),
 	NUM(workers, CFG_UINT, "0", 0, 1024, "SAFEXEC_WORKERS",
 	    "sandboxes running at once (0 = number of CPUs)"),
 	NUM(queue, CFG_UINT, "64", 0, 1000000, NULL,
@@ -489,4 +503,210 @@ void cfg_usage(FILE *f)
 	}
 	fputs("  --no-log                 same as --log \"\"\n"
 	      "  --config FILE            read settings from FILE (key = value lines)\n", f);
+}
+
+/* ---- the manual page ---------------------------------------------------- */
+
+/* Text for a roff line: backslashes escaped, a leading '.' or '\'' kept
+ * from being read as a request, and with dashes as minus signs when the
+ * text is a flag or a value rather than prose. */
+static void roff_text(FILE *f, const char *s, int minus)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-' && minus)
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* A size as the file would take it: 64M, 1K, 4194304 = 4M. */
+static const char *size_text(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t u = 1ull << (10 * (3 - i));
+
+		if (v && v % u == 0) {
+			snprintf(buf, len, "%llu%c", (unsigned long long)(v / u), units[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+static void man_entry(FILE *f, const struct cfg_entry *e)
+{
+	char lo[32], hi[32];
+	uint64_t min = e->min, max = e->max;
+
+	if (e->limit) {
+		const struct sbx_limit_info *li = sbx_limit_info((enum sbx_limit_id)(e->limit - 1));
+		min = li->min;
+		max = li->max;
+	}
+	fputs(".TP\n\\fB", f);
+	roff_text(f, e->name, 0);
+	fputs("\\fR = \\fI", f);
+	roff_text(f, e->def[0] ? e->def : "\"\"", 1);
+	fputs("\\fR\n", f);
+	roff_text(f, e->help, 0);
+	fputs(".\n", f);
+	switch (e->type) {
+	case CFG_STRING:
+		fprintf(f, "Text of at most %zu bytes.\n", e->size - 1);
+		break;
+	case CFG_UINT:
+		fprintf(f, "A number from %llu to %llu.\n", (unsigned long long)min,
+			(unsigned long long)max);
+		break;
+	case CFG_SIZE:
+		fprintf(f, "A size from %s to %s.\n", size_text(min, lo, sizeof(lo)),
+			size_text(max, hi, sizeof(hi)));
+		break;
+	case CFG_SECONDS:
+		fprintf(f, "Seconds, from %llu to %llu.\n", (unsigned long long)min,
+			(unsigned long long)max);
+		break;
+	}
+	fputs("Flag: \\fB\\-\\-", f);
+	for (const char *p = e->name; *p; p++) {
+		if (*p == '_')
+			fputs("\\-", f);
+		else
+			fputc(*p, f);
+	}
+	fputs("\\fR", f);
+	if (e->env) {
+		fputs("; environment: \\fB", f);
+		roff_text(f, e->env, 0);
+		fputs("\\fR", f);
+	}
+	fputs(".\n", f);
+}
+
+void cfg_man(FILE *f)
+{
+	fputs(".\\\" safexec.conf(5), written by `safexec __conf-man` from the settings'\n"
+	      ".\\\" table, cfg_table[] in src/config/config.c: edit that, not this.\n"
+	      ".TH SAFEXEC.CONF 5 \"\" \"safexec\" \"File Formats Manual\"\n"
+	      ".\\\" Names and flags are not to be hyphenated nor spread out.\n"
+	      ".nh\n"
+	      ".ad l\n"
+	      ".SH NAME\n"
+	      "safexec.conf \\- settings of safexec serve\n"
+	      ".SH SYNOPSIS\n"
+	      ".B safexec serve \\-\\-config\n"
+	      ".I FILE\n"
+	      ".PP\n", f);
+	fprintf(f, ".I %s\n", SAFEXEC_CONFIG_FILE);
+	fputs(".SH DESCRIPTION\n"
+	      ".B safexec serve\n"
+	      "(see\n"
+	      ".BR safexec (1))\n"
+	      "takes each setting from, lowest precedence first:\n"
+	      "its built-in default;\n"
+	      "the file named by\n"
+	      ".B \\-\\-config\n"
+	      ".IR FILE ,\n"
+	      "or else by the environment variable\n"
+	      ".B SAFEXEC_CONFIG\n"
+	      "(no file when neither is given);\n"
+	      "the environment variables named below;\n"
+	      "and the command-line flags.\n"
+	      "A flag is the setting's name with dashes for its underscores\n"
+	      ".RB ( max_body\n"
+	      "is\n"
+	      ".BR \\-\\-max\\-body ),\n"
+	      "given as \\fB\\-\\-\\fINAME VALUE\\fR\n"
+	      "or \\fB\\-\\-\\fINAME\\fB=\\fIVALUE\\fR.\n"
+	      ".PP\n"
+	      "The file has one\n"
+	      ".IB key \" = \" value\n"
+	      "per line.\n"
+	      "Blank lines and lines whose first non-blank character is\n"
+	      ".B #\n"
+	      "are ignored.\n"
+	      "Spaces around the key and the value are dropped;\n"
+	      "a value may be wrapped in double quotes, which is the only way to write\n"
+	      "an empty one.\n"
+	      "There is no escaping and no comment after a value.\n"
+	      "A file may hold at most 1 MiB.\n"
+	      ".PP\n"
+	      "Numbers are plain decimal (no sign, no spaces).\n"
+	      "Sizes are bytes, with an optional suffix\n"
+	      ".BR K ,\n"
+	      ".B M\n"
+	      "or\n"
+	      ".B G\n"
+	      "(powers of 1024, optionally followed by\n"
+	      ".B B\n"
+	      "or\n"
+	      ".BR iB ).\n"
+	      "Durations are whole seconds, optionally followed by\n"
+	      ".BR s .\n"
+	      "Relative paths are relative to the directory the server starts in\n"
+	      "(the systemd unit\n"
+	      ".BR safexec.service 's\n"
+	      "is\n"
+	      ".IR /var/lib/safexec ).\n"
+	      ".PP\n"
+	      "A bad setting stops the server before it starts, with exit status 2\n"
+	      "and one line that names where it came from (the file and line, the\n"
+	      "environment variable or the flag) and the key.\n"
+	      ".SH SETTINGS\n"
+	      "Each setting with its default, what it does, its bounds, its flag and,\n"
+	      "where it has one, its environment variable.\n", f);
+	for (size_t i = 0; i < cfg_table_count; i++)
+		man_entry(f, &cfg_table[i]);
+	fputs(".SH FLAGS\n"
+	      "Besides a flag for each setting,\n"
+	      ".B safexec serve\n"
+	      "takes:\n"
+	      ".TP\n"
+	      ".BI \\-\\-config \" FILE\"\n"
+	      "read the settings of\n"
+	      ".I FILE\n"
+	      "first, whatever the flags' order.\n"
+	      ".TP\n"
+	      ".B \\-\\-no\\-log\n"
+	      "the same as\n"
+	      ".BR \"\\-\\-log \\(dq\\(dq\" .\n"
+	      ".TP\n"
+	      ".BR \\-\\-help \", \" \\-h\n"
+	      "print every setting with its default, and exit.\n"
+	      ".SH ENVIRONMENT\n"
+	      ".TP\n"
+	      ".B SAFEXEC_CONFIG\n"
+	      "the file to read when\n"
+	      ".B \\-\\-config\n"
+	      "is not given.\n", f);
+	for (size_t i = 0; i < cfg_table_count; i++) {
+		if (!cfg_table[i].env)
+			continue;
+		fputs(".TP\n.B ", f);
+		roff_text(f, cfg_table[i].env, 0);
+		fputs("\nthe setting\n.BR ", f);
+		roff_text(f, cfg_table[i].name, 0);
+		fputs(" .\n", f);
+	}
+	fputs(".SH FILES\n"
+	      ".TP\n", f);
+	fprintf(f, ".I %s\n", SAFEXEC_CONFIG_FILE);
+	fputs("the file the systemd unit\n"
+	      ".B safexec.service\n"
+	      "passes to\n"
+	      ".BR \"safexec serve \\-\\-config\" .\n"
+	      ".SH SEE ALSO\n"
+	      ".BR safexec (1),\n"
+	      ".BR systemd.exec (5);\n"
+	      "the documentation of safexec (docs/config.md, docs/deploy.md),\n"
+	      "installed in\n", f);
+	fprintf(f, ".IR %s .\n", SAFEXEC_DOC_DIR);
 }

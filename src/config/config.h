@@ -143,4 +143,9 @@ int cfg_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *p
 /* Prints the usage of `safexec serve` with every setting. */
 void cfg_usage(FILE *f);
 
+/* Prints the manual page safexec.conf(5) in roff, every setting of the
+ * table with its default, bounds, flag and environment variable
+ * (`safexec __conf-man`, which `make install` runs). */
+void cfg_man(FILE *f);
+
 #endif

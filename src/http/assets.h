@@ -1,6 +1,7 @@
 /*
  * assets.h - the web page's files, embedded in the binary at build time by
- * tools/embed.sh from the files in web/.
+ * tools/embed.sh from the files in web/, and the API's description
+ * (docs/openapi.json, served at /api/v1/openapi.json only).
  */
 #ifndef SAFEXEC_HTTP_ASSETS_H
 #define SAFEXEC_HTTP_ASSETS_H

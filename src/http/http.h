@@ -84,7 +84,7 @@ void http_free(struct http_server *srv);
 /* --- Routing ------------------------------------------------------------ */
 
 enum http_route_id {
-	HTTP_R_ASSET,		/* GET /, /<file of web/> */
+	HTTP_R_ASSET,		/* GET /, /<file of web/>, /api/v1/openapi.json */
 	HTTP_R_RUN,		/* POST /run */
 	HTTP_R_EXECUTE,		/* POST /api/v1/execute */
 	HTTP_R_LANGUAGES,	/* GET /api/v1/languages */

@@ -82,11 +82,22 @@ static int path_is(const char *path, size_t len, const char *lit)
 	return len == strlen(lit) && memcmp(path, lit, len) == 0;
 }
 
+/* The API's description, docs/openapi.json, is embedded with the web
+ * page's files (tools/embed.sh names it by its base name) but served at a
+ * path of the API only. */
+#define OPENAPI_PATH "/api/v1/openapi.json"
+#define OPENAPI_ASSET "/openapi.json"
+
 static const struct http_asset *find_asset(const char *path, size_t len)
 {
 	if (path_is(path, len, "/")) {
 		path = "/index.html";
 		len = strlen(path);
+	} else if (path_is(path, len, OPENAPI_PATH)) {
+		path = OPENAPI_ASSET;
+		len = strlen(path);
+	} else if (path_is(path, len, OPENAPI_ASSET)) {
+		return NULL;
 	}
 	for (size_t i = 0; i < http_assets_count; i++)
 		if (path_is(path, len, http_assets[i].path))

@@ -350,6 +350,11 @@ void rt_runtime_release(struct runtime *rt)
 
 /* ---- the registry ------------------------------------------------------- */
 
+/* The runtime files' installed folder, $(PREFIX)/share/safexec/runtimes. */
+#ifndef SAFEXEC_RUNTIMES_DIR
+#define SAFEXEC_RUNTIMES_DIR "/usr/share/safexec/runtimes"
+#endif
+
 const char *rt_default_dirs(char *buf, size_t len)
 {
 	const char *env = getenv("SAFEXEC_RUNTIMES");
@@ -372,6 +377,11 @@ const char *rt_default_dirs(char *buf, size_t len)
 				return buf;
 		}
 	}
+	/* Where `make install` put them (the Makefile sets it from PREFIX),
+	 * if there; else Debian's place. */
+	snprintf(buf, len, "%s", SAFEXEC_RUNTIMES_DIR);
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return buf;
 	snprintf(buf, len, "/usr/share/safexec/runtimes");
 	return buf;
 }

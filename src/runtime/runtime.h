@@ -75,7 +75,9 @@ struct rt_registry {
 
 /* The directories searched when none is configured: $SAFEXEC_RUNTIMES, or
  * the runtimes folder beside the binary's folder (the source tree's for
- * build/safexec), or /usr/share/safexec/runtimes.  Colon-separated. */
+ * build/safexec), or the folder `make install` puts them in
+ * ($(PREFIX)/share/safexec/runtimes, compiled in as SAFEXEC_RUNTIMES_DIR)
+ * when it exists, or /usr/share/safexec/runtimes.  Colon-separated. */
 const char *rt_default_dirs(char *buf, size_t len);
 
 /* Loads every *.conf of the colon-separated dirs (a missing directory is

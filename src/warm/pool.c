@@ -157,12 +157,16 @@ out:
 }
 
 /* Closes the zygote's control socket (it then finishes its runs and exits)
- * and keeps its pid to reap.  Called with the lock held. */
+ * and keeps its pid to reap.  A broken one (stopped, say) is killed: its
+ * supervisors, processes of their own, finish their runs without it.
+ * Called with the lock held. */
 static void retire(struct warm *w, struct zygote *z)
 {
 	if (z->ctl < 0)
 		return;
 	close_fd(&z->ctl);
+	if (z->broken)
+		kill(z->pid, SIGKILL);
 	if (w->nretired < MAX_RETIRED)
 		w->retired[w->nretired++] = z->pid;
 	else {
