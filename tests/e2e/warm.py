@@ -615,6 +615,43 @@ def source_forms_match_cold(ctx):
 
 
 @test
+def tests_of_one_request_each_run_warm(ctx):
+    # A request with tests: each test is a run of its own, each warm, with
+    # the verdicts and outputs a cold server gives.
+    req = {"code": "import sys, random\na, b = map(int, input().split())\nprint(a + b)\n"
+                   "print(sys.argv[1:], random.random() < 2, file=sys.stderr)\n",
+           "tests": [{"stdin": "1 2", "expected_output": "3"},
+                     {"stdin": "2 2", "expected_output": "5", "args": ["x"]},
+                     {"stdin": "x"}, {"stdin": "40 2\n", "expected_output": "42\n"}]}
+    before = counters(ctx.warm)
+    w = ctx.warm.execute(req)
+    expect_delta(ctx.warm, before, 4, 0, "4 tests, 4 warm runs")
+    c = ctx.cold.execute(req)
+    eq((w["verdict"], w["totals"]), (c["verdict"], c["totals"]), "verdict and totals")
+    eq(w["totals"], {"tests": 4, "accepted": 2, "failed": 2, "not_run": 0}, "totals")
+    for i, (a, b) in enumerate(zip(w["tests"], c["tests"])):
+        for k in ("verdict", "status", "exit_code", "signal", "stdout", "stderr", "message"):
+            eq(a.get(k), b.get(k), f"test {i + 1}: {k}, warm against cold")
+
+
+@test
+def zygote_does_not_grow(ctx):
+    # The zygote only forks: 30 runs (each with 256 KiB of code and input)
+    # leave its memory as it was.
+    s = ctx.warm
+    z = wait_zygote(s)
+    warm_exec(s, {"code": HELLO})
+    rss0 = rss_bytes(z)
+    for i in range(30):
+        j = warm_exec(s, {"code": f"# {'x' * (256 << 10)}\nimport sys\nprint(len(sys.stdin.read()))\n",
+                          "stdin": "y" * (256 << 10)}, what=f"run {i + 1}")
+        eq(j["stdout"], f"{256 << 10}\n", f"run {i + 1}")
+    eq(zygotes(s), [z], "one zygote throughout")
+    rss1 = rss_bytes(z)
+    check(rss1 <= rss0 + (256 << 10), f"the zygote's RSS grew from {rss0} to {rss1} bytes over 30 runs")
+
+
+@test
 def warm_runs_start_faster(ctx):
     # The point of the zygote: a warm hello world spends less CPU time than
     # a cold one, which starts the interpreter (medians of 7 each; the
