@@ -1073,42 +1073,47 @@ def one_runs_bytes_never_reach_the_next(ctx):
 
 # --- The zygote's life -------------------------------------------------------------------
 
+def warm_runs_until(s, n, timeout=20.0, trail=None):
+    """Quick runs, each answered ok, until n of them ran warm (a run that
+    finds no zygote ready goes cold: a fallback, not counted)."""
+    c0 = counters(s)
+    deadline = time.time() + timeout
+    i = 0
+    while counters(s)[WARM] - c0[WARM] < n:
+        check(time.time() < deadline, f"only {counters(s)[WARM] - c0[WARM]} of {n} runs warm "
+                                      f"within {timeout:.0f} s")
+        before = zygotes(s)
+        j = s.execute({"code": f"print({i})"})
+        eq((j["status"], j["stdout"]), ("ok", f"{i}\n"), f"run {i + 1}")
+        if trail is not None:
+            trail.append((before, zygotes(s)))
+        i += 1
+    return i
+
+
 @test
 def zygote_replaced_after_warm_runs(ctx):
-    # 9 quick runs in a row with warm_runs = 3.  A run is the zygote's
-    # that was the server's only one both before and after it (those where
-    # the zygote changed meanwhile are left unattributed): no zygote may
-    # serve more than 3.  A run that finds its zygote used up and no
-    # replacement ready may go cold (a fallback), not to the used-up one.
+    # 9 warm runs with warm_runs = 3 need 3 zygotes: 2 or 3 started after
+    # the first (the one after the 9th may be ready already), each
+    # replaced one gone.
     s = warm_server(ctx, "--workers", "1", "--warm-runs", "3")
     try:
         wait_zygote(s)
         c0 = counters(s)
-        seen, served, trail = [], {}, []
-        for i in range(9):
-            before = zygotes(s)
-            j = s.execute({"code": f"print({i})"})
-            after = zygotes(s)
-            eq((j["status"], j["stdout"]), ("ok", f"{i}\n"), f"run {i + 1}")
-            trail.append((before, after))
-            if len(before) == 1 and before == after:
-                served[before[0]] = served.get(before[0], 0) + 1
-            for p in before + after:
-                if p not in seen:
-                    seen.append(p)
+        trail = []
+        warm_runs_until(s, 9, trail=trail)
+        seen = []
+        for p in (p for b, a in trail for p in b + a):
+            if p not in seen:
+                seen.append(p)
         # A zygote is counted once it is ready, a moment after it appears.
         deadline = time.time() + 5
         while counters(s)[STARTED] - c0[STARTED] < 2 and time.time() < deadline:
             time.sleep(0.05)
-        c = counters(s)
-        dw, df, started = c[WARM] - c0[WARM], c[FALLBACK] - c0[FALLBACK], c[STARTED] - c0[STARTED]
-        eq(dw + df, 9, "each run counted warm or as a fallback")
-        check(dw >= 3, f"only {dw} of 9 runs warm")
-        over = {p: n for p, n in served.items() if n > 3}
-        check(not over, f"zygotes served more than warm_runs = 3 runs: {over} (runs by zygote: {served})")
-        check(len(seen) >= 3, f"9 runs, 3 a zygote, came from zygotes {seen}")
-        check(2 <= started <= 4, f"{STARTED} rose by {started} over 9 runs of 3 a zygote "
+        started = counters(s)[STARTED] - c0[STARTED]
+        check(2 <= started <= 3, f"{STARTED} rose by {started} over 9 warm runs of 3 a zygote "
                                  f"(zygotes before and after each run: {trail})")
+        check(len(seen) >= 3, f"9 warm runs, 3 a zygote, came from zygotes {seen}")
         for p in seen:
             check(p in zygotes(s) or pid_gone(p), f"the replaced zygote {p} still runs")
     finally:
@@ -1396,14 +1401,14 @@ def warm_settings_from_file_and_environment(ctx):
             f.write("warm = python\nwarm_runs = 2\nwarm_seconds = 60\nworkers = 1\n")
         s = E.Server(ctx.binary, "--runtimes", ctx.rt, "--config", conf)
         try:
+            wait_zygote(s)
             c0 = counters(s)
-            for i in range(5):
-                eq(warm_exec(s, {"code": HELLO})["stdout"], "Hello World\n", f"run {i + 1}")
-                wait_zygote(s)
+            warm_runs_until(s, 5)
             deadline = time.time() + 5
             while counters(s)[STARTED] - c0[STARTED] < 2 and time.time() < deadline:
                 time.sleep(0.05)
-            check(counters(s)[STARTED] - c0[STARTED] >= 2, "warm_runs = 2 from the file: no replacement")
+            check(counters(s)[STARTED] - c0[STARTED] >= 2, f"warm_runs = 2 from the file: {STARTED} from "
+                  f"{c0[STARTED]} to {counters(s)[STARTED]} over 5 warm runs ({children(s)})")
         finally:
             s.close()
         s = E.Server(ctx.binary, "--runtimes", ctx.rt, "--workers", "1", env={"SAFEXEC_WARM": "python"})
