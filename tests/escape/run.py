@@ -458,9 +458,11 @@ class Leftovers:
                    (read_quiet("/proc/%d/cgroup" % pid) or "").splitlines() if ln.count(":") >= 2]
             in_runs = any(self.cg_owner(c)[0] for _, c in cgs)
             why = []
-            # A zygote of a `safexec run --warm` ends with it.
-            if is_zygote_of(pid, M.bin):
-                why.append("a zygote left behind")
+            # A zygote of a `safexec run --warm` (or a supervisor it
+            # forked, whose command line is the same) ends with it.
+            zygote = is_zygote_of(pid, M.bin)
+            if zygote:
+                why.append("a zygote or its supervisor left behind")
             # A sandboxed program whose host uid is not the one this mode
             # maps to belongs to another user's safexec.
             if b"/box/main" in cmd and (not uids or not M.sandbox_uids
@@ -479,7 +481,7 @@ class Leftovers:
                 # of another program built on the engine, the unit tests).
                 if live is None:
                     live = self._live_instances(self.cgroups())
-                if "a zygote left behind" not in why and any(self._foreign_cgroup(c, live, ctrls) for ctrls, c in cgs):
+                if not zygote and any(self._foreign_cgroup(c, live, ctrls) for ctrls, c in cgs):
                     continue
                 left.append((pid, "pid %d (%s, %s: %s)" % (
                     pid, info[2], cmd.decode(errors="replace").strip()[:60],
