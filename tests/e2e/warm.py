@@ -396,8 +396,9 @@ def python_runtimes_with_env_or_root_go_cold(ctx):
         os.symlink(f"usr/{name}", os.path.join(root, name))
     with open(os.path.join(d, "pyroot.conf"), "w") as f:
         f.write("name = pyroot\n" + common + f"root = {root}\n")
-    s = E.Server(ctx.binary, "--runtimes", d, "--warm", "python", "--workers", "1")
+    s = None
     try:
+        s = E.Server(ctx.binary, "--runtimes", d, "--warm", "python", "--workers", "1")
         langs = {x["language"] for x in s.get("/api/v1/languages").json}
         eq(langs, {"python", "pyenv", "pyroot"}, "languages")
         code = "import os\nprint(os.environ.get('WARM_TEST'))\n"
@@ -408,7 +409,8 @@ def python_runtimes_with_env_or_root_go_cold(ctx):
             expect_delta(s, before, 0, 0, f"{lang}: not warm, no fallback")
         eq(warm_exec(s, {"language": "python", "code": code})["stdout"], "None\n", "the built-in, warm")
     finally:
-        s.close()
+        if s:
+            s.close()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1069,6 +1069,7 @@ def main():
     if M.warm:
         bad = check_warm(M, runner)
         if bad:
+            shutil.rmtree(M.tmp, ignore_errors=True)
             print("FAIL setup: %s" % "; ".join(bad))
             print("0 passed, 1 failed, 0 skipped")
             return 1
