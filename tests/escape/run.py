@@ -5,6 +5,7 @@
     python3 tests/escape/run.py --bin build/safexec --rootless [NAME...]
     python3 tests/escape/run.py --bin build/layers/safexec --without caps
     python3 tests/escape/run.py --bin build/layers/safexec --without seccomp
+    python3 tests/escape/run.py --bin build/safexec [--rootless] --warm [NAME...]
 
 Runs every case of cases.py and cases_c.py (or those whose name contains one
 of NAME) as an untrusted program under `safexec run --json` (the C cases
@@ -23,6 +24,15 @@ reason.  A first run checks that the layer is really gone (a binary that
 ignores the variable would make the mode prove nothing).  Without --without
 the variable is removed from safexec's environment.
 
+--warm runs every Python case with `safexec run --warm`: the program runs
+in a process forked from a zygote started for that one invocation (the code
+path of `safexec serve --warm python`), and must give exactly the outcome
+the cold run gives, checked alike.  The C cases are skipped in this mode
+(C runs cold).  The zygote is a `BINARY zygote` process that must end with
+its `safexec run`: one left behind is a leftover like any other (and it,
+its descendants and the cgroups it holds are never taken for someone
+else's, as another safexec's would be).
+
 After each case it checks that nothing was left behind:
 
   processes  no process that appeared during the case, outside this suite,
@@ -32,7 +42,9 @@ After each case it checks that nothing was left behind:
              (a concurrent run of someone else's safexec, a live process
              whose comm is "safexec" in our pid namespace, and its
              descendants, are not ours and are ignored, and so are
-             processes in someone else's cgroups, see below);
+             processes in someone else's cgroups, see below); nor any
+             zygote of the binary under test (`BINARY zygote`), whatever
+             its uid;
   cgroups    no new directory under any cgroup or cgroup2 mount whose path
              has a `safexec` component above it (the instance and run
              cgroups, `.../safexec/inst-<hex>/run-<n>`; the `safexec`
@@ -57,7 +69,8 @@ safexec would look beside its binary, where the layers build has none.
 
 --rootless, started as root, copies the binary and the suite (with
 runtimes/c.conf) to a fresh directory and re-runs the suite as nobody
-(uid 65534) through setpriv; started unprivileged it just runs.  Expectations follow what
+(uid 65534) through setpriv, with --without and --warm as given; started
+unprivileged it just runs.  Expectations follow what
 `safexec check --json` says is in force, and the check itself must report
 the missing cgroup limits.
 
@@ -218,6 +231,24 @@ def proc_uids(pid):
     return {int(m.group(1)), int(m.group(2))} if m else set()
 
 
+def proc_argv(pid):
+    return (read_quiet("/proc/%d/cmdline" % pid, True) or b"").split(b"\0")
+
+
+def is_zygote_of(pid, binary):
+    """Is pid a zygote (`BINARY zygote`) of the safexec binary under test?"""
+    argv = proc_argv(pid)
+    if len(argv) < 2 or argv[1] != b"zygote":
+        return False
+    real = os.path.realpath(binary)
+    try:
+        if os.path.realpath("/proc/%d/exe" % pid) == real:
+            return True
+    except OSError:
+        pass
+    return os.path.realpath(argv[0].decode(errors="replace")) == real
+
+
 def descendants(snap, roots):
     kids = {}
     for pid, (_, ppid, _) in snap.items():
@@ -364,7 +395,13 @@ class Leftovers:
         return [pid for pid, (_, _, comm) in now.items()
                 if comm == "safexec" and pid not in mine
                 and pidns(pid) in (self.my_ns, None)
-                and not (proc_uids(pid) & self.M.sandbox_uids)]
+                and not (proc_uids(pid) & self.M.sandbox_uids)
+                and not is_zygote_of(pid, self.M.bin)]
+
+    def _ours(self, pid):
+        """A safexec this suite started, or a zygote of the binary under
+        test (which only this suite's runs start)."""
+        return pid in self.M.our_safexec or is_zygote_of(pid, self.M.bin)
 
     def _live_instances(self, paths):
         """Names of the instance cgroups among paths that are someone
@@ -386,7 +423,7 @@ class Leftovers:
             except OSError:
                 continue
             pid = holders.get((os.major(st.st_dev), os.minor(st.st_dev), st.st_ino))
-            if (pid and pid not in self.M.our_safexec
+            if (pid and not self._ours(pid)
                     and os.path.exists("/proc/%d" % pid)):
                 names.add(os.path.basename(path))
         return names
@@ -398,7 +435,7 @@ class Leftovers:
         if kind and self._elsewhere(path, ctrls):
             return True
         if kind == "pid":
-            return key not in self.M.our_safexec and os.path.exists("/proc/%d" % key)
+            return not self._ours(key) and os.path.exists("/proc/%d" % key)
         return kind == "inst" and os.path.basename(key) in live
 
     def _procs(self):
@@ -421,6 +458,11 @@ class Leftovers:
                    (read_quiet("/proc/%d/cgroup" % pid) or "").splitlines() if ln.count(":") >= 2]
             in_runs = any(self.cg_owner(c)[0] for _, c in cgs)
             why = []
+            # A zygote of a `safexec run --warm` (or a supervisor it
+            # forked, whose command line is the same) ends with it.
+            zygote = is_zygote_of(pid, M.bin)
+            if zygote:
+                why.append("a zygote or its supervisor left behind")
             # A sandboxed program whose host uid is not the one this mode
             # maps to belongs to another user's safexec.
             if b"/box/main" in cmd and (not uids or not M.sandbox_uids
@@ -439,7 +481,7 @@ class Leftovers:
                 # of another program built on the engine, the unit tests).
                 if live is None:
                     live = self._live_instances(self.cgroups())
-                if any(self._foreign_cgroup(c, live, ctrls) for ctrls, c in cgs):
+                if not zygote and any(self._foreign_cgroup(c, live, ctrls) for ctrls, c in cgs):
                     continue
                 left.append((pid, "pid %d (%s, %s: %s)" % (
                     pid, info[2], cmd.decode(errors="replace").strip()[:60],
@@ -544,7 +586,8 @@ class Runner:
         with open(path, "w") as f:
             f.write(code)
         lang = ["--language", language, "--runtimes", self.M.runtimes] if language else []
-        cmd = [self.bin, "run", "--json"] + lang + list(opts) + [path]
+        warm = ["--warm"] if self.M.warm and not language else []
+        cmd = [self.bin, "run", "--json"] + warm + lang + list(opts) + [path]
         if args:
             cmd += ["--"] + list(args)
         if raise_limits:
@@ -758,6 +801,7 @@ def setup_mode(args):
     M.bin = os.path.abspath(args.bin)
     M.rootless = args.rootless or os.getuid() != 0
     M.without = args.without
+    M.warm = args.warm
     M.policy_src = policy_source()
     M.runtimes = runtimes_dir()
     M.raised = raised_limits()
@@ -882,6 +926,33 @@ say(st["CapEff"].strip(), st["Seccomp"].strip())
     return []
 
 
+def check_warm(M, runner):
+    """--warm: does the program really run below a zygote of the binary?
+    Problems, if not (a binary that ran --warm cold would make the mode
+    prove nothing)."""
+    code = C.PRELUDE + 'say("ready")\ntime.sleep(2)\nsay("done")\n'
+    p = runner.start("warm-probe", code, [], [])
+    seen = None
+    deadline = time.monotonic() + 2
+    while seen is None and time.monotonic() < deadline:
+        snap = proc_snapshot()
+        for z in descendants(snap, [p.pid]):
+            if z != p.pid and is_zygote_of(z, M.bin):
+                runs = descendants(snap, [z]) - {z}
+                if runs:
+                    seen = (z, sorted(runs))
+                    break
+        time.sleep(0.02)
+    res, err = runner.finish(p, [])
+    if err or res.get("status") != "ok" or res.get("stdout") != "ready\ndone\n":
+        return ["the probe run failed: %s" % (err or context(res))]
+    if seen is None:
+        return ["no program ran below a zygote (`%s zygote`) of `safexec run --warm`: "
+                "it ran cold" % M.bin]
+    print("# warm: the probe ran below zygote %d (processes %s)" % seen)
+    return []
+
+
 def calibrate(M, runner):
     """One plain run: the host uid and gid the sandbox's uid 1000 maps to."""
     code = C.PRELUDE + r'''
@@ -940,7 +1011,8 @@ def reexec_unprivileged(args):
         cmd = (["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
                 "--clear-groups", "--inh-caps=-all",
                 python(), os.path.join(d, "run.py"), "--bin", binary, "--rootless"]
-               + (["--without", args.without] if args.without else []) + args.names)
+               + (["--without", args.without] if args.without else [])
+               + (["--warm"] if args.warm else []) + args.names)
         if has_cap(CAP_SYS_RESOURCE):
             # Hard limits high enough for raise_limits (the cases that need
             # them raise the soft ones).
@@ -962,6 +1034,9 @@ def main():
     ap.add_argument("--without", choices=sorted(C.LAYER_NAMES),
                     help="leave this layer out (a `make layers` binary) and run the "
                     "cases of the other one")
+    ap.add_argument("--warm", action="store_true",
+                    help="run the Python cases with `safexec run --warm` (from a zygote); "
+                    "skip the C cases")
     ap.add_argument("names", nargs="*", help="run only cases whose name contains one of these")
     args = ap.parse_args()
 
@@ -977,9 +1052,10 @@ def main():
     runner = Runner(M, M.bin)
     calibrate(M, runner)
     f = M.features
-    print("# mode: %s, uid %d%s; check: cgroup=%s controllers=%s notes=%s" % (
+    print("# mode: %s, uid %d%s%s; check: cgroup=%s controllers=%s notes=%s" % (
         "rootless" if M.rootless else "root", os.getuid(),
-        ", without %s" % C.LAYER_NAMES[M.without] if M.without else "", f.get("cgroup"),
+        ", without %s" % C.LAYER_NAMES[M.without] if M.without else "",
+        ", warm (safexec run --warm)" if M.warm else "", f.get("cgroup"),
         f.get("controllers"), short(f.get("notes"), 200)))
     print("# sandbox uid 1000 is host uid %s; i386 int 0x80 on this host: %s" % (
         M.host_uid, "yes" if M.int80 else "no (SIGSEGV expected)"))
@@ -989,6 +1065,14 @@ def main():
     pre = Leftovers.cgroups()
     if pre:
         print("# note: safexec cgroups present before the suite: %s" % ", ".join(sorted(pre)))
+
+    if M.warm:
+        bad = check_warm(M, runner)
+        if bad:
+            shutil.rmtree(M.tmp, ignore_errors=True)
+            print("FAIL setup: %s" % "; ".join(bad))
+            print("0 passed, 1 failed, 0 skipped")
+            return 1
 
     if M.without:
         bad = check_layer_gone(M, runner)
@@ -1001,7 +1085,9 @@ def main():
                 if not args.names or any(n in c["name"] for n in args.names)]
     passed = failed = skipped = 0
     for cs in selected:
-        why = C.layer_skip(cs, M.without) or (cs["skip_if"] and cs["skip_if"](M))
+        why = (C.layer_skip(cs, M.without)
+               or (M.warm and cs["language"] and "C runs cold: the warm mode is Python's")
+               or (cs["skip_if"] and cs["skip_if"](M)))
         if why:
             skipped += 1
             print("skip %s: %s" % (cs["name"], why))
@@ -1021,9 +1107,9 @@ def main():
         sys.stdout.flush()
 
     shutil.rmtree(M.tmp, ignore_errors=True)
-    print("# %d cases in %.0f s (%s%s)" % (
+    print("# %d cases in %.0f s (%s%s%s)" % (
         len(selected), time.monotonic() - t_start, "rootless" if M.rootless else "root",
-        ", without %s" % M.without if M.without else ""))
+        ", without %s" % M.without if M.without else "", ", warm" if M.warm else ""))
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
