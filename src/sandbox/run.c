@@ -486,6 +486,8 @@ static int drain(struct run *run, int fd, struct obuf *b, uint64_t *total, bool 
 			fail_run(run, "out of memory holding the program's output");
 			return 0;
 		}
+		if (keep && run->req->on_output)
+			run->req->on_output(run->req->output_arg, b == &run->err ? 2 : 1, chunk, keep);
 		if (*total > limit) {
 			*truncated = true;
 			kill_run(run, SBX_OUTPUT_LIMIT);

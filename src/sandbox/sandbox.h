@@ -214,6 +214,13 @@ struct sbx_request {
 	 * the caller gives up: the run is then killed and reported as
 	 * SBX_SIGNALED with stopped set, as sbx_host_kill_all() does. */
 	int cancel_fd;
+	/* NULL, or called with each piece of the output as the supervisor
+	 * reads it (stream 1: stdout, with merge_stderr both; 2: stderr), in
+	 * the order read, only what the result keeps (within output_bytes per
+	 * stream), from the thread in sbx_run(), before the result is done:
+	 * live output.  It must not block for long: the run's timers wait. */
+	void (*on_output)(void *arg, int stream, const char *data, size_t len);
+	void *output_arg;
 };
 
 void sbx_request_init(struct sbx_request *req);

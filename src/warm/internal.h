@@ -89,10 +89,11 @@ int warm_py_init(const char *python, const char *version, char *why, size_t whyl
  * after WARM_SCRIPT as sys.argv[1:], and exits with its status. */
 void warm_py_program(void *arg, char *const argv[], char *const envp[]);
 
-/* ---- zygote.c ---- */
+/* ---- pool.c ---- */
 
 /* Whether the request can run warm: the built-in Python command, no
- * environment of its own, the host's root, no files collected. */
+ * environment of its own, the host's root, no files collected, no live
+ * output (a supervisor answers once, at the end) and no hook of its own. */
 bool warm_eligible(const struct sbx_host *host, const struct sbx_request *req);
 
 #endif

@@ -246,7 +246,7 @@ bool warm_eligible(const struct sbx_host *host, const struct sbx_request *req)
 	size_t i;
 
 	if (req->nenv || (req->root && req->root[0]) || req->collect_files || req->collect_out ||
-	    req->program || req->cancel_fd)
+	    req->program || req->cancel_fd || req->on_output)
 		return false;
 	if (!req->cmd)
 		return true;

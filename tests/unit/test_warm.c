@@ -109,6 +109,48 @@ TEST(sandbox_cancel_fd_stops_the_run)
 	sbx_result_release(&res);
 }
 
+struct live {
+	char seen[256];
+	size_t len;
+	int calls;
+};
+
+static void on_output(void *arg, int stream, const char *data, size_t len)
+{
+	struct live *l = arg;
+	int n = snprintf(l->seen + l->len, sizeof(l->seen) - l->len, "%d:%.*s|", stream,
+			 (int)len, data);
+
+	if (n > 0 && (size_t)n < sizeof(l->seen) - l->len)
+		l->len += (size_t)n;
+	l->calls++;
+}
+
+TEST(sandbox_on_output_sees_what_the_result_keeps_as_it_comes)
+{
+	struct sbx_host *host = open_host();
+	struct sbx_request req;
+	struct sbx_result res;
+	struct live l = { 0 };
+
+	ASSERT(host);
+	sbx_request_init(&req);
+	req.code = "import sys, time\nprint('a')\ntime.sleep(0.2)\n"
+		   "print('b', file=sys.stderr)\ntime.sleep(0.2)\nprint('c' * 100)\n";
+	req.code_len = strlen(req.code);
+	req.limits.output_bytes = 10;
+	req.on_output = on_output;
+	req.output_arg = &l;
+	ASSERT(!warm_eligible(host, &req));	/* live output: never warm */
+	ASSERT_EQ(sbx_run(host, &req, &res), 0);
+	ASSERT_EQ(res.status, SBX_OUTPUT_LIMIT);
+	/* In order, each as it came, and no more than the limit keeps. */
+	ASSERT_STREQ(l.seen, "1:a\n|2:b\n|1:cccccccc|");
+	ASSERT_EQ(l.calls, 3);
+	ASSERT_STREQ(res.out.data, "a\ncccccccc");
+	sbx_result_release(&res);
+}
+
 TEST(warm_wire_request_round_trip)
 {
 	const char *argv[] = { "a", "b c" };
