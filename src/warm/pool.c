@@ -7,8 +7,9 @@
  * block, the supervisor must say its pid within HELLO_MS, and until then
  * nothing of the request has left this process, so any failure up to
  * there runs the request cold (a fallback) and has the zygote replaced.
- * A zygote is replaced too after runs_max runs or seconds_max seconds;
- * the old one finishes the runs it forked and exits.
+ * A zygote takes at most runs_max runs, for at most seconds_max seconds
+ * from its start; a standby, started beforehand, then takes over, and the
+ * old one finishes the runs it forked and exits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,11 +50,13 @@ struct warm {
 	struct sbx_host *host;
 	struct warm_config cfg;
 	int etc_fd;		/* memfd: the host's /etc entries (wire_put_etc) */
+	int exe_fd;		/* memfd: a sealed copy of the binary, executed */
 	pthread_t manager;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the manager's: replace, retire or close */
 	pthread_cond_t ready;	/* warm_open()'s: the first start's outcome */
-	struct zygote z;
+	struct zygote z;	/* the current: runs go to it */
+	struct zygote next;	/* the standby, started beforehand */
 	bool first_done, closing, registered;
 	int first_error;
 	char first_why[400];
@@ -79,7 +82,7 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	};
 	const char *const base[] = WARM_ENV;
 	char *envp[UTIL_ARRAY_SIZE(base) + UTIL_ARRAY_SIZE(pass)], *passed[UTIL_ARRAY_SIZE(pass)];
-	char ppid[16], reply[512];
+	char ppid[16], reply[512], exe[32];
 	int sv[2] = { -1, -1 }, ctl = -1, r, ne = 0, np = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -98,6 +101,7 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	}
 	envp[ne] = NULL;
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", w->exe_fd);
 	char name[] = "safexec", cmd[] = "zygote";
 	char *argv[] = { name, cmd, ppid, NULL };
 
@@ -120,8 +124,7 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	r = ctl < 0 || etc < 0 ? -EMFILE :
-	    -posix_spawn(&pid, w->cfg.binary ? w->cfg.binary : "/proc/self/exe", &fa, &attr,
-			 argv, envp);
+	    -posix_spawn(&pid, exe, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close_fd(&ctl);
@@ -187,52 +190,78 @@ static void reap(struct warm *w, bool wait)
 	}
 }
 
-static bool due(const struct warm *w, const struct zygote *z)
+/* Whether z may take a run now: started, not broken, within both bounds. */
+static bool usable(const struct warm *w, const struct zygote *z)
 {
-	return z->ctl < 0 || z->broken || z->runs >= w->cfg.runs_max ||
-	       util_now_ns() - z->started_ns >= w->cfg.seconds_max * 1000000000ull;
+	return z->ctl >= 0 && !z->broken && z->runs < w->cfg.runs_max &&
+	       util_now_ns() - z->started_ns < w->cfg.seconds_max * 1000000000ull;
+}
+
+/* When the current zygote may take no more runs, retires it and makes the
+ * standby current, if that one may.  Returns whether the current zygote
+ * may take a run.  Called with the lock held. */
+static bool promote(struct warm *w)
+{
+	if (usable(w, &w->z))
+		return true;
+	retire(w, &w->z);
+	if (usable(w, &w->next)) {
+		w->z = w->next;
+		w->next = (struct zygote){ .ctl = -1 };
+	}
+	pthread_cond_signal(&w->wake);	/* a new standby */
+	return usable(w, &w->z);
 }
 
 /*
- * The manager: starts a zygote whenever the current one is due for
- * replacement, reaps the retired ones, and at close retires the last and
- * waits for them all.  It is the zygotes' parent thread, whose end their
- * parent-death signal follows: it ends last.
+ * The manager: keeps a standby zygote started beside the current one, so
+ * that a zygote past its bounds is replaced at once, without a cold run;
+ * reaps the retired ones; at close retires the last and waits for them
+ * all.  It is the zygotes' parent thread, whose end their parent-death
+ * signal follows: it ends last.
  */
 static void *manage(void *arg)
 {
 	struct warm *w = arg;
+	uint64_t retry_ns = 0;
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->closing) {
-		if (due(w, &w->z)) {
+		promote(w);
+		if (!w->first_done && w->z.ctl >= 0) {
+			w->first_done = true;
+			pthread_cond_broadcast(&w->ready);
+		}
+		if (!usable(w, &w->next) && util_now_ns() >= retry_ns) {
 			struct zygote nz;
 			char why[400] = "";
+			retire(w, &w->next);
 			pthread_mutex_unlock(&w->lock);
 			int r = spawn(w, &nz, why, sizeof(why));
 			pthread_mutex_lock(&w->lock);
 			if (r == 0) {
-				retire(w, &w->z);
-				w->z = nz;
 				atomic_fetch_add(&w->started, 1);
+				w->next = nz;
+				continue;
 			}
+			retry_ns = util_now_ns() + 1000000000ull;
 			if (!w->first_done) {
 				w->first_done = true;
 				w->first_error = r;
 				snprintf(w->first_why, sizeof(w->first_why), "%s", why);
 				pthread_cond_broadcast(&w->ready);
 			}
-			if (r == 0 || w->closing)
-				continue;
 		}
 		reap(w, false);
-		/* Wake for the age limit, or at least each second to reap. */
+		/* Wake for a zygote used up or broken, or each second for the
+		 * age bound and to reap. */
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&w->wake, &w->lock, &until);
 	}
 	retire(w, &w->z);
+	retire(w, &w->next);
 	pthread_mutex_unlock(&w->lock);
 	reap(w, true);
 	return NULL;
@@ -279,14 +308,14 @@ static int hand_over(struct warm *w)
 	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
 
 	pthread_mutex_lock(&w->lock);
-	if (w->z.ctl >= 0 && !w->z.broken) {
+	if (promote(w)) {
 		if (sendmsg(w->z.ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
 			fd = sv[0];
 			w->z.runs++;
-		} else
+		} else {
 			w->z.broken = true;
-		if (due(w, &w->z))
 			pthread_cond_signal(&w->wake);
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	close(sv[1]);
@@ -396,6 +425,36 @@ static void stop(void *ctx)
 
 /* ---- open, close, figures ---- */
 
+/*
+ * The zygote runs a sealed copy of the binary in memory (as runc does), so
+ * that /proc/self/exe of a warm program, which is the zygote's, is no file
+ * of the host: it names no host path and nothing can write it.
+ */
+static int make_exe(struct warm *w)
+{
+	const char *path = w->cfg.binary ? w->cfg.binary : "/proc/self/exe";
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[65536];
+	ssize_t n = 0;
+	int r = 0;
+
+	if (in < 0)
+		return -errno;
+	w->exe_fd = memfd_create("safexec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (w->exe_fd < 0)
+		r = -errno;
+	while (r == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(w->exe_fd, buf, (size_t)n) != n)
+			r = -EIO;
+	if (r == 0 && n < 0)
+		r = -errno;
+	if (r == 0 && fcntl(w->exe_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+			    F_SEAL_WRITE) < 0)
+		r = -errno;
+	close(in);
+	return r;
+}
+
 static int make_etc(struct warm *w)
 {
 	struct wire msg = { 0 };
@@ -425,8 +484,8 @@ int warm_open(struct warm **out, struct sbx_host *host, const struct warm_config
 		return -ENOMEM;
 	w->host = host;
 	w->cfg = *cfg;
-	w->etc_fd = -1;
-	w->z.ctl = -1;
+	w->etc_fd = w->exe_fd = -1;
+	w->z.ctl = w->next.ctl = -1;
 	for (int i = 0; i < MAX_INFLIGHT; i++)
 		atomic_init(&w->inflight[i], -1);
 	pthread_mutex_init(&w->lock, NULL);
@@ -436,9 +495,11 @@ int warm_open(struct warm **out, struct sbx_host *host, const struct warm_config
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((r = make_etc(w)) < 0 || (r = -pthread_create(&w->manager, NULL, manage, w)) < 0) {
+	if ((r = make_etc(w)) < 0 || (r = make_exe(w)) < 0 ||
+	    (r = -pthread_create(&w->manager, NULL, manage, w)) < 0) {
 		snprintf(why, whylen, "%s", strerror(-r));
 		close_fd(&w->etc_fd);
+		close_fd(&w->exe_fd);
 		free(w);
 		return r;
 	}
@@ -470,6 +531,7 @@ void warm_close(struct warm *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->manager, NULL);
 	close_fd(&w->etc_fd);
+	close_fd(&w->exe_fd);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->ready);
@@ -482,6 +544,6 @@ void warm_get_stats(struct warm *w, struct warm_stats *st)
 	st->fallbacks = atomic_load(&w->fallbacks);
 	st->started = atomic_load(&w->started);
 	pthread_mutex_lock(&w->lock);
-	st->up = w->z.ctl >= 0 && !w->z.broken;
+	st->up = usable(w, &w->z) || usable(w, &w->next);
 	pthread_mutex_unlock(&w->lock);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -362,6 +363,8 @@ void warm_py_program(void *arg, char *const argv[], char *const envp[])
 		refuse("another environment than the interpreter's");
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &py_signals[sig], NULL);	/* KILL, STOP: refused, fine */
+	/* The name a process of python3 has. */
+	prctl(PR_SET_NAME, "python3", 0, 0, 0);
 	/* Python's state after a fork: locks, threads, the at-fork hooks
 	 * (random reseeds itself there). */
 	py.PyOS_AfterFork_Child();
