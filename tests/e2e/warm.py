@@ -165,6 +165,17 @@ def all_zygotes(s, timeout=5.0):
     return zygotes(s)
 
 
+def settled(s, timeout=5.0):
+    """The counters once every zygote alive (a fresh server's: all started
+    by it) is ready and counted in safexec_zygotes_started_total."""
+    deadline = time.time() + timeout
+    while True:
+        c = counters(s)
+        if c[STARTED] >= len(zygotes(s)) or time.time() > deadline:
+            return c
+        time.sleep(0.05)
+
+
 def children(s):
     out = []
     for pid, _ in s.descendants():
@@ -1110,7 +1121,7 @@ def zygote_replaced_after_warm_runs(ctx):
     s = warm_server(ctx, "--workers", "1", "--warm-runs", "3")
     try:
         wait_zygote(s)
-        c0 = counters(s)
+        c0 = settled(s)
         trail = []
         warm_runs_until(s, 9, trail=trail)
         seen = []
@@ -1453,7 +1464,7 @@ def warm_settings_from_file_and_environment(ctx):
         s = E.Server(ctx.binary, "--runtimes", ctx.rt, "--config", conf)
         try:
             wait_zygote(s)
-            c0 = counters(s)
+            c0 = settled(s)
             warm_runs_until(s, 5)
             deadline = time.time() + 5
             while counters(s)[STARTED] - c0[STARTED] < 2 and time.time() < deadline:
