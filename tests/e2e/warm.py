@@ -674,6 +674,55 @@ def zygote_does_not_grow(ctx):
 
 
 @test
+def request_options_run_warm(ctx):
+    # redirect_stderr (one pipe: the order written, exactly), runs (each
+    # of the series warm), and a job waited for: warm, as cold answers.
+    code = ("import sys\nfor i in range(20):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n"
+            "sys.exit(2)\n")
+    j = same_as_cold(ctx, {"code": code, "redirect_stderr": True}, "redirect_stderr", exact_order=True)
+    eq(j["stdout"], "".join(f"out {i}\nerr {i}\n" for i in range(20)), "one pipe, in the order written")
+    before = counters(ctx.warm)
+    w = ctx.warm.execute({"code": "import random\nprint(random.random() < 1)\n", "runs": 3})
+    expect_delta(ctx.warm, before, 3, 0, "runs = 3: three warm runs")
+    c = ctx.cold.execute({"code": "import random\nprint(random.random() < 1)\n", "runs": 3})
+    for k in ("status", "stdout", "stderr", "exit_code"):
+        eq(w[k], c[k], f"runs = 3: {k}, warm against cold")
+    before = counters(ctx.warm)
+    r = ctx.warm.post("/api/v1/jobs?wait=true", {"code": "print('job')"})
+    eq(r.status, 200, f"POST /api/v1/jobs?wait=true ({r.body[:200]!r})")
+    eq((r.json["result"]["status"], r.json["result"]["stdout"]), ("ok", "job\n"), "the job's result")
+    expect_delta(ctx.warm, before, 1, 0, "a job")
+
+
+@test
+def piston_python_runs_warm(ctx):
+    # The compatible APIs run Python on the same engine: warm too.
+    s = ctx.warm
+    before = counters(s)
+    r = s.post("/api/v2/execute", {"language": "python", "version": "*", "stdin": "x", "args": ["a"],
+                                   "files": [{"content": "import sys\nprint(input(), sys.argv[1:])\n"}]})
+    eq(r.status, 200, f"Piston POST /api/v2/execute ({r.body[:300]!r})")
+    eq((r.json["run"]["code"], r.json["run"]["stdout"]), (0, "x ['a']\n"), "Piston's answer")
+    expect_delta(s, before, 1, 0, "a Piston run in Python")
+
+
+@test
+def judge0_python_runs_warm(ctx):
+    req = {"source_code": "import sys\nprint(input()[::-1], sys.argv)\n", "language_id": 71,
+           "stdin": "olleh"}
+    path = "/submissions?base64_encoded=false&wait=true"
+    c = ctx.cold.post(path, req)
+    if c.status != 201:
+        raise Skip(f"a cold server with the built-in Python refuses it too: {c.status} {c.body[:160]!r}")
+    s = ctx.warm
+    before = counters(s)
+    r = s.post(path, req)
+    eq(r.status, 201, f"Judge0 POST /submissions ({r.body[:300]!r})")
+    eq((r.json["status"]["id"], r.json["stdout"]), (3, "hello ['/box/main.py']\n"), "Judge0's answer")
+    expect_delta(s, before, 1, 0, "a Judge0 submission in Python")
+
+
+@test
 def warm_runs_start_faster(ctx):
     # The point of the zygote: a warm hello world spends less CPU time than
     # a cold one, which starts the interpreter (medians of 7 each; the
