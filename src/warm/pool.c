@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,7 @@ struct warm {
 	struct warm_config cfg;
 	int etc_fd;		/* memfd: the host's /etc entries (wire_put_etc) */
 	int exe_fd;		/* memfd: a sealed copy of the binary, executed */
+	char exe_name[PATH_MAX];	/* the binary's path: the zygote's argv[0] */
 	pthread_t manager;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the manager's: replace, retire or close */
@@ -102,8 +104,8 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	envp[ne] = NULL;
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
 	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", w->exe_fd);
-	char name[] = "safexec", cmd[] = "zygote";
-	char *argv[] = { name, cmd, ppid, NULL };
+	char cmd[] = "zygote";
+	char *argv[] = { w->exe_name, cmd, ppid, NULL };
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
@@ -434,6 +436,15 @@ static int make_exe(struct warm *w)
 {
 	const char *path = w->cfg.binary ? w->cfg.binary : "/proc/self/exe";
 	int in = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t len = readlink("/proc/self/exe", w->exe_name, sizeof(w->exe_name) - 1);
+
+	/* ps shows which binary the zygote is a copy of. */
+	if (w->cfg.binary)
+		snprintf(w->exe_name, sizeof(w->exe_name), "%s", w->cfg.binary);
+	else
+		w->exe_name[len > 0 ? len : 0] = '\0';
+	if (!w->exe_name[0])
+		snprintf(w->exe_name, sizeof(w->exe_name), "safexec");
 	char buf[65536];
 	ssize_t n = 0;
 	int r = 0;
