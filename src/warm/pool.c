@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -310,6 +311,10 @@ static int hand_over(struct warm *w)
 	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
 
 	pthread_mutex_lock(&w->lock);
+	/* Rootless, the sandbox's uid owns the binary's copy: a program may
+	 * have changed its mode (never its bytes: sealed, and running).  The
+	 * next run finds it as the first did. */
+	fchmod(w->exe_fd, 0555);
 	if (promote(w)) {
 		if (sendmsg(w->z.ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
 			fd = sv[0];
@@ -459,8 +464,12 @@ static int make_exe(struct warm *w)
 			r = -EIO;
 	if (r == 0 && n < 0)
 		r = -errno;
-	if (r == 0 && fcntl(w->exe_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-			    F_SEAL_WRITE) < 0)
+	/* Read-only to everyone, its owner too (a rootless sandbox's uid is
+	 * its owner's), as python3's own file is: opening it to write fails
+	 * with EACCES before the seals or ETXTBSY are reached. */
+	if (r == 0 && (fchmod(w->exe_fd, 0555) < 0 ||
+		       fcntl(w->exe_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+			     F_SEAL_WRITE) < 0))
 		r = -errno;
 	close(in);
 	return r;
