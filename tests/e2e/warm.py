@@ -569,7 +569,7 @@ def hash_seed_is_the_zygotes_and_new_with_each_zygote(ctx):
             now = counters(s)
             if now[WARM] > before[WARM]:
                 runs.append(j["stdout"])
-            time.sleep(0.3)	# the standby is ready again
+            time.sleep(0.3)         # the standby is ready again
         check(all(r.startswith("1 ") for r in runs), f"hash randomization off: {runs}")
         check(len(runs) >= 4, f"only {len(runs)} of 6 runs went warm: {runs}")
         seeds = {}
@@ -578,7 +578,7 @@ def hash_seed_is_the_zygotes_and_new_with_each_zygote(ctx):
         check(max(seeds.values()) <= 2, f"more than warm_runs = 2 runs shared a seed: {seeds}")
         check(len(seeds) >= len(runs) // 2, f"too few seeds for {len(runs)} runs: {seeds}")
     finally:
-        s.stop()
+        s.close()
 
 
 # --- The program sees what a cold run sees ----------------------------------------------
