@@ -287,9 +287,9 @@ bool warm_eligible(const struct sbx_host *host, const struct sbx_request *req)
 	return !python[i] && !req->cmd[i];
 }
 
-/* Hands the zygote one end of a new run socket; returns the other, or -1
- * when there is no usable zygote (which is then due for replacement). */
-static int hand_over(struct warm *w)
+/* Hands the zygote one end of a new run socket; returns the other, and
+ * the zygote's pid in *zygote, or -1 when there is no usable zygote. */
+static int hand_over(struct warm *w, pid_t *zygote)
 {
 	int sv[2], fd = -1;
 	char byte = 'r';
@@ -318,6 +318,7 @@ static int hand_over(struct warm *w)
 	if (promote(w)) {
 		if (sendmsg(w->z.ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
 			fd = sv[0];
+			*zygote = w->z.pid;
 			w->z.runs++;
 		} else {
 			w->z.broken = true;
@@ -356,17 +357,14 @@ static int run(void *ctx, const struct sbx_request *req, struct sbx_result *res)
 	struct warm *w = ctx;
 	struct wire msg = { 0 };
 	struct wire_in in = { 0 };
-	pid_t zygote, sup = 0;
+	pid_t zygote = 0, sup = 0;
 	uint32_t pid;
 	char *buf = NULL;
 	int fd, slot, r, rr;
 
 	if (!warm_eligible(w->host, req))
 		return -EAGAIN;
-	pthread_mutex_lock(&w->lock);
-	zygote = w->z.pid;
-	pthread_mutex_unlock(&w->lock);
-	if ((fd = hand_over(w)) < 0)
+	if ((fd = hand_over(w, &zygote)) < 0)
 		goto cold;
 	/* Nothing of the request has gone yet: a silent zygote costs a
 	 * moment, then the run goes cold. */
