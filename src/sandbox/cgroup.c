@@ -473,6 +473,24 @@ void cg_host_release(struct sbx_host *host)
 	host->cg_lock_fd = -1;
 }
 
+void cg_host_leave(struct sbx_host *host)
+{
+	int first = first_hierarchy(host), fd;
+
+	if (host->cg_lock_fd < 0 || first < 0)
+		return;
+	close(host->cg_lock_fd);
+	host->cg_lock_fd = -1;
+	/* A lock of a new description is had only once every copy of the
+	 * opener's is closed: no process of the instance is left. */
+	fd = open(host->cg_inst[first], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		host->cg_lock_fd = fd;
+		cg_host_release(host);
+	} else if (fd >= 0)
+		close(fd);
+}
+
 /* Creates the run's cgroup below the instance; path is set only once the
  * directory is ours, so that a failure never removes another's.  The name
  * has the supervising process's pid: the forks of one process that opened

@@ -155,6 +155,11 @@ int sbx_host_open(struct sbx_host **out, char *why, size_t whylen)
 	return 0;
 }
 
+void sbx_host_leave(struct sbx_host *host)
+{
+	cg_host_leave(host);
+}
+
 void sbx_host_set_runner(struct sbx_host *host, const struct sbx_runner *runner)
 {
 	host->runner = runner ? *runner : (struct sbx_runner){ 0 };

@@ -97,6 +97,9 @@ void cg_host_init(struct sbx_host *host, char *notes, size_t noteslen);
 int cg_host_claim(struct sbx_host *host, char *why, size_t whylen);
 /* Removes the instance directories (every run has ended). */
 void cg_host_release(struct sbx_host *host);
+/* In a fork of the opener: drops this process's hold on the instance and,
+ * when no process holds it any more, removes it. */
+void cg_host_leave(struct sbx_host *host);
 
 /* Every descriptor at -1: a cg_run may be destroyed from then on. */
 void cg_run_init(struct cg_run *cg);

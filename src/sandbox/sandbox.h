@@ -397,6 +397,13 @@ struct sbx_runner {
 };
 void sbx_host_set_runner(struct sbx_host *host, const struct sbx_runner *runner);
 
+/* For a fork of the process that opened host, once its runs are over (a
+ * warm start's supervisor): drops its hold on the host's cgroups and, when
+ * no other process holds them any more (the opener and its other forks
+ * have ended), removes them as sbx_host_close() would.  Nothing else is
+ * freed: the process is about to end. */
+void sbx_host_leave(struct sbx_host *host);
+
 /* The entries sbx_host_set_etc() gave the host (n of them; borrowed). */
 const struct sbx_etc_entry *sbx_host_etc(const struct sbx_host *host, size_t *n);
 

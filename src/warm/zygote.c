@@ -71,7 +71,10 @@ static __attribute__((noreturn)) void supervise(struct sbx_host *host, int fd)
 		r = sbx_run(host, &req, &res);
 	}
 	wire_put_result(&out, r, &res);
-	_exit(wire_send(fd, &out) < 0);
+	r = wire_send(fd, &out);
+	/* The last of a zygote that is gone removes its cgroups. */
+	sbx_host_leave(host);
+	_exit(r < 0);
 }
 
 static int read_etc(struct sbx_host *host, char *why, size_t whylen)
