@@ -1295,8 +1295,9 @@ def run_tests(b):
               'the stopped run in the history: ' + json.dumps(newest))
         check(newest['wall_time_ms'] < 9000, f"the run went on for {newest['wall_time_ms']} ms")
         b.wait_for("const e = document.querySelector('#history-list .history-item');"
-                   "return e && e.textContent.includes(arguments[0]);",
-                   'the stopped run in the page\'s history', 10, "print('tick')")
+                   "return e && e.dataset.id === arguments[0] &&"
+                   " e.querySelector('.badge').textContent === 'Signal 9';",
+                   'the stopped run at the top of the page\'s history', 10, str(newest['id']))
 
     def no_problems():
         b.collect()
@@ -1313,8 +1314,6 @@ def run_tests(b):
     test('the history lists the runs and a click loads one', history)
     test('a memory bomb and an output flood show their limits', limits)
     test('a traceback goes to stderr and the exit code shows', traceback_)
-    test('a run\'s output shows as it comes, before the run ends', live_output)
-    test('Stop ends a long run on the server; the page says "Stopped"', stop_button)
     test('choosing C loads its template, main.c, and Run compiles it: "Compiled", "Hello World"', c_hello, 90)
     test('a C compile error shows the compiler\'s message and no run output', c_compile_error, 90)
     test('switching back to Python restores its code and runs Python', switch_back, 60)
@@ -1327,6 +1326,8 @@ def run_tests(b):
     test('tests entered in the Tests section run, each with its verdict, and the summary', tests_verdicts, 240)
     test('output files: a matplotlib plot and an SVG as images, text in a viewer, a download link, '
          'the drops', output_files, 240)
+    test('a run\'s output shows as it comes, before the run ends', live_output)
+    test('Stop ends a long run on the server; the page says "Stopped"', stop_button)
     test('no console error, failed, refused or external request', no_problems)
 
 
