@@ -16,7 +16,8 @@ with 8 workers.  Then alternates, ROUNDS times, in a rotating order:
   c8      the same at concurrency 8, and bare `python3 hello.py` launched
           8 at a time for SLICE s.
 
-hello.py is `print("Hello World")`.  Prints medians (shell, latencies) and
+hello.py is `print("Hello World")`.  Bare python3 runs as the sandbox runs
+it: `python3 -E -s -u hello.py` with a sandboxed program's environment.  Prints medians (shell, latencies) and
 runs/s over all slices, each against the bare figure of the same run, and
 the issue's targets beside them.  Every answer must be a 200 with status ok:
 any other ends the benchmark.
@@ -38,6 +39,11 @@ import urllib.request
 PYTHON = "/usr/bin/python3"	# not a pyenv shim, which costs more than Python
 HELLO = 'print("Hello World")\n'
 BODY = json.dumps({"code": HELLO})
+# Bare python3 as the sandbox runs it: the same flags, the environment of a
+# sandboxed program (the caller's PYTHON* variables and user site would
+# make it slower, and the comparison kinder to safexec than it is).
+BARE_FLAGS = ["-E", "-s", "-u"]
+BARE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 
 
 def free_port():
@@ -106,7 +112,8 @@ def bare_parallel(hello, conc, seconds):
     def loop():
         while time.monotonic() < end:
             t0 = time.monotonic()
-            out = subprocess.run([PYTHON, hello], stdout=subprocess.PIPE, check=True).stdout
+            out = subprocess.run([PYTHON, *BARE_FLAGS, hello], stdout=subprocess.PIPE,
+                                 env=BARE_ENV, check=True).stdout
             assert out == b"Hello World\n"
             with lock:
                 lat.append(time.monotonic() - t0)
@@ -121,9 +128,9 @@ def bare_parallel(hello, conc, seconds):
         lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     t0 = time.monotonic()
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True).stdout
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, env=env, check=True).stdout
     t = time.monotonic() - t0
     assert out == b"Hello World\n", (cmd, out)
     return t * 1000
@@ -150,7 +157,7 @@ def main():
         "warm8": Server(binary, tmp, "warm8", "--warm", "python", "--workers", "8"),
     }
     shell = {"bare": [], "cold": [], "warm": []}
-    shell_cmd = {"bare": [PYTHON, hello], "cold": [binary, "run", hello],
+    shell_cmd = {"bare": [PYTHON, *BARE_FLAGS, hello], "cold": [binary, "run", hello],
                  "warm": [binary, "run", "--warm", hello]}
     c1 = {k: [] for k in servers}
     c8 = {k: [] for k in list(servers) + ["bare"]}
@@ -160,7 +167,7 @@ def main():
                 names = list(shell)
                 names = names[r % 3:] + names[:r % 3]
                 for n in names:
-                    shell[n].append(timed(shell_cmd[n]))
+                    shell[n].append(timed(shell_cmd[n], BARE_ENV if n == "bare" else None))
             order = list(servers)
             order = order[r % 3:] + order[:r % 3]
             for n in order:
@@ -179,7 +186,7 @@ def main():
     print("\nFrom the shell, one at a time (medians of "
           f"{len(shell['bare'])} runs each)")
     print("| command | median | vs bare |\n| --- | --- | --- |")
-    for n, label in (("bare", "`python3 hello.py`"), ("cold", "`safexec run hello.py`"),
+    for n, label in (("bare", "`python3 -E -s -u hello.py`"), ("cold", "`safexec run hello.py`"),
                      ("warm", "`safexec run --warm hello.py` (a zygote per run)")):
         print(f"| {label} | {med[n]:.2f} ms | {med[n] / med['bare']:.2f}x |")
 

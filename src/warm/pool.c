@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -51,6 +53,7 @@ struct warm {
 	struct warm_config cfg;
 	int etc_fd;		/* memfd: the host's /etc entries (wire_put_etc) */
 	int exe_fd;		/* memfd: a sealed copy of the binary, executed */
+	char exe_name[PATH_MAX];	/* the binary's path: the zygote's argv[0] */
 	pthread_t manager;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the manager's: replace, retire or close */
@@ -102,8 +105,8 @@ static int spawn(struct warm *w, struct zygote *z, char *why, size_t whylen)
 	envp[ne] = NULL;
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
 	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", w->exe_fd);
-	char name[] = "safexec", cmd[] = "zygote";
-	char *argv[] = { name, cmd, ppid, NULL };
+	char cmd[] = "zygote";
+	char *argv[] = { w->exe_name, cmd, ppid, NULL };
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
@@ -284,9 +287,9 @@ bool warm_eligible(const struct sbx_host *host, const struct sbx_request *req)
 	return !python[i] && !req->cmd[i];
 }
 
-/* Hands the zygote one end of a new run socket; returns the other, or -1
- * when there is no usable zygote (which is then due for replacement). */
-static int hand_over(struct warm *w)
+/* Hands the zygote one end of a new run socket; returns the other, and
+ * the zygote's pid in *zygote, or -1 when there is no usable zygote. */
+static int hand_over(struct warm *w, pid_t *zygote)
 {
 	int sv[2], fd = -1;
 	char byte = 'r';
@@ -308,9 +311,14 @@ static int hand_over(struct warm *w)
 	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
 
 	pthread_mutex_lock(&w->lock);
+	/* Rootless, the sandbox's uid owns the binary's copy: a program may
+	 * have changed its mode (never its bytes: sealed, and running).  The
+	 * next run finds it as the first did. */
+	fchmod(w->exe_fd, 0555);
 	if (promote(w)) {
 		if (sendmsg(w->z.ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
 			fd = sv[0];
+			*zygote = w->z.pid;
 			w->z.runs++;
 		} else {
 			w->z.broken = true;
@@ -349,17 +357,14 @@ static int run(void *ctx, const struct sbx_request *req, struct sbx_result *res)
 	struct warm *w = ctx;
 	struct wire msg = { 0 };
 	struct wire_in in = { 0 };
-	pid_t zygote, sup = 0;
+	pid_t zygote = 0, sup = 0;
 	uint32_t pid;
 	char *buf = NULL;
 	int fd, slot, r, rr;
 
 	if (!warm_eligible(w->host, req))
 		return -EAGAIN;
-	pthread_mutex_lock(&w->lock);
-	zygote = w->z.pid;
-	pthread_mutex_unlock(&w->lock);
-	if ((fd = hand_over(w)) < 0)
+	if ((fd = hand_over(w, &zygote)) < 0)
 		goto cold;
 	/* Nothing of the request has gone yet: a silent zygote costs a
 	 * moment, then the run goes cold. */
@@ -434,6 +439,15 @@ static int make_exe(struct warm *w)
 {
 	const char *path = w->cfg.binary ? w->cfg.binary : "/proc/self/exe";
 	int in = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t len = readlink("/proc/self/exe", w->exe_name, sizeof(w->exe_name) - 1);
+
+	/* ps shows which binary the zygote is a copy of. */
+	if (w->cfg.binary)
+		snprintf(w->exe_name, sizeof(w->exe_name), "%s", w->cfg.binary);
+	else
+		w->exe_name[len > 0 ? len : 0] = '\0';
+	if (!w->exe_name[0])
+		snprintf(w->exe_name, sizeof(w->exe_name), "safexec");
 	char buf[65536];
 	ssize_t n = 0;
 	int r = 0;
@@ -448,8 +462,12 @@ static int make_exe(struct warm *w)
 			r = -EIO;
 	if (r == 0 && n < 0)
 		r = -errno;
-	if (r == 0 && fcntl(w->exe_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-			    F_SEAL_WRITE) < 0)
+	/* Read-only to everyone, its owner too (a rootless sandbox's uid is
+	 * its owner's), as python3's own file is: opening it to write fails
+	 * with EACCES before the seals or ETXTBSY are reached. */
+	if (r == 0 && (fchmod(w->exe_fd, 0555) < 0 ||
+		       fcntl(w->exe_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+			     F_SEAL_WRITE) < 0))
 		r = -errno;
 	close(in);
 	return r;

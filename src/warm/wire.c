@@ -18,7 +18,7 @@
 
 static void put(struct wire *w, const void *data, size_t n)
 {
-	if (w->err)
+	if (w->err || !n)
 		return;
 	if (n > w->cap - w->len) {
 		size_t cap = w->cap ? w->cap : 4096;

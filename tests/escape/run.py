@@ -80,6 +80,7 @@ status is 1 when anything failed.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -235,18 +236,38 @@ def proc_argv(pid):
     return (read_quiet("/proc/%d/cmdline" % pid, True) or b"").split(b"\0")
 
 
-def is_zygote_of(pid, binary):
-    """Is pid a zygote (`BINARY zygote`) of the safexec binary under test?"""
+_BINARY_DIGEST = {}
+
+
+def binary_digest(path):
+    if path not in _BINARY_DIGEST:
+        try:
+            with open(path, "rb") as f:
+                _BINARY_DIGEST[path] = hashlib.sha256(f.read()).digest()
+        except OSError:
+            _BINARY_DIGEST[path] = None
+    return _BINARY_DIGEST[path]
+
+
+def is_zygote_of(pid, M):
+    """Is pid a zygote of the binary under test, or a supervisor it forked
+    (the same command line: `NAME zygote PARENT-PID`)?  Its parent pid is a
+    `safexec run` this suite started, or its binary is the one under test
+    (by path, or by content: the zygote may run a copy in memory)."""
     argv = proc_argv(pid)
     if len(argv) < 2 or argv[1] != b"zygote":
         return False
-    real = os.path.realpath(binary)
+    if len(argv) > 2 and argv[2].isdigit() and int(argv[2]) in M.our_safexec:
+        return True
+    real = os.path.realpath(M.bin)
     try:
-        if os.path.realpath("/proc/%d/exe" % pid) == real:
-            return True
+        exe = os.readlink("/proc/%d/exe" % pid)
     except OSError:
-        pass
-    return os.path.realpath(argv[0].decode(errors="replace")) == real
+        exe = None
+    if exe == real or os.path.realpath(argv[0].decode(errors="replace")) == real:
+        return True
+    digest = read_quiet("/proc/%d/exe" % pid, True) if exe is not None else None
+    return digest is not None and hashlib.sha256(digest).digest() == binary_digest(M.bin)
 
 
 def descendants(snap, roots):
@@ -396,12 +417,12 @@ class Leftovers:
                 if comm == "safexec" and pid not in mine
                 and pidns(pid) in (self.my_ns, None)
                 and not (proc_uids(pid) & self.M.sandbox_uids)
-                and not is_zygote_of(pid, self.M.bin)]
+                and not is_zygote_of(pid, self.M)]
 
     def _ours(self, pid):
         """A safexec this suite started, or a zygote of the binary under
         test (which only this suite's runs start)."""
-        return pid in self.M.our_safexec or is_zygote_of(pid, self.M.bin)
+        return pid in self.M.our_safexec or is_zygote_of(pid, self.M)
 
     def _live_instances(self, paths):
         """Names of the instance cgroups among paths that are someone
@@ -460,7 +481,7 @@ class Leftovers:
             why = []
             # A zygote of a `safexec run --warm` (or a supervisor it
             # forked, whose command line is the same) ends with it.
-            zygote = is_zygote_of(pid, M.bin)
+            zygote = is_zygote_of(pid, M)
             if zygote:
                 why.append("a zygote or its supervisor left behind")
             # A sandboxed program whose host uid is not the one this mode
@@ -937,7 +958,7 @@ def check_warm(M, runner):
     while seen is None and time.monotonic() < deadline:
         snap = proc_snapshot()
         for z in descendants(snap, [p.pid]):
-            if z != p.pid and is_zygote_of(z, M.bin):
+            if z != p.pid and is_zygote_of(z, M):
                 runs = descendants(snap, [z]) - {z}
                 if runs:
                     seen = (z, sorted(runs))

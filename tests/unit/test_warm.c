@@ -314,6 +314,14 @@ TEST(warm_run_through_a_zygote)
 	if (warm_open(&w, host, &cfg, why, sizeof(why)) < 0)
 		TEST_FAIL_("warm_open: %s", why);
 	for (int i = 0; i < 5; i++) {
+		/* A zygote ready: the standby has started once the current
+		 * is used up (otherwise a run may go cold, by design). */
+		for (int t = 0; t < 200; t++) {
+			warm_get_stats(w, &st);
+			if (st.up)
+				break;
+			usleep(25 * 1000);
+		}
 		sbx_request_init(&req);
 		req.code = "import sys\nprint(sys.argv[1:], __file__)\nsys.exit(4)\n";
 		req.code_len = strlen(req.code);
