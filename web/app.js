@@ -50,6 +50,7 @@
 		run: $('run'),
 		runLabel: document.querySelector('#run .btn-label'),
 		runHint: $('run-hint'),
+		stop: $('stop'),
 		stdin: $('stdin'),
 		stdinFold: $('stdin-fold'),
 		args: $('args'),
@@ -100,6 +101,8 @@
 	};
 
 	let running = false;
+	// The run in flight (its AbortController), which Stop aborts.
+	let inFlight = null;
 	let selectedId = null;
 	// The object URLs of the files shown, revoked when the output is cleared.
 	const objectUrls = [];
@@ -1285,20 +1288,32 @@
 	// ---- Requests ---------------------------------------------------------
 
 	class ApiError extends Error {}
+	// The run was stopped from this page (its request aborted).
+	class Stopped extends Error {}
 
-	async function api(path, options) {
-		let res;
+	async function send(path, options) {
 		try {
-			res = await fetch(path, Object.assign({
+			return await fetch(path, Object.assign({
 				headers: { 'Accept': 'application/json' },
 				cache: 'no-store',
 				credentials: 'same-origin',
 			}, options || {}));
 		} catch (e) {
+			if (e && e.name === 'AbortError') throw new Stopped();
 			throw new ApiError('Could not reach the server. Is safexec still running?');
 		}
+	}
+
+	// A JSON answer's body, or an ApiError with the server's message.
+	async function jsonOf(res) {
 		let body = null;
-		const text = await res.text();
+		let text;
+		try {
+			text = await res.text();
+		} catch (e) {
+			if (e && e.name === 'AbortError') throw new Stopped();
+			throw new ApiError('The connection to the server was lost.');
+		}
 		try {
 			body = text ? JSON.parse(text) : null;
 		} catch (e) {
@@ -1319,6 +1334,92 @@
 		return body;
 	}
 
+	async function api(path, options) {
+		return jsonOf(await send(path, options));
+	}
+
+	// Server-Sent Events from a streamed answer, as they arrive: onEvent
+	// (name, data) for each.  The server writes "event:" and one "data:"
+	// line, then an empty line; the rest of the format is read too.
+	async function readEvents(res, onEvent) {
+		const reader = res.body.getReader();
+		const decoder = new TextDecoder();
+		let buf = '';
+		const dispatch = (block) => {
+			let name = 'message';
+			const data = [];
+			for (const line of block.split(/\r\n|\r|\n/)) {
+				if (line === '' || line[0] === ':') continue;
+				const colon = line.indexOf(':');
+				const field = colon < 0 ? line : line.slice(0, colon);
+				let value = colon < 0 ? '' : line.slice(colon + 1);
+				if (value[0] === ' ') value = value.slice(1);
+				if (field === 'event') name = value;
+				else if (field === 'data') data.push(value);
+			}
+			if (data.length) onEvent(name, data.join('\n'));
+		};
+		for (;;) {
+			let chunk;
+			try {
+				chunk = await reader.read();
+			} catch (e) {
+				if (e && e.name === 'AbortError') throw new Stopped();
+				throw new ApiError('The connection to the server was lost.');
+			}
+			if (chunk.done) break;
+			buf += decoder.decode(chunk.value, { stream: true });
+			let m;
+			while ((m = /\r\n\r\n|\n\n|\r\r/.exec(buf))) {
+				dispatch(buf.slice(0, m.index));
+				buf = buf.slice(m.index + m[0].length);
+			}
+		}
+	}
+
+	// Output as it arrives, before the result: appended as text.
+	function appendLive(name, text) {
+		if (!text) return;
+		const block = name === 'stderr' ? el.stderrBlock : el.stdoutBlock;
+		const pre = name === 'stderr' ? el.stderr : el.stdout;
+		pre.appendChild(document.createTextNode(text));
+		block.hidden = false;
+	}
+
+	// One run with live output (POST /api/v1/execute with stream): the
+	// output shown as the program prints it, then the result as any run's.
+	async function runStreamed(body, signal) {
+		const res = await send('/api/v1/execute', {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
+			body: JSON.stringify(Object.assign({ stream: true }, body)),
+			signal,
+		});
+		const type = res.headers.get('Content-Type') || '';
+		if (!res.ok || !/^text\/event-stream/i.test(type)) return jsonOf(res);
+		let result = null;
+		let failure = null;
+		await readEvents(res, (name, data) => {
+			let v;
+			try {
+				v = JSON.parse(data);
+			} catch (e) {
+				return;
+			}
+			if ((name === 'stdout' || name === 'stderr') && v && typeof v.data === 'string') {
+				appendLive(name, v.data);
+			} else if (name === 'result' && v && typeof v === 'object') {
+				result = v;
+			} else if (name === 'error') {
+				failure = v && v.error && typeof v.error.message === 'string' ?
+					v.error.message : 'The server could not run the program.';
+			}
+		});
+		if (failure !== null) throw new ApiError(failure);
+		if (result === null) throw new ApiError('The connection to the server was lost before the run ended.');
+		return result;
+	}
+
 	// Reads a limit field: undefined when empty (the server's default applies),
 	// NaN when it holds something that is not a positive number.
 	function readLimit(input, scale) {
@@ -1330,9 +1431,12 @@
 		return Math.round(v * scale);
 	}
 
-	function setBusy(busy) {
+	// stoppable: Stop can end this run (a streamed one; the server runs a
+	// run with tests to its end whoever waits for it).
+	function setBusy(busy, stoppable) {
 		running = busy;
 		el.run.disabled = busy;
+		el.stop.disabled = !(busy && stoppable);
 		el.run.classList.toggle('is-busy', busy);
 		el.run.setAttribute('aria-busy', busy ? 'true' : 'false');
 		el.runLabel.textContent = busy ? 'Running…' : 'Run';
@@ -1374,7 +1478,7 @@
 		}
 		if (el.outputFiles.checked) body.output_files = true;
 
-		setBusy(true);
+		setBusy(true, !tests.length);
 		hideDraftNote();
 		selectedId = null;
 		markSelected();
@@ -1383,23 +1487,43 @@
 		keepTests();
 		setStatus((lang.compiled ? 'Compiling and running' : 'Running') +
 			(tests.length ? ' ' + tests.length + (tests.length === 1 ? ' test' : ' tests') : '') + '…', 'running');
+		const controller = new AbortController();
+		inFlight = controller;
+		let stopped = false;
 		try {
-			const r = await api('/api/v1/execute', {
+			// A plain run shows its output as it comes; with tests the
+			// answer comes whole.
+			const r = tests.length ? await api('/api/v1/execute', {
 				method: 'POST',
 				headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
 				body: JSON.stringify(body),
-			});
+				signal: controller.signal,
+			}) : await runStreamed(body, controller.signal);
 			showResult(r, tests.length ? tests : null);
 			if (!body.limits && lang === current) showDefaults(runLimits(r));
 			selectedId = r.id !== undefined ? r.id : null;
 		} catch (e) {
-			clearOutput();
-			setStatus('Not run', 'bad');
-			showError(e instanceof ApiError ? e.message : 'Unexpected error: ' + e);
+			if (e instanceof Stopped) {
+				// What came before the stop stays on the page.
+				stopped = true;
+				setStatus('Stopped', 'bad');
+			} else {
+				clearOutput();
+				setStatus('Not run', 'bad');
+				showError(e instanceof ApiError ? e.message : 'Unexpected error: ' + e);
+			}
 		} finally {
+			inFlight = null;
 			setBusy(false);
 		}
 		loadHistory(false);
+		// The server records a stopped run as it has killed it, a moment
+		// after the page has let go.
+		if (stopped) setTimeout(() => loadHistory(false), 1000);
+	}
+
+	function stop() {
+		if (inFlight) inFlight.abort();
 	}
 
 	// The defaults, learnt from a run that set no limits (a server that does
@@ -1411,6 +1535,7 @@
 	}
 
 	el.run.addEventListener('click', run);
+	el.stop.addEventListener('click', stop);
 
 	// ---- History ----------------------------------------------------------
 

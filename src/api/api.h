@@ -141,6 +141,11 @@ struct api_request {
 	bool output_files;
 	uint32_t out_max_files;
 	uint64_t out_max_bytes;
+	/* stream (POST /api/v1/execute only): the answer as Server-Sent
+	 * Events while the program runs; stream_given: the field was there
+	 * (true or false), which wins over the Accept header. */
+	bool stream;
+	bool stream_given;
 };
 
 /*
@@ -174,6 +179,15 @@ int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima 
  * Judge0 zip): util_plain_name_ok() with API_FILE_NAME_MAX, the rule of
  * the files a run returns ([A-Za-z0-9._+-], not starting with '.' or '-'). */
 bool api_file_name_ok(const char *s, size_t len);
+
+/* Whether req can be streamed (live output): one run, no tests, no runs
+ * beyond 1.  Returns 0, or -EINVAL with an invalid_request *err. */
+int api_check_stream(const struct api_request *req, struct api_error *err);
+
+/* Whether an Accept header (NULL: none) names text/event-stream among its
+ * media ranges (any case, with or without parameters; a q of 0 refuses
+ * it). */
+bool api_accepts_event_stream(const char *accept);
 
 /* Points *out at req's data (borrowed). */
 void api_request_sbx(const struct api_request *req, struct sbx_request *out);
@@ -215,6 +229,21 @@ json_t *api_limits_json(const struct sbx_limits *l);
  * < 0 is written as null (not recorded). */
 json_t *api_response_json(enum api_endpoint ep, int64_t id, const struct api_request *req,
 			  const struct job_result *res);
+
+/*
+ * Live output as Server-Sent Events.  An event is "event: NAME\n" and one
+ * "data: JSON\n" line, then an empty line.  api_output_event() makes a
+ * "stdout" (stream 1) or "stderr" (stream 2) event whose data is {"data":
+ * the len bytes as a JSON string}, with the answers' rule for bytes that
+ * are not UTF-8 (codec_string()); api_event() makes the event name with
+ * the JSON value v (consumed) as its data: "result" with a run's answer,
+ * "error" with an error body.  Both return a malloc'ed text of *outlen
+ * bytes (not NUL-terminated), or NULL when out of memory.
+ */
+char *api_output_event(int stream, const char *data, size_t len, size_t *outlen);
+char *api_event(const char *name, json_t *v, size_t *outlen);
+/* The most bytes api_output_event() can make of len bytes. */
+size_t api_output_event_max(size_t len);
 
 /* The tests part of that answer alone, {verdict, tests, totals}, for the
  * history; NULL when the request had no tests. */

@@ -768,12 +768,78 @@ static int check_sizes(const struct api_request *req, struct api_error *err)
 	return 0;
 }
 
+int api_check_stream(const struct api_request *req, struct api_error *err)
+{
+	/* One run's output is one story; the outputs of many tests or runs
+	 * interleaved in one stream would be another API. */
+	if (req->tests || req->runs > 1)
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"stream: a streamed run takes no tests and a single run (runs 1)");
+	return 0;
+}
+
+/* stream: a boolean, for POST /api/v1/execute only. */
+static int parse_stream(json_t *root, enum api_endpoint ep, struct api_request *req,
+			struct api_error *err)
+{
+	json_t *v = json_object_get(root, "stream");
+	int r;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if ((r = get_bool(root, "stream", &req->stream, err)) < 0)
+		return r;
+	if (ep != API_EXECUTE)
+		return api_fail(err, API_E_INVALID_REQUEST,
+				"stream: only POST /api/v1/execute streams its answer");
+	req->stream_given = true;
+	return req->stream ? api_check_stream(req, err) : 0;
+}
+
+bool api_accepts_event_stream(const char *accept)
+{
+	static const char want[] = "text/event-stream";
+	const size_t wlen = sizeof(want) - 1;
+
+	for (const char *p = accept; p && *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ",");
+		size_t t = strcspn(p, ";,");
+		size_t tl = t;
+		while (tl && (p[tl - 1] == ' ' || p[tl - 1] == '\t'))
+			tl--;
+		if (tl == wlen && strncasecmp(p, want, wlen) == 0) {
+			/* Parameters: only q=0 (q=0.0, ...) says no. */
+			bool refused = false;
+			for (size_t i = t; i < n; i++) {
+				if (p[i] != ';')
+					continue;
+				size_t j = i + 1;
+				while (j < n && (p[j] == ' ' || p[j] == '\t'))
+					j++;
+				if (j + 1 < n && (p[j] == 'q' || p[j] == 'Q') && p[j + 1] == '=') {
+					refused = true;
+					for (j += 2; j < n && p[j] != ';' && p[j] != ' ' && p[j] != '\t'; j++)
+						if (p[j] != '0' && p[j] != '.')
+							refused = false;
+				}
+			}
+			if (!refused)
+				return true;
+		}
+		p += n;
+	}
+	return false;
+}
+
 static int check_fields(json_t *root, struct api_error *err)
 {
 	static const char *const known[] = { "language", "version", "code", "files", "stdin",
 					     "args", "limits", "compile_limits", "tests",
 					     "stop_on_failure", "runs", "redirect_stderr",
-					     "compile_options", "callback_url", "output_files" };
+					     "compile_options", "callback_url", "output_files",
+					     "stream" };
 	const char *key;
 	json_t *v;
 
@@ -788,7 +854,7 @@ static int check_fields(json_t *root, struct api_error *err)
 					"unknown field '%.64s'; known: language, version, code, "
 					"files, stdin, args, limits, compile_limits, tests, "
 					"stop_on_failure, runs, redirect_stderr, compile_options, "
-					"callback_url, output_files", key);
+					"callback_url, output_files, stream", key);
 	}
 	return 0;
 }
@@ -819,7 +885,8 @@ int api_parse_value(enum api_endpoint ep, json_t *root, const struct api_maxima 
 	    ((r = get_string(req->root, "stdin", 0, &req->stdin_data, &req->stdin_len, err)) < 0 ||
 	     (r = parse_args(req->root, req, err)) < 0 ||
 	     (r = parse_judging(req->root, req, err)) < 0 ||
-	     (r = parse_output_files(req->root, max, req, err)) < 0))
+	     (r = parse_output_files(req->root, max, req, err)) < 0 ||
+	     (r = parse_stream(req->root, ep, req, err)) < 0))
 		goto out;
 	r = check_sizes(req, err);
 out:

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -206,4 +207,53 @@ json_t *api_languages_json(const struct rt_registry *reg, const struct api_maxim
 		}
 	}
 	return list;
+}
+
+/* --- Live output (Server-Sent Events) ------------------------------------- */
+
+char *api_event(const char *name, json_t *v, size_t *outlen)
+{
+	static const char data[] = "\ndata: ";
+	size_t nlen = strlen(name), head = 7 + nlen + sizeof(data) - 1, n;
+	char *text = NULL;
+
+	*outlen = 0;
+	if (!v)
+		return NULL;
+	/* Without JSON_INDENT jansson writes one line, and every line break
+	 * of a string is an escape: the data stays on its "data:" line. */
+	n = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY);
+	if (n && n <= SIZE_MAX - head - 2)
+		text = malloc(head + n + 2);
+	if (text && json_dumpb(v, text + head, n, JSON_ENCODE_ANY) == n) {
+		memcpy(text, "event: ", 7);
+		memcpy(text + 7, name, nlen);
+		memcpy(text + 7 + nlen, data, sizeof(data) - 1);
+		text[head + n] = '\n';
+		text[head + n + 1] = '\n';
+		*outlen = head + n + 2;
+	} else {
+		free(text);
+		text = NULL;
+	}
+	json_decref(v);
+	return text;
+}
+
+char *api_output_event(int stream, const char *data, size_t len, size_t *outlen)
+{
+	json_t *s = codec_string(data, len);
+
+	*outlen = 0;
+	if (!s)
+		return NULL;
+	return api_event(stream == 2 ? "stderr" : "stdout", json_pack("{s:o}", "data", s), outlen);
+}
+
+size_t api_output_event_max(size_t len)
+{
+	/* A byte becomes at most six in JSON ("\u0001"); U+FFFD for an
+	 * invalid one takes three.  The rest: "event: stderr\ndata:
+	 * {"data": ""}\n\n". */
+	return 6 * len + 64;
 }

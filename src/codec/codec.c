@@ -88,6 +88,44 @@ char *codec_utf8_sanitize(const char *data, size_t len, size_t *outlen)
 	return out;
 }
 
+size_t codec_utf8_partial_tail(const char *data, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)data;
+
+	/* The last byte that is not a continuation byte, among the last
+	 * three: only it can start a sequence still open at the end. */
+	for (size_t k = 1; k <= 3 && k <= len; k++) {
+		const unsigned char *p = s + len - k;
+		unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+		size_t need;
+
+		if ((c & 0xC0) == 0x80)
+			continue;
+		if (c >= 0xC2 && c <= 0xDF)
+			need = 2;
+		else if (c >= 0xE0 && c <= 0xEF)
+			need = 3;
+		else if (c >= 0xF0 && c <= 0xF4)
+			need = 4;
+		else
+			return 0;
+		if (need <= k)
+			return 0;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		if (k >= 2 && (p[1] < lo || p[1] > hi))
+			return 0;
+		return k;
+	}
+	return 0;
+}
+
 json_t *codec_string(const char *data, size_t len)
 {
 	if (!data)
@@ -179,7 +217,8 @@ char *codec_status_message(const struct sbx_result *res, const struct sbx_limits
 		abbrev = sigabbrev_np(res->signal);
 		if (abbrev)
 			snprintf(buf, len, "Killed by signal %d (SIG%s)%s", res->signal, abbrev,
-				 res->stopped ? ": the service stopped before the run ended" : "");
+				 res->stopped ? ": stopped before the run ended (the service "
+							"stopped, or the client went away)" : "");
 		else
 			snprintf(buf, len, "Killed by signal %d", res->signal);
 		break;

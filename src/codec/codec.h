@@ -65,6 +65,13 @@ const char *codec_mime_type(const char *name);
  * [{name, reason}] and "files_dropped_total".  Returns 0 or -ENOMEM. */
 int codec_out_files_add(json_t *obj, const struct sbx_result *res);
 
+/* How many bytes at the end of data (0 to 3) begin a UTF-8 sequence that
+ * is valid so far but not complete: what a reader of output in pieces
+ * keeps back for the next piece, so that a character cut between two
+ * pieces is not turned into U+FFFD twice.  Data cut just before those
+ * bytes reads, piece by piece with codec_string(), as the whole does. */
+size_t codec_utf8_partial_tail(const char *data, size_t len);
+
 /* True when data is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int codec_utf8_valid(const char *data, size_t len);
 

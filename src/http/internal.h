@@ -18,6 +18,7 @@
 
 struct cache;
 struct cb_sender;
+struct http_stream;
 
 /* A chunked upload above the maximum is read and dropped (libmicrohttpd
  * cannot answer mid-body); past this many times the maximum we just close. */
@@ -75,6 +76,9 @@ struct conn_ctx {
 	int64_t list_before;
 	unsigned resp_code;
 	struct conn_ctx *next;		/* in the queue */
+	/* A streamed run's (stream.c); NULL: none.  The connection is not
+	 * suspended while the run waits and runs: the stream's reader is. */
+	struct http_stream *stream;
 };
 
 struct job_queue {
@@ -187,6 +191,38 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		 struct api_error *err);
 /* A query argument, or NULL. */
 const char *http_query(struct conn_ctx *ctx, const char *name);
+/* Frees a context and what it holds (its queue slot, answer memory,
+ * request, stream reference). */
+void http_ctx_free(struct conn_ctx *ctx);
+/* The headers every answer carries (nosniff, referrer, CSP). */
+void http_common_headers(struct MHD_Response *resp);
+/* Answer memory (HTTP_PENDING_BYTES_MAX): reserve waits while it does not
+ * fit, as a finished run's answer does. */
+void http_mem_reserve(struct http_server *srv, size_t bytes);
+void http_mem_release(struct http_server *srv, size_t bytes);
+
+/* stream.c: live output, POST /api/v1/execute as Server-Sent Events. */
+/* 1 when ctx's parsed request is to be streamed (its stream field, else
+ * an Accept header naming text/event-stream), 0 when not, or a negative
+ * errno with *err (a request that cannot stream asked to by Accept). */
+int http_stream_wanted(struct conn_ctx *ctx, struct api_error *err);
+/* Sets ctx up as a stream and queues it (http_enqueue()), or answers an
+ * error. */
+enum MHD_Result http_stream_start(struct conn_ctx *ctx);
+/* From http_enqueue(), once the run is taken: queues the 200 answer whose
+ * body the stream's reader writes. */
+enum MHD_Result http_stream_answer(struct conn_ctx *ctx);
+/* Points the job's on_output and cancel_fd at the stream. */
+struct job_spec;
+void http_stream_job(struct http_stream *s, struct job_spec *spec);
+/* The worker's part: runs ctx (http_execute()), then ends the stream with
+ * the result event, or an error event. */
+void http_stream_run(struct http_server *srv, struct conn_ctx *ctx);
+/* The connection is over: stops the run if it goes on.  Returns false when
+ * a worker holds the context and frees it itself. */
+bool http_stream_completed(struct http_stream *s);
+/* Drops a reference (NULL: none). */
+void http_stream_put(struct http_stream *s);
 
 /* jobs.c */
 int http_jobs_start(struct http_server *srv, char *why, size_t whylen);

@@ -19,7 +19,8 @@ static void load(void)
 		SYM(start_daemon), SYM(stop_daemon), SYM(quiesce_daemon),
 		SYM(suspend_connection), SYM(resume_connection),
 		SYM(get_connection_info), SYM(lookup_connection_value),
-		SYM(create_response_from_buffer), SYM(add_response_header),
+		SYM(create_response_from_buffer), SYM(create_response_from_callback),
+		SYM(add_response_header),
 		SYM(queue_response), SYM(destroy_response),
 #undef SYM
 	};

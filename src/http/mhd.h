@@ -29,6 +29,7 @@ struct http_mhd {
 	__typeof__(MHD_get_connection_info) *get_connection_info;
 	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
 	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_create_response_from_callback) *create_response_from_callback;
 	__typeof__(MHD_add_response_header) *add_response_header;
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
@@ -47,6 +48,7 @@ int http_mhd_load(char *why, size_t whylen);
 #define MHD_get_connection_info http_mhd.get_connection_info
 #define MHD_lookup_connection_value http_mhd.lookup_connection_value
 #define MHD_create_response_from_buffer http_mhd.create_response_from_buffer
+#define MHD_create_response_from_callback http_mhd.create_response_from_callback
 #define MHD_add_response_header http_mhd.add_response_header
 #define MHD_queue_response http_mhd.queue_response
 #define MHD_destroy_response http_mhd.destroy_response

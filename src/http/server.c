@@ -6,7 +6,9 @@
  * reader answers history reads.  They share only the queues (each under
  * its lock), the atomics in struct http_server and, for a queued request,
  * its conn_ctx, which passes wholly to the worker or reader when it is
- * queued and back to the event thread by MHD_resume_connection().
+ * queued and back to the event thread by MHD_resume_connection().  A
+ * streamed run's context passes to its worker likewise, but its connection
+ * goes on meanwhile: the two share only its struct http_stream (stream.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +45,11 @@ static void add_common_headers(struct MHD_Response *resp)
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'; img-src 'self' data:");
+}
+
+void http_common_headers(struct MHD_Response *resp)
+{
+	add_common_headers(resp);
 }
 
 /* Serializes a JSON value (consumed) with a final newline into a response,
@@ -184,6 +191,16 @@ static void mem_release(struct http_server *srv, size_t bytes)
 	pthread_mutex_unlock(&srv->mem.lock);
 }
 
+void http_mem_reserve(struct http_server *srv, size_t bytes)
+{
+	mem_reserve(srv, bytes);
+}
+
+void http_mem_release(struct http_server *srv, size_t bytes)
+{
+	mem_release(srv, bytes);
+}
+
 int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, json_t **answer,
 		 struct api_error *err)
 {
@@ -200,6 +217,8 @@ int http_execute(struct http_server *srv, struct conn_ctx *ctx, bool reserve, js
 		return api_fail(err, API_E_SHUTTING_DOWN, "the server is shutting down");
 	t0 = util_now_ns();
 	api_request_job(&ctx->req, &spec);
+	if (ctx->stream)
+		http_stream_job(ctx->stream, &spec);
 	r = job_execute(srv->host, srv->cache, &spec, &res);
 	if (r == -E2BIG) {
 		/* The parser lets nothing through that the sandbox's check
@@ -295,6 +314,10 @@ void http_run_job(struct http_server *srv, struct conn_ctx *ctx)
 
 	if (ctx->token[0]) {
 		http_run_submission(srv, ctx);
+		return;
+	}
+	if (ctx->stream) {
+		http_stream_run(srv, ctx);
 		return;
 	}
 	if (http_execute(srv, ctx, true, &answer, &err) == 0) {
@@ -422,7 +445,9 @@ static void *reader_main(void *arg)
  * connection as soon as it holds it. */
 static void push_locked(struct job_queue *q, struct conn_ctx *ctx)
 {
-	MHD_suspend_connection(ctx->conn);
+	/* A stream answers at once, and its reader waits for the output. */
+	if (!ctx->stream)
+		MHD_suspend_connection(ctx->conn);
 	ctx->next = NULL;
 	if (q->tail)
 		q->tail->next = ctx;
@@ -504,6 +529,17 @@ enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 			return http_send_error(ctx, &err);
 		}
 	}
+	if (ctx->stream && srv->shared && q->waiting <= q->handoffs) {
+		pthread_mutex_unlock(&q->lock);
+		api_fail(&err, API_E_QUEUE_FULL, "a streamed run runs on the node that answers "
+			 "it, and all %u sandboxes of this node are busy; retry later",
+			 srv->nworkers);
+		return http_send_error(ctx, &err);
+	}
+	if (ctx->stream && http_stream_answer(ctx) != MHD_YES) {
+		pthread_mutex_unlock(&q->lock);
+		return MHD_NO;
+	}
 	ctx->queued = true;
 	atomic_fetch_add(&srv->pending, 1);
 	if (srv->shared && q->waiting <= q->handoffs) {
@@ -517,7 +553,8 @@ enum MHD_Result http_enqueue(struct conn_ctx *ctx)
 		 * shared queue (only its record is stored: a run nobody
 		 * waits for any more needs no job to survive its node). */
 		q->handoffs++;
-		MHD_suspend_connection(ctx->conn);
+		if (!ctx->stream)
+			MHD_suspend_connection(ctx->conn);
 		http_hand_over_locked(q, ctx);
 		pthread_mutex_unlock(&q->lock);
 		return MHD_YES;
@@ -691,6 +728,10 @@ static enum MHD_Result serve_run(struct conn_ctx *ctx)
 	ctx->body_len = ctx->body_cap = 0;
 	if (r < 0)
 		return http_send_error(ctx, &err);
+	if ((r = http_stream_wanted(ctx, &err)) < 0)
+		return http_send_error(ctx, &err);
+	if (r > 0)
+		return http_stream_start(ctx);
 	if (ctx->route.id != HTTP_R_JOBS)
 		return http_enqueue(ctx);
 	wait = http_query(ctx, "wait");
@@ -862,6 +903,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return dispatch(ctx);
 }
 
+void http_ctx_free(struct conn_ctx *ctx)
+{
+	if (ctx->queued)
+		atomic_fetch_sub(&ctx->srv->pending, 1);
+	mem_release(ctx->srv, ctx->resp_bytes);
+	if (ctx->resp)
+		MHD_destroy_response(ctx->resp);
+	api_request_release(&ctx->req);
+	http_stream_put(ctx->stream);
+	free(ctx->body);
+	free(ctx);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -869,15 +923,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!ctx)
 		return;
-	if (ctx->queued)
-		atomic_fetch_sub(&ctx->srv->pending, 1);
-	mem_release(ctx->srv, ctx->resp_bytes);
-	if (ctx->resp)
-		MHD_destroy_response(ctx->resp);
-	api_request_release(&ctx->req);
-	free(ctx->body);
-	free(ctx);
 	*con_cls = NULL;
+	/* A stream's worker may still hold the context: it frees it then. */
+	if (ctx->stream && !http_stream_completed(ctx->stream))
+		return;
+	http_ctx_free(ctx);
 }
 
 __attribute__((format(printf, 2, 0)))

@@ -92,6 +92,9 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 		.out_max_files = spec->out_max_files,
 		.out_max_bytes = spec->out_max_bytes,
 		.run_limits = spec->limits,
+		.on_output = spec->on_output,
+		.output_arg = spec->output_arg,
+		.cancel_fd = spec->cancel_fd,
 	};
 
 	if (spec->rt)
@@ -112,6 +115,9 @@ static int run_once(struct sbx_host *host, const struct job_spec *spec, const st
 	req.out_max_files = job.out_max_files;
 	req.out_max_bytes = job.out_max_bytes;
 	req.limits = spec->limits;
+	req.on_output = job.on_output;
+	req.output_arg = job.output_arg;
+	req.cancel_fd = job.cancel_fd;
 	return sbx_run(host, &req, out);
 }
 
@@ -150,6 +156,7 @@ static int compile(struct sbx_host *host, struct cache *cache, const struct job_
 		.files = spec->files, .nfiles = spec->nfiles,
 		.options = spec->options, .noptions = spec->noptions,
 		.compile_limits = spec->compile_limits,
+		.cancel_fd = spec->cancel_fd,
 	};
 	struct cache_key_input in = {
 		.runtime = spec->rt->name, .version = spec->rt->version_text,

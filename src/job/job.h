@@ -52,6 +52,14 @@ struct job_spec {
 	bool collect_out;
 	uint32_t out_max_files;
 	uint64_t out_max_bytes;
+	/* Live output: struct sbx_request's on_output and output_arg, given
+	 * to each run stage (never the compile stage's: its messages come
+	 * with the result); NULL: none. */
+	void (*on_output)(void *arg, int stream, const char *data, size_t len);
+	void *output_arg;
+	/* struct sbx_request's cancel_fd, given to every stage, the compile
+	 * stage's too: the caller gave up on the whole job.  0: none. */
+	int cancel_fd;
 };
 
 enum job_verdict {

@@ -686,6 +686,7 @@ int rt_compile(const struct runtime *rt, struct sbx_host *host, const struct rt_
 	req.nfiles = job->nfiles;
 	req.limits = job->compile_limits;
 	req.collect_files = true;
+	req.cancel_fd = job->cancel_fd;
 	r = sbx_run(host, &req, out);
 	free(cmd);
 	return r;
@@ -738,6 +739,9 @@ int rt_run(const struct runtime *rt, struct sbx_host *host, const struct rt_job 
 	req.out_max_files = job->out_max_files;
 	req.out_max_bytes = job->out_max_bytes;
 	req.limits = job->run_limits;
+	req.on_output = job->on_output;
+	req.output_arg = job->output_arg;
+	req.cancel_fd = job->cancel_fd;
 	r = sbx_run(host, &req, out);
 	free(cmd);
 	free(kept);

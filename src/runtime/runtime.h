@@ -151,6 +151,12 @@ struct rt_job {
 	uint32_t out_max_files;
 	uint64_t out_max_bytes;
 	struct sbx_limits run_limits, compile_limits;
+	/* The run stage's live output (struct sbx_request's fields of the
+	 * same names); never the compile stage's.  NULL: none. */
+	void (*on_output)(void *arg, int stream, const char *data, size_t len);
+	void *output_arg;
+	/* struct sbx_request's cancel_fd, for both stages.  0: none. */
+	int cancel_fd;
 };
 
 struct rt_result {

@@ -249,6 +249,9 @@ class Browser:
                     self.problems.append(f'HTTP {status}: {r["url"]}')
             elif method == 'Network.loadingFailed':
                 url = self._urls.get(p['requestId'], '?')
+                # A run the page stopped: its request aborted on purpose.
+                if p.get('canceled') and url == self.base + '/api/v1/execute':
+                    continue
                 self.problems.append(f'failed request: {url} ({p.get("errorText")})')
 
     # -- the page, by CSS selector
@@ -1235,6 +1238,67 @@ def run_tests(b):
         b.wait_status('Finished (exit 0)', 60)
         check(not b.visible('#files'), 'Files section without output_files')
 
+    def live_output():
+        check(not b.enabled('#stop'), 'Stop is enabled with no run in flight')
+        b.fill('#stdin', '')
+        b.fill('#code', '\n'.join([
+            'import sys, time',
+            "print('early')",
+            "print('early err', file=sys.stderr)",
+            'time.sleep(3)',
+            "print('late')",
+        ]))
+        t0 = time.monotonic()
+        b.click('#run')
+        # The first lines show while the program still sleeps.
+        b.wait_for("return document.getElementById('stdout').textContent === 'early\\n' && "
+                   "document.getElementById('stderr').textContent === 'early err\\n';",
+                   'the first output while the run goes on', 10)
+        took = time.monotonic() - t0
+        check(took < 2.5, f'the first output showed {took:.1f} s after Run')
+        check(not b.enabled('#run'), 'the run is over before it should be')
+        check(b.enabled('#stop'), 'Stop is disabled while the run is in flight')
+        check(b.visible('#stdout-block') and b.visible('#stderr-block'), 'live output not shown')
+        check_eq(b.status_text(), 'Running…', 'status while the output comes')
+        b.wait_status('Finished (exit 0)')
+        check_eq(b.text('#stdout'), 'early\nlate\n', 'stdout at the end')
+        check_eq(b.text('#stderr'), 'early err\n', 'stderr at the end')
+        check(not b.enabled('#stop'), 'Stop is still enabled after the run')
+
+    def stop_button():
+        b.fill('#code', '\n'.join([
+            'import time',
+            'while True:',
+            "    print('tick')",
+            '    time.sleep(0.2)',
+        ]))
+        b.click('#run')
+        b.wait_for("return document.getElementById('stdout').textContent.startsWith('tick\\n');",
+                   'the first tick', 10)
+        b.click('#stop')
+        t0 = time.monotonic()
+        s = b.wait_status('Stopped', 5)
+        check_eq(s, 'Stopped', 'status after Stop')
+        check(time.monotonic() - t0 < 2, 'Stop took more than 2 s')
+        check(b.text('#stdout').startswith('tick\n'), 'the output before the stop is kept')
+        check(not b.enabled('#stop'), 'Stop is still enabled')
+        check(b.enabled('#run'), 'Run is disabled after Stop')
+        # The server ended the run: the history has it, killed.
+        deadline = time.monotonic() + 5
+        newest = None
+        while time.monotonic() < deadline:
+            newest = api_get(base, '/api/v1/executions?limit=1')['executions'][0]
+            if newest['status'] == 'signaled':
+                break
+            time.sleep(0.1)
+        check(newest and newest['status'] == 'signaled' and newest['signal'] == 9,
+              'the stopped run in the history: ' + json.dumps(newest))
+        check(newest['wall_time_ms'] < 9000, f"the run went on for {newest['wall_time_ms']} ms")
+        b.wait_for("const e = document.querySelector('#history-list .history-item');"
+                   "return e && e.dataset.id === arguments[0] &&"
+                   " e.querySelector('.badge').textContent === 'Signal 9';",
+                   'the stopped run at the top of the page\'s history', 10, str(newest['id']))
+
     def no_problems():
         b.collect()
         check(not b.problems, '; '.join(b.problems))
@@ -1262,6 +1326,8 @@ def run_tests(b):
     test('tests entered in the Tests section run, each with its verdict, and the summary', tests_verdicts, 240)
     test('output files: a matplotlib plot and an SVG as images, text in a viewer, a download link, '
          'the drops', output_files, 240)
+    test('a run\'s output shows as it comes, before the run ends', live_output)
+    test('Stop ends a long run on the server; the page says "Stopped"', stop_button)
     test('no console error, failed, refused or external request', no_problems)
 
 

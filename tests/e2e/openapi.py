@@ -402,6 +402,18 @@ def bad_requests(rec, s, langs):
     rec("POST", ex, raw="[]", headers=JSON_CT, want=400)
     rec("POST", ex, {"code": 1}, want=400)
     rec("POST", ex, {"code": "1", "bogus": 1}, want=400)
+    # Live output: the events, and the errors a stream gets before it starts.
+    r = rec("POST", ex, {"code": "import sys\nprint(1)\nprint(2, file=sys.stderr)",
+                         "stream": True}, want=200)
+    check(r.header("Content-Type") == "text/event-stream", "a stream's Content-Type")
+    rec("POST", ex, {"code": "print(1)"}, headers={"Accept": "text/event-stream"}, want=200)
+    rec("POST", ex, {"code": "print(1)", "stream": False},
+        headers={"Accept": "text/event-stream"}, want=200)
+    rec("POST", ex, {"code": "1", "stream": "yes"}, want=400)
+    rec("POST", ex, {"code": "1", "stream": True, "tests": [{"stdin": ""}]}, want=400)
+    rec("POST", ex, {"code": "1", "tests": [{"stdin": ""}]},
+        headers={"Accept": "text/event-stream"}, want=400)
+    rec("POST", "/api/v1/jobs", {"code": "1", "stream": True}, want=400)
     rec("POST", ex, {"code": "1", "limits": {"wall": 1}}, want=400)
     rec("POST", ex, {"code": "1", "args": ["a\u0000b"]}, want=400)
     rec("POST", ex, {"code": "1", "args": ["a"] * 257}, want=400)

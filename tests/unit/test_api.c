@@ -1973,3 +1973,88 @@ TEST(api_output_files_answer)
 	r.nout_files = 0;
 	ASSERT(with > api_answer_max_bytes(one(&r, &jr)));
 }
+
+TEST(api_stream_field)
+{
+	struct api_request req;
+	struct api_error err;
+
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stream\": true}", &req, &err), API_E_NONE);
+	ASSERT(req.stream && req.stream_given);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stream\": false}", &req, &err), API_E_NONE);
+	ASSERT(!req.stream && req.stream_given);
+	api_request_release(&req);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"stream\": null}", &req, &err), API_E_NONE);
+	ASSERT(!req.stream && !req.stream_given);
+	ASSERT_EQ(api_check_stream(&req, &err), 0);
+	api_request_release(&req);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"stream\": 1}", &err), API_E_INVALID_REQUEST);
+	/* One run only: no tests, no runs beyond 1 (false passes: no stream). */
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"stream\": true, \"tests\": [{}]}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT(strstr(err.message, "stream") != NULL);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"stream\": true, \"runs\": 2}", &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"stream\": true, \"runs\": 1}", &err), API_E_NONE);
+	ASSERT_EQ(exec_code("{\"code\": \"x\", \"stream\": false, \"tests\": [{}]}", &err),
+		  API_E_NONE);
+	ASSERT_EQ(parse(API_EXECUTE, "{\"code\": \"x\", \"tests\": [{}]}", &req, &err), API_E_NONE);
+	ASSERT_EQ(api_check_stream(&req, &err), -EINVAL);
+	api_request_release(&req);
+	/* Only /api/v1/execute streams; /run ignores the field as any other. */
+	ASSERT_EQ(parse(API_JOBS, "{\"code\": \"x\", \"stream\": true}", &req, &err),
+		  API_E_INVALID_REQUEST);
+	ASSERT_EQ(parse(API_RUN, "{\"code\": \"x\", \"stream\": true}", &req, &err), API_E_NONE);
+	ASSERT(!req.stream);
+	api_request_release(&req);
+}
+
+TEST(api_accepts_event_stream)
+{
+	ASSERT(!api_accepts_event_stream(NULL));
+	ASSERT(!api_accepts_event_stream(""));
+	ASSERT(!api_accepts_event_stream("*/*"));
+	ASSERT(!api_accepts_event_stream("application/json"));
+	ASSERT(!api_accepts_event_stream("text/event-streams"));
+	ASSERT(!api_accepts_event_stream("text/event"));
+	ASSERT(api_accepts_event_stream("text/event-stream"));
+	ASSERT(api_accepts_event_stream("Text/Event-Stream"));
+	ASSERT(api_accepts_event_stream("application/json, text/event-stream"));
+	ASSERT(api_accepts_event_stream("application/json,text/event-stream ;q=0.5"));
+	ASSERT(api_accepts_event_stream("text/event-stream; charset=utf-8"));
+	ASSERT(!api_accepts_event_stream("text/event-stream;q=0"));
+	ASSERT(!api_accepts_event_stream("text/event-stream; q=0.000, application/json"));
+	ASSERT(api_accepts_event_stream("text/event-stream;q=0.1"));
+}
+
+TEST(api_stream_events)
+{
+	size_t n;
+	char *e = api_output_event(1, "a\nb\"\x01", 5, &n);
+
+	ASSERT(e != NULL);
+	ASSERT_MEMEQ(e, n, "event: stdout\ndata: {\"data\": \"a\\nb\\\"\\u0001\"}\n\n",
+		     strlen("event: stdout\ndata: {\"data\": \"a\\nb\\\"\\u0001\"}\n\n"));
+	ASSERT(n <= api_output_event_max(5));
+	free(e);
+	/* Bytes that are not UTF-8: U+FFFD, as in the answers. */
+	e = api_output_event(2, "\xff", 1, &n);
+	ASSERT(e != NULL);
+	ASSERT_MEMEQ(e, n, "event: stderr\ndata: {\"data\": \"\xef\xbf\xbd\"}\n\n",
+		     strlen("event: stderr\ndata: {\"data\": \"\xef\xbf\xbd\"}\n\n"));
+	free(e);
+	/* The worst case stays within the bound. */
+	char ctl[64];
+	memset(ctl, 1, sizeof(ctl));
+	e = api_output_event(1, ctl, sizeof(ctl), &n);
+	ASSERT(e != NULL && n <= api_output_event_max(sizeof(ctl)));
+	free(e);
+	e = api_event("result", json_pack("{s:s}", "status", "ok"), &n);
+	ASSERT(e != NULL);
+	ASSERT_MEMEQ(e, n, "event: result\ndata: {\"status\": \"ok\"}\n\n",
+		     strlen("event: result\ndata: {\"status\": \"ok\"}\n\n"));
+	free(e);
+	ASSERT(api_event("error", NULL, &n) == NULL);
+	ASSERT_EQ(n, 0);
+}

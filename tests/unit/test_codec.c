@@ -119,3 +119,72 @@ TEST(codec_result_json_has_every_field)
 	ASSERT_JSON_INT(j, "memory_bytes", 0);
 	json_decref(j);
 }
+
+/* Reads data in the pieces cut at a and b, each piece's end held back as
+ * codec_utf8_partial_tail() says; the repaired text of it all, or NULL. */
+static char *read_in_pieces(const char *data, size_t len, size_t a, size_t b, size_t *outlen)
+{
+	char *out = malloc(3 * len + 1), *held = malloc(len + 1);
+	size_t o = 0, h = 0, cuts[] = { a, b, len }, from = 0;
+
+	for (size_t k = 0; out && held && k < 3; k++) {
+		memcpy(held + h, data + from, cuts[k] - from);
+		h += cuts[k] - from;
+		from = cuts[k];
+		size_t keep = k == 2 ? 0 : codec_utf8_partial_tail(held, h), n;
+		char *clean = codec_utf8_sanitize(held, h - keep, &n);
+		if (!clean)
+			break;
+		memcpy(out + o, clean, n);
+		o += n;
+		free(clean);
+		memmove(held, held + h - keep, keep);
+		h = keep;
+	}
+	free(held);
+	*outlen = o;
+	return out;
+}
+
+TEST(codec_utf8_partial_tail)
+{
+	ASSERT_EQ(codec_utf8_partial_tail(S("")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("ab")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("a\xe2")), 1);
+	ASSERT_EQ(codec_utf8_partial_tail(S("a\xe2\x82")), 2);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xe2\x82\xac")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xf0\x9f\x98")), 3);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xc3")), 1);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xe0\x80")), 0);	/* overlong: never whole */
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xed\xa0")), 0);	/* a surrogate */
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xf4\x90")), 0);	/* above U+10FFFF */
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xc0")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xff")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\x80\x80\x80")), 0);
+	ASSERT_EQ(codec_utf8_partial_tail(S("\xe2\x82\x41")), 0);
+
+	/* Cut anywhere, read piece by piece: the same text as read whole. */
+	static const struct { const char *s; size_t n; } samples[] = {
+		{ S("price: \xe2\x82\xac!") },
+		{ S("\xf0\x9f\x98\x80x\xe2\x82") },
+		{ S("\xff\xe2\x82" "A\xc3") },
+		{ S("\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xc3\xa9") },
+		{ S("\xe2\xe2\x82\xac\x80\xf0\x9f") },
+	};
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		size_t n = samples[i].n, wl;
+		char *whole = codec_utf8_sanitize(samples[i].s, n, &wl);
+		ASSERT(whole != NULL);
+		for (size_t a = 0; a <= n; a++) {
+			for (size_t b = a; b <= n; b++) {
+				size_t pl;
+				char *p = read_in_pieces(samples[i].s, n, a, b, &pl);
+				ASSERT(p != NULL);
+				if (pl != wl || memcmp(p, whole, wl) != 0)
+					TEST_FAIL_("sample %zu cut at %zu and %zu reads otherwise", i, a, b);
+				free(p);
+			}
+		}
+		free(whole);
+	}
+}

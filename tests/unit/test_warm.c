@@ -135,8 +135,10 @@ TEST(sandbox_on_output_sees_what_the_result_keeps_as_it_comes)
 
 	ASSERT(host);
 	sbx_request_init(&req);
-	req.code = "import sys, time\nprint('a')\ntime.sleep(0.2)\n"
-		   "print('b', file=sys.stderr)\ntime.sleep(0.2)\nprint('c' * 100)\n";
+	/* One write each: print() writes its text and its end apart, which
+	 * the supervisor may read apart. */
+	req.code = "import os, time\nos.write(1, b'a\\n')\ntime.sleep(0.2)\n"
+		   "os.write(2, b'b\\n')\ntime.sleep(0.2)\nos.write(1, b'c' * 100 + b'\\n')\n";
 	req.code_len = strlen(req.code);
 	req.limits.output_bytes = 10;
 	req.on_output = on_output;
