@@ -369,6 +369,7 @@ def metrics_per_key(ctx):
     for _ in range(3):
         eq(s.get("/api/v1/languages", headers=k).status, 200, "languages")
     s.get("/metrics", headers=bearer(ctx.keys["judge"]))  # a 403
+    s.get("/metrics")  # a 401
     text = s.get("/metrics", headers=k).body.decode()
     eq(metric(text, "safexec_key_requests_total", 'key="bob"'), n0 + 4, "bob's requests")
     check(metric(text, "safexec_key_forbidden_total", 'key="judge"') >= 1, "judge's 403s")
@@ -529,6 +530,15 @@ def address_table_is_bounded(ctx):
         check(ev is not None and ev >= n - 16, f"evictions: {ev}")
     finally:
         s.close()
+
+
+@test
+def keyed_server_stops_cleanly(ctx):
+    s = ctx.keys_server()
+    rc = s.stop()
+    err = s.errors()
+    eq(rc, 0, f"the keyed server's exit status; stderr: {err[-1500:]}")
+    check("Sanitizer" not in err, f"a sanitizer's report: {err[-1500:]}")
 
 
 # --- Main -------------------------------------------------------------------------------
