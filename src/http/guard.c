@@ -23,7 +23,9 @@
 #include "http/internal.h"
 #include "util/util.h"
 
-/* The endpoint bit of a route; 0 for the open ones. */
+/* The endpoint bit of a route; 0 for the open ones.  Every route is named,
+ * with no default: a new route is a -Wswitch warning here until it is
+ * given its endpoint. */
 static unsigned route_endpoint(enum http_route_id id)
 {
 	switch (id) {
@@ -39,8 +41,19 @@ static unsigned route_endpoint(enum http_route_id id)
 	case HTTP_R_METRICS: return AUTH_EP_METRICS;
 	case HTTP_R_PISTON_RUNTIMES:
 	case HTTP_R_PISTON_EXECUTE: return AUTH_EP_PISTON;
-	default: return AUTH_EP_JUDGE0;
+	case HTTP_R_J0_SUBMIT:
+	case HTTP_R_J0_SUBMISSION:
+	case HTTP_R_J0_BATCH:
+	case HTTP_R_J0_LANGUAGES:
+	case HTTP_R_J0_LANGUAGE:
+	case HTTP_R_J0_STATUSES:
+	case HTTP_R_J0_ABOUT:
+	case HTTP_R_J0_CONFIG:
+	case HTTP_R_J0_SYSTEM:
+	case HTTP_R_J0_WORKERS: return AUTH_EP_JUDGE0;
 	}
+	/* Not a route: needs a key allowed everything. */
+	return AUTH_EP_ALL;
 }
 
 /* The bytes that name a client for its limits: an IPv4 address, or the
@@ -118,7 +131,7 @@ bool http_guard(struct conn_ctx *ctx, enum MHD_Result *sent)
 			*sent = refuse(ctx, &err);
 			return false;
 		}
-		if (!(key->endpoints & ep)) {
+		if ((key->endpoints & ep) != ep) {
 			atomic_fetch_add(&key->refused, 1);
 			api_fail(&err, API_E_FORBIDDEN, "the key '%s' may not use the %s endpoints",
 				 key->name, auth_endpoint_name(ep));
