@@ -13,6 +13,7 @@ static void usage(FILE *f)
 	fputs("usage: safexec run [options] FILE|-|-c CODE [-- ARGS...]\n"
 	      "       safexec check\n"
 	      "       safexec serve [--listen HOST:PORT] [--config FILE]\n"
+	      "       safexec key NAME [--file FILE] [OPTION=VALUE]...\n"
 	      "Run `safexec COMMAND --help` for a command's options.\n", f);
 }
 
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return cli_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "key") == 0)
+		return cli_key(argc - 1, argv + 1);
 	/* Not for users: started by the warm starts themselves. */
 	if (strcmp(cmd, "zygote") == 0)
 		return warm_zygote_main(argc, argv);

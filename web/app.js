@@ -1285,23 +1285,106 @@
 			dropped: el.filesDropped }, r);
 	}
 
+	// ---- API key ----------------------------------------------------------
+
+	// A server with a keys file answers 401 to requests without a key.  The
+	// page then asks for it once, in the header's form, keeps it in this
+	// browser (localStorage; in memory only where that is refused) and
+	// sends it as Authorization: Bearer until "Forget key".  Requests that
+	// got 401 meanwhile wait for the form and are sent again.
+	const STORE_KEY = 'safexec.key';
+	const keyUi = { form: $('key-form'), input: $('key-input'), label: $('key-label'),
+		note: $('key-note'), forget: $('key-forget') };
+	let memoryKey = '';
+	let keyAsked = null;
+	let keyGiven = null;
+
+	function storedKey() {
+		try {
+			return localStorage.getItem(STORE_KEY) || memoryKey;
+		} catch (e) {
+			return memoryKey;
+		}
+	}
+
+	function setKey(key) {
+		memoryKey = key;
+		try {
+			if (key) localStorage.setItem(STORE_KEY, key);
+			else localStorage.removeItem(STORE_KEY);
+		} catch (e) {
+			// Kept in memory only.
+		}
+		keyUi.forget.hidden = !key;
+	}
+
+	function withKey(options) {
+		const key = storedKey();
+		if (key) options.headers = Object.assign({}, options.headers, { 'Authorization': 'Bearer ' + key });
+		return options;
+	}
+
+	// Resolves once a key has been entered.  sent: the key the 401 answered.
+	function askKey(sent) {
+		// Another key was entered since this request went: just send it again.
+		if (storedKey() && sent !== storedKey()) return Promise.resolve();
+		if (sent && sent === storedKey()) setKey('');
+		if (!keyAsked) {
+			keyUi.label.textContent = sent ? 'The server refused the API key; enter another'
+				: 'This server needs an API key';
+			keyUi.note.textContent = '';
+			keyUi.form.hidden = false;
+			keyUi.input.value = '';
+			keyUi.input.focus();
+			keyAsked = new Promise((resolve) => { keyGiven = resolve; });
+		}
+		return keyAsked;
+	}
+
+	keyUi.form.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		const key = keyUi.input.value.trim();
+		if (!key) {
+			keyUi.note.textContent = 'Enter the key.';
+			return;
+		}
+		setKey(key);
+		keyUi.input.value = '';
+		keyUi.form.hidden = true;
+		const given = keyGiven;
+		keyAsked = keyGiven = null;
+		if (given) given();
+	});
+
+	keyUi.forget.addEventListener('click', () => setKey(''));
+	keyUi.forget.hidden = !storedKey();
+
 	// ---- Requests ---------------------------------------------------------
 
 	class ApiError extends Error {}
 	// The run was stopped from this page (its request aborted).
 	class Stopped extends Error {}
 
+	// The answer to a request, with the key this page keeps (if any); a 401
+	// asks for a key once and sends the request again.
 	async function send(path, options) {
+		let res;
+		const sent = storedKey();
 		try {
-			return await fetch(path, Object.assign({
+			res = await fetch(path, withKey(Object.assign({
 				headers: { 'Accept': 'application/json' },
 				cache: 'no-store',
 				credentials: 'same-origin',
-			}, options || {}));
+			}, options || {})));
 		} catch (e) {
 			if (e && e.name === 'AbortError') throw new Stopped();
 			throw new ApiError('Could not reach the server. Is safexec still running?');
 		}
+		if (res.status === 401) {
+			await askKey(sent);
+			return send(path, options);
+		}
+		return res;
 	}
 
 	// A JSON answer's body, or an ApiError with the server's message.
@@ -1323,7 +1406,7 @@
 			let msg = body && body.error && typeof body.error.message === 'string' ?
 				body.error.message : 'The server answered ' + res.status + ' ' + res.statusText + '.';
 			const retry = res.headers.get('Retry-After');
-			if (res.status === 503 && retry && /^\d+$/.test(retry)) {
+			if ((res.status === 503 || res.status === 429) && retry && /^\d+$/.test(retry)) {
 				msg += ' Try again in ' + retry + ' s.';
 			}
 			throw new ApiError(msg);

@@ -51,6 +51,9 @@ enum api_error_code {
 	API_E_METHOD_NOT_ALLOWED,	/* 405 */
 	API_E_CROSS_ORIGIN,		/* 403: a browser sent it from another site */
 	API_E_UNKNOWN_HOST,		/* 403: a Host this server does not answer to */
+	API_E_UNAUTHORIZED,		/* 401: keys are on; no valid key was sent */
+	API_E_FORBIDDEN,		/* 403: the key may not use the endpoint */
+	API_E_RATE_LIMITED,		/* 429: the key's or address's rate or runs */
 	API_E_NOT_FOUND,		/* 404 */
 	API_E_QUEUE_FULL,		/* 503 */
 	API_E_SHUTTING_DOWN,		/* 503 */
@@ -67,7 +70,8 @@ struct api_error {
 
 /* "empty_body", ...; "" for API_E_NONE. */
 const char *api_error_name(enum api_error_code c);
-/* The HTTP status for the code: 400, 404, 405, 413, 415, 500 or 503. */
+/* The HTTP status for the code: 400, 401, 403, 404, 405, 413, 415, 429,
+ * 500, 503 or 504. */
 unsigned api_error_http_status(enum api_error_code c);
 /* Fills *e and returns -EINVAL, so that parsers can `return api_fail(...)`. */
 __attribute__((format(printf, 3, 4)))

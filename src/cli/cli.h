@@ -15,4 +15,7 @@ int cli_check(int argc, char **argv);
 /* safexec serve [--listen HOST:PORT] [--config FILE] ... */
 int cli_serve(int argc, char **argv);
 
+/* safexec key NAME [--file FILE] [OPTION=VALUE]... */
+int cli_key(int argc, char **argv);
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "http/http.h"
@@ -119,6 +120,7 @@ int cli_serve(int argc, char **argv)
 	struct store *st = NULL;
 	struct http_server *srv = NULL;
 	struct rt_registry *runtimes = NULL;
+	struct auth_keys *keys = NULL;
 	struct http_config hc;
 	char why[1024], bind_host[CFG_LISTEN_MAX];
 	const struct sbx_features *f;
@@ -133,10 +135,19 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "safexec serve: %s\n", why);
 		return 2;
 	}
-	if (raise_nofile(c.connection_limit, c.connection_limit + 64 * c.workers + 256) < 0)
+	/* A keys file that cannot be read is a bad setting: a server meant
+	 * to need keys must not start without them. */
+	if (c.keys_file[0] && auth_keys_load(c.keys_file, &keys, why, sizeof(why)) < 0) {
+		fprintf(stderr, "safexec serve: keys_file: %s\n", why);
 		return 2;
+	}
+	if (raise_nofile(c.connection_limit, c.connection_limit + 64 * c.workers + 256) < 0) {
+		auth_keys_free(keys);
+		return 2;
+	}
 	if ((r = install_signals()) < 0) {
 		fprintf(stderr, "safexec serve: signals: %s\n", strerror(-r));
+		auth_keys_free(keys);
 		return 1;
 	}
 
@@ -232,6 +243,13 @@ int cli_serve(int argc, char **argv)
 	};
 	j0_settings_from_cfg(&c, &hc.judge0);
 	hc.warm = warm;
+	hc.keys = keys;
+	hc.rate = (struct auth_rate){
+		.per_s = c.rate_limit,
+		.burst = c.rate_burst,
+		.concurrent = c.max_concurrent_runs,
+	};
+	hc.rate_slots = (size_t)c.rate_limit_addresses;
 	why[0] = '\0';
 	r = http_start(&srv, &hc, host, st, why, sizeof(why));
 	hc.listen_fd = -1;	/* the server's now, whatever happened */
@@ -247,7 +265,8 @@ int cli_serve(int argc, char **argv)
 		hc.workers == 1 ? "" : "s", hc.queue,
 		f->cgroup == SBX_CGROUP_V2 ? "v2" : f->cgroup == SBX_CGROUP_V1 ? "v1" : "none",
 		available ? available : 1, c.store[0] ? "on PostgreSQL, node " : c.db,
-		c.store[0] ? c.node_name : "", "", warm ? ", Python warm" : "");
+		c.store[0] ? c.node_name : "", keys ? ", API keys on" : "",
+		warm ? ", Python warm" : "");
 
 	wait_for_stop();
 	fprintf(stderr, "safexec: %s: stopping (grace period %llu s)\n",
@@ -261,6 +280,7 @@ out:
 	if (st)
 		store_close(st);
 	rt_registry_free(runtimes);
+	auth_keys_free(keys);
 	warm_close(warm);
 	if (host)
 		sbx_host_close(host);

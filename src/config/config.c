@@ -113,6 +113,19 @@ const struct cfg_entry cfg_table[] = {
 	    "seconds each callback attempt may take"),
 	NUM(callback_retries, CFG_UINT, "3", 0, 10, NULL,
 	    "attempts after a failed callback (1 s, 2 s, 4 s... apart)"),
+	STR(keys_file, "", "SAFEXEC_KEYS_FILE",
+	    "file of API keys' hashes (docs/deploy.md, `safexec key NAME`); empty = no keys: "
+	    "every request is served"),
+	NUM(rate_limit, CFG_UINT, "0", 0, 1000000, NULL,
+	    "requests a second each key may make (each client address when there are no "
+	    "keys), counted by each node alone; more get 429 (0 = no limit)"),
+	NUM(rate_burst, CFG_UINT, "0", 0, 1000000, NULL,
+	    "requests a key or address may make at once above rate_limit's pace (0 = rate_limit)"),
+	NUM(max_concurrent_runs, CFG_UINT, "0", 0, 65536, NULL,
+	    "run requests (runs, jobs, submissions) each key or address may have in flight "
+	    "on a node; more get 429 (0 = no limit)"),
+	NUM(rate_limit_addresses, CFG_UINT, "65536", 16, 1048576, NULL,
+	    "client addresses the rate limits track; past that the longest idle is forgotten"),
 	LIMIT(max_wall_time_ms, CFG_UINT, "20000", SBX_LIMIT_WALL_MS,
 	      "largest limits.wall_time_ms a request may ask for"),
 	LIMIT(max_cpu_time_ms, CFG_UINT, "15000", SBX_LIMIT_CPU_MS,

@@ -48,6 +48,11 @@ struct cfg {
 	uint64_t callback_private;	/* 1: callbacks may reach private addresses */
 	uint64_t callback_timeout;	/* seconds per attempt */
 	uint64_t callback_retries;	/* attempts after the first */
+	char keys_file[CFG_PATH_MAX];	/* "" = no API keys */
+	uint64_t rate_limit;		/* requests a second per key or address; 0 = none */
+	uint64_t rate_burst;		/* 0 = rate_limit */
+	uint64_t max_concurrent_runs;	/* per key or address; 0 = no limit */
+	uint64_t rate_limit_addresses;	/* client addresses tracked at most */
 	/* The most a request may ask for. */
 	uint64_t max_wall_time_ms;
 	uint64_t max_cpu_time_ms;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
 #include "callback/callback.h"
 #include "judge0/judge0.h"
 #include "http/assets.h"
@@ -50,6 +51,12 @@ struct http_config {
 	struct cb_config callbacks;
 	struct j0_settings judge0;
 	struct warm *warm;		/* the host's warm starts; borrowed; NULL: none */
+	/* API keys (borrowed; NULL: keys off) and the rate limits of each
+	 * key, or of each client address when keys are off (0: none), with
+	 * the addresses tracked at most (src/auth/auth.h). */
+	struct auth_keys *keys;
+	struct auth_rate rate;
+	size_t rate_slots;
 };
 
 /* Opens a listening socket on host:port, so that a caller can find out
@@ -174,6 +181,9 @@ struct http_gauges {
 	uint64_t store_reconnects, store_round_trips, store_wait_ns, jobs_claimed;
 	bool warm_up;			/* a zygote is ready */
 	uint64_t warm_runs, warm_fallbacks, zygotes_started;
+	const struct auth_keys *keys;	/* per-key counters; NULL: keys off */
+	bool limiter_on;		/* rate limits: the address table's figures */
+	struct auth_limiter_stats limiter;
 };
 
 /* The Prometheus text exposition; a malloc'ed string (*len bytes) or NULL. */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
 #include "http/http.h"
 #include "http/mhd.h"
 
@@ -52,6 +53,13 @@ struct conn_ctx {
 	char client[INET6_ADDRSTRLEN + 8];
 	enum api_endpoint ep;
 	struct api_request req;
+	/* guard.c: the request's key (NULL: keys off, or an open path), the
+	 * most it may ask for (the server's maxima under the key's), its
+	 * rate for the RateLimit headers and its concurrent run. */
+	struct auth_key *key;
+	struct api_maxima maxima;
+	struct auth_verdict rate;
+	struct auth_hold hold;
 	/* A submission (jobs.c): its token; with conn == NULL the context is
 	 * the job alone, nobody's connection, freed by the worker. */
 	char token[HTTP_TOKEN_LEN + 1];
@@ -130,6 +138,7 @@ struct http_server {
 		size_t bytes;		/* reserved by runs and unsent answers */
 	} mem;
 	struct http_metrics metrics;
+	struct auth_limiter *limiter;	/* NULL: no rate limits */
 	struct cb_sender *callbacks;	/* NULL: none could be started */
 	atomic_ullong jobs_open;	/* submissions queued or running */
 	/* A shared queue (store_shared()): the workers claim from the store;
@@ -254,6 +263,19 @@ void http_poke_workers(struct http_server *srv);
 /* On the reader thread: the answer to a read of a submission (or of a
  * batch), put on ctx. */
 void http_read_submission(struct http_server *srv, struct conn_ctx *ctx);
+
+/* guard.c */
+/* Checks the key and counts the rate of a request whose route is known:
+ * returns true, or false with the 401, 403 or 429 answer queued (*sent).
+ * Sets ctx->maxima in either case. */
+bool http_guard(struct conn_ctx *ctx, enum MHD_Result *sent);
+/* The RateLimit headers of a request that counted against a rate. */
+void http_guard_headers(const struct conn_ctx *ctx, struct MHD_Response *resp);
+/* Gives back the request's concurrent run, when it ends. */
+void http_guard_done(struct conn_ctx *ctx);
+int http_guard_start(struct http_server *srv, char *why, size_t whylen);
+void http_guard_stop(struct http_server *srv);
+void http_guard_gauges(struct http_server *srv, struct http_gauges *g);
 
 /* peers.c */
 /* The route's answer, for the Judge0 and Piston paths. */

@@ -3,6 +3,7 @@
  * update them without a lock) and their Prometheus text exposition.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,56 @@ static void put(struct textbuf *t, const char *fmt, ...)
 		t->data = p;
 		t->cap = ncap;
 	}
+}
+
+/* Per key where keys are on: at most AUTH_KEYS_MAX names, from the keys
+ * file, so the labels stay bounded.  Addresses are never a label (there
+ * is no bound on them): their table's size and its refusals are. */
+static void put_auth(struct textbuf *t, const struct http_gauges *g)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} per_key[] = {
+		{ "safexec_key_requests_total", "Requests let through with the key.",
+		  offsetof(struct auth_key, requests) },
+		{ "safexec_key_forbidden_total", "Requests of an endpoint the key may not use (403).",
+		  offsetof(struct auth_key, refused) },
+		{ "safexec_key_rate_limited_total", "Requests refused for the key's rate or "
+		  "concurrent runs (429).", offsetof(struct auth_key, limited) },
+	};
+
+	if (g->keys) {
+		for (size_t i = 0; i < UTIL_ARRAY_SIZE(per_key); i++) {
+			put(t, "# HELP %s %s\n# TYPE %s counter\n", per_key[i].name, per_key[i].help,
+			    per_key[i].name);
+			for (size_t k = 0; k < g->keys->n; k++) {
+				const struct auth_key *key = &g->keys->keys[k];
+				atomic_ullong *c = (atomic_ullong *)((char *)key + per_key[i].off);
+
+				put(t, "%s{key=\"%s\"} %llu\n", per_key[i].name, key->name,
+				    atomic_load(c));
+			}
+		}
+	}
+	if (!g->limiter_on)
+		return;
+	put(t, "# HELP safexec_rate_limit_addresses Client addresses the rate limits track.\n"
+	       "# TYPE safexec_rate_limit_addresses gauge\n"
+	       "safexec_rate_limit_addresses %llu\n"
+	       "# HELP safexec_rate_limit_addresses_max The most they may track "
+	       "(rate_limit_addresses).\n"
+	       "# TYPE safexec_rate_limit_addresses_max gauge\n"
+	       "safexec_rate_limit_addresses_max %llu\n"
+	       "# HELP safexec_rate_limit_evictions_total Addresses forgotten to track others.\n"
+	       "# TYPE safexec_rate_limit_evictions_total counter\n"
+	       "safexec_rate_limit_evictions_total %llu\n"
+	       "# HELP safexec_address_rate_limited_total Requests refused for their address's "
+	       "rate or concurrent runs (429).\n"
+	       "# TYPE safexec_address_rate_limited_total counter\n"
+	       "safexec_address_rate_limited_total %llu\n",
+	    (unsigned long long)g->limiter.used, (unsigned long long)g->limiter.slots,
+	    (unsigned long long)g->limiter.evictions, (unsigned long long)g->limiter.limited);
 }
 
 char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, size_t *len)
@@ -186,6 +237,7 @@ char *http_metrics_text(struct http_metrics *m, const struct http_gauges *g, siz
 		"safexec_zygotes_started_total %llu\n",
 	    g->warm_up ? 1 : 0, (unsigned long long)g->warm_runs,
 	    (unsigned long long)g->warm_fallbacks, (unsigned long long)g->zygotes_started);
+	put_auth(&t, g);
 	put(&t, "# HELP safexec_http_requests_total HTTP responses sent, by status code.\n"
 		"# TYPE safexec_http_requests_total counter\n");
 	for (unsigned c = 100; c < 600; c++) {

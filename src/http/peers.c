@@ -62,7 +62,32 @@ static int judge0_query(struct conn_ctx *ctx, enum MHD_Result *sent)
 static int parse_v1(struct conn_ctx *ctx, enum api_endpoint ep, json_t *v1, struct api_request *req,
 		    struct api_error *err)
 {
-	return api_parse_value(ep, v1, &ctx->srv->cfg.maxima, ctx->srv->cfg.runtimes, req, err);
+	return api_parse_value(ep, v1, &ctx->maxima, ctx->srv->cfg.runtimes, req, err);
+}
+
+static uint64_t lower(uint64_t a, uint64_t b)
+{
+	return b && b < a ? b : a;
+}
+
+/* Judge0's settings under the request's maxima (a key's may be lower than
+ * the server's): the defaults lowered with them, as at the start. */
+static void judge0_settings(const struct conn_ctx *ctx, struct j0_settings *s)
+{
+	const struct api_maxima *m = &ctx->maxima;
+
+	*s = ctx->srv->cfg.judge0;
+	s->max_cpu_time_limit_ms = lower(s->max_cpu_time_limit_ms, m->cpu_time_ms);
+	s->cpu_time_limit_ms = lower(s->cpu_time_limit_ms, s->max_cpu_time_limit_ms);
+	s->max_wall_time_limit_ms = lower(s->max_wall_time_limit_ms, m->wall_time_ms);
+	s->wall_time_limit_ms = lower(s->wall_time_limit_ms, s->max_wall_time_limit_ms);
+	s->max_memory_limit_kb = lower(s->max_memory_limit_kb, m->memory_bytes / 1024);
+	s->memory_limit_kb = lower(s->memory_limit_kb, s->max_memory_limit_kb);
+	s->max_max_processes_and_or_threads = lower(s->max_max_processes_and_or_threads,
+						    m->max_processes);
+	s->max_processes_and_or_threads = lower(s->max_processes_and_or_threads,
+						s->max_max_processes_and_or_threads);
+	s->max_output_bytes = lower(s->max_output_bytes, m->output_bytes);
 }
 
 static enum MHD_Result judge0_submit(struct conn_ctx *ctx)
@@ -71,11 +96,13 @@ static enum MHD_Result judge0_submit(struct conn_ctx *ctx)
 	enum MHD_Result sent = MHD_NO;
 	json_t *root, *v1 = NULL, *normalized = NULL, *errors = NULL;
 	struct api_error err;
+	struct j0_settings js;
 	int r;
 
 	if (judge0_query(ctx, &sent) < 0 || !(root = body_json(ctx, &sent)))
 		return sent;
-	r = j0_submission_to_v1(root, ctx->base64, &srv->cfg.judge0, srv->cfg.runtimes, &v1,
+	judge0_settings(ctx, &js);
+	r = j0_submission_to_v1(root, ctx->base64, &js, srv->cfg.runtimes, &v1,
 				&normalized, &errors);
 	json_decref(root);
 	if (r == -EINVAL)
@@ -101,6 +128,7 @@ static enum MHD_Result judge0_batch(struct conn_ctx *ctx)
 	enum MHD_Result sent = MHD_NO;
 	struct j0_batch_item *items = NULL;
 	json_t *root, *error = NULL, *out;
+	struct j0_settings js;
 	size_t n = 0, good = 0;
 	int r;
 
@@ -108,7 +136,8 @@ static enum MHD_Result judge0_batch(struct conn_ctx *ctx)
 		return sent;
 	if (!(root = body_json(ctx, &sent)))
 		return sent;
-	r = j0_batch_to_v1(root, ctx->base64, &srv->cfg.judge0, srv->cfg.runtimes, &items, &n,
+	judge0_settings(ctx, &js);
+	r = j0_batch_to_v1(root, ctx->base64, &js, srv->cfg.runtimes, &items, &n,
 			   &error);
 	json_decref(root);
 	if (r == -EINVAL)
@@ -185,7 +214,7 @@ static enum MHD_Result piston_execute(struct conn_ctx *ctx)
 	if (!(root = body_json(ctx, &sent)))
 		return sent;
 	r = pst_request_to_v1(root, srv->cfg.runtimes,
-			      sbx_host_features(srv->host)->python_version, &srv->cfg.maxima, &v1,
+			      sbx_host_features(srv->host)->python_version, &ctx->maxima, &v1,
 			      NULL, msg, sizeof(msg));
 	json_decref(root);
 	if (r < 0) {

@@ -130,6 +130,7 @@ enum MHD_Result http_send_response(struct conn_ctx *ctx, unsigned code,
 
 	if (!resp)
 		return MHD_NO;	/* out of memory: drop the connection */
+	http_guard_headers(ctx, resp);
 	r = MHD_queue_response(ctx->conn, code, resp);
 	MHD_destroy_response(resp);
 	if (r == MHD_YES) {
@@ -665,6 +666,7 @@ static enum MHD_Result serve_metrics(struct conn_ctx *ctx)
 		g.warm_fallbacks = ws.fallbacks;
 		g.zygotes_started = ws.started;
 	}
+	http_guard_gauges(srv, &g);
 	/* Count this answer before it is written so that it shows itself. */
 	text = http_metrics_text(&srv->metrics, &g, &len);
 	if (!text)
@@ -722,7 +724,7 @@ static enum MHD_Result serve_run(struct conn_ctx *ctx)
 	ctx->ep = ctx->route.id == HTTP_R_RUN ? API_RUN :
 		  ctx->route.id == HTTP_R_JOBS ? API_JOBS : API_EXECUTE;
 	r = api_parse_request(ctx->ep, ctx->body ? ctx->body : "", ctx->body_len,
-			      &srv->cfg.maxima, srv->cfg.runtimes, &ctx->req, &err);
+			      &ctx->maxima, srv->cfg.runtimes, &ctx->req, &err);
 	free(ctx->body);
 	ctx->body = NULL;
 	ctx->body_len = ctx->body_cap = 0;
@@ -749,7 +751,7 @@ static enum MHD_Result dispatch(struct conn_ctx *ctx)
 	case HTTP_R_JOBS: return serve_run(ctx);
 	case HTTP_R_LANGUAGES:
 		return http_send_json(ctx, MHD_HTTP_OK,
-				      api_languages_json(ctx->srv->cfg.runtimes, &ctx->srv->cfg.maxima,
+				      api_languages_json(ctx->srv->cfg.runtimes, &ctx->maxima,
 							 sbx_host_features(ctx->srv->host)->python_version));
 	case HTTP_R_EXECUTIONS: return serve_list(ctx);
 	case HTTP_R_EXECUTION:
@@ -795,6 +797,10 @@ static enum MHD_Result begin(struct conn_ctx *ctx, const char *url, const char *
 	if (http_route_match(method, url, strlen(url), &ctx->route, &err) < 0)
 		return send_error_allow(ctx, &err,
 				  err.code == API_E_METHOD_NOT_ALLOWED ? ctx->route.allow : NULL);
+	/* The key and the rate limits (guard.c), before any body is read. */
+	enum MHD_Result sent;
+	if (!http_guard(ctx, &sent))
+		return sent;
 	/* Every POST runs code or stores it; DELETE removes a submission:
 	 * neither may come from another site's page. */
 	if (!ctx->route.has_body && strcmp(method, "DELETE") != 0)
@@ -907,6 +913,7 @@ void http_ctx_free(struct conn_ctx *ctx)
 {
 	if (ctx->queued)
 		atomic_fetch_sub(&ctx->srv->pending, 1);
+	http_guard_done(ctx);
 	mem_release(ctx->srv, ctx->resp_bytes);
 	if (ctx->resp)
 		MHD_destroy_response(ctx->resp);
@@ -1069,6 +1076,8 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if ((r = http_guard_start(srv, why, whylen)) < 0)
+		goto fail;
 	r = open_listener(srv, why, whylen);
 	if (r < 0)
 		goto fail;
@@ -1230,6 +1239,7 @@ void http_free(struct http_server *srv)
 	free(srv->beat.held);
 	cb_free(srv->callbacks);
 	cache_free(srv->cache);
+	http_guard_stop(srv);
 	free(srv->workers);
 	free(srv);
 }

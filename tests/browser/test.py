@@ -112,7 +112,7 @@ def free_port():
 # ---- The server ---------------------------------------------------------------
 
 class Server:
-    def __init__(self, tmp):
+    def __init__(self, tmp, *args):
         port = free_port()
         data_dir = os.path.join(tmp, 'data')
         os.mkdir(data_dir)
@@ -120,7 +120,7 @@ class Server:
         with open(self.log_file, 'w') as out:
             self.proc = subprocess.Popen(
                 [BIN, 'serve', '--listen', f'127.0.0.1:{port}', '--data-dir', data_dir,
-                 '--log', os.path.join(tmp, 'executions.log')],
+                 '--log', os.path.join(tmp, 'executions.log'), *args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         self.base = f'http://127.0.0.1:{port}'
         deadline = time.monotonic() + 15
@@ -1329,6 +1329,57 @@ def run_tests(b):
     test('a run\'s output shows as it comes, before the run ends', live_output)
     test('Stop ends a long run on the server; the page says "Stopped"', stop_button)
     test('no console error, failed, refused or external request', no_problems)
+
+    def key_form():
+        """A server with a keys file: the page asks for the key in its form,
+        keeps it, runs with it, and forgets it on request."""
+        tmp = tempfile.mkdtemp(prefix='safexec-browser-keys-')
+        keys = os.path.join(tmp, 'keys')
+        made = subprocess.run([BIN, 'key', 'web', '--file', keys], capture_output=True, text=True,
+                              timeout=30)
+        check_eq(made.returncode, 0, 'safexec key: ' + made.stderr)
+        key = made.stdout.strip()
+        ks = Server(tmp, '--keys-file', keys)
+        shown = "return !document.getElementById('key-form').hidden;"
+        stored = "return localStorage.getItem('safexec.key');"
+        try:
+            b.driver.get(ks.base + '/')
+            b.wait_for(shown, 'the key form after a 401', 15)
+            check(b.js("return document.activeElement.id;") == 'key-input', 'the key field has the focus')
+            b.fill('#key-input', 'sx_' + '0' * 64)
+            b.click('#key-form button[type=submit]')
+            b.wait_for("return !document.getElementById('key-form').hidden && "
+                       "document.getElementById('key-label').textContent.includes('refused');",
+                       'the form again, saying the key was refused', 15)
+            check(b.js(stored) is None, 'a refused key is not kept')
+            b.fill('#key-input', key)
+            b.click('#key-form button[type=submit]')
+            b.wait_for("return document.querySelectorAll('#language option').length > 1;",
+                       'the languages with the key', 15)
+            check(not b.visible('#key-form'), 'the form hides once the key works')
+            check_eq(b.js(stored), key, 'the key kept in localStorage')
+            check(b.visible('#key-forget'), 'Forget key shown')
+            b.fill('#code', 'print("with a key")')
+            b.click('#run')
+            b.wait_status('Finished (exit 0)', 60)
+            check_eq(b.text('#stdout'), 'with a key\n', 'the run with the key')
+            # A reload asks nothing; Forget key drops it and the next load asks.
+            b.driver.refresh()
+            b.wait_for("return document.querySelectorAll('#language option').length > 1;",
+                       'the languages after a reload', 15)
+            check(not b.visible('#key-form'), 'no form after a reload')
+            b.click('#key-forget')
+            check(b.js(stored) is None, 'Forget key removes it')
+            b.driver.refresh()
+            b.wait_for(shown, 'the key form after Forget key', 15)
+        finally:
+            ks.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+            # The 401s were meant: they are no problem of the page's.
+            b.collect()
+            b.problems.clear()
+
+    test('with API keys, the page asks for the key once, keeps it and forgets it', key_form, 90)
 
 
 def main():

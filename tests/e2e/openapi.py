@@ -24,7 +24,8 @@ server's answers checked against it.
 - answers_match_document: a broad set of requests (good ones of every
   operation; bad ones producing every error code a client can cause; a
   server with one worker and no queue for queue_full, 202 from a bounded
-  wait, and 503 shutting_down) and each answer's status, headers and body
+  wait, and 503 shutting_down; a server with API keys and rate limits for
+  401, 403 forbidden and 429) and each answer's status, headers and body
   validated by Ajv (JSON Schema 2020-12) against the document's schema for
   its path, method and status; a status the operation does not document
   fails, and so does a request the server took that the document's request
@@ -554,6 +555,64 @@ def busy_server_requests(binary, answers):
         s.close()
 
 
+def keyed_server_requests(binary, answers):
+    """unauthorized, forbidden and rate_limited (with their headers), and
+    answers carrying the RateLimit headers, on a server with API keys (made
+    by `safexec key`), a rate of one request a second in bursts of two and
+    one concurrent run per key."""
+    tmp = tempfile.mkdtemp(prefix="safexec-openapi-keys-")
+    path = os.path.join(tmp, "keys")
+    keys = {}
+    for name, opts in (("all", []), ("runs", ["endpoints=run"]),
+                       ("reader", ["endpoints=jobs,history,languages,metrics"])):
+        p = subprocess.run([binary, "key", name, "--file", path, *opts], capture_output=True,
+                           text=True, timeout=30)
+        eq(p.returncode, 0, f"safexec key {name}: {p.stderr.strip()}")
+        keys[name] = {"Authorization": "Bearer " + p.stdout.strip()}
+    s = Server(binary, "--keys-file", path, "--rate-limit", "1", "--rate-burst", "2",
+               "--max-concurrent-runs", "1", "--workers", "2")
+    rec = Recorder(s, answers)
+    try:
+        for method, path_, body in (("POST", "/run", {"code": "1"}),
+                                    ("POST", "/api/v1/execute", {"code": "1"}),
+                                    ("POST", "/api/v1/jobs", {"code": "1"}),
+                                    ("GET", "/api/v1/jobs/" + "0" * 32, None),
+                                    ("GET", "/api/v1/languages", None),
+                                    ("GET", "/api/v1/executions", None),
+                                    ("GET", "/api/v1/executions/1", None),
+                                    ("GET", "/metrics", None)):
+            rec(method, path_, body, want=401)
+            rec(method, path_, body, headers={"X-Auth-Token": "sx_" + "0" * 64}, want=401)
+            other = keys["reader"] if path_ in ("/run", "/api/v1/execute") else keys["runs"]
+            r = rec(method, path_, body, headers=other, want=403)
+            eq(r.json["error"]["code"], "forbidden", f"{path_} with a key not for it")
+        # Open paths need no key.
+        rec.get("/healthz", want=200)
+        rec.get("/api/v1/openapi.json", want=200)
+        # A burst of two, then 429 with its headers; the next second again.
+        rec.get("/api/v1/languages", headers=keys["all"], want=200)
+        rec.get("/api/v1/executions", headers=keys["all"], want=200)
+        r = rec.get("/metrics", headers=keys["all"], want=429)
+        eq(r.json["error"]["code"], "rate_limited", "a third request at once")
+        time.sleep(int(r.header("Retry-After")) + 0.1)
+        # One run at a time: a long one, then another refused meanwhile.
+        out = {}
+        t = threading.Thread(target=lambda: out.update(run=rec(
+            "POST", "/run", {"code": "import time\ntime.sleep(2)"}, headers=keys["runs"])))
+        t.start()
+        deadline = time.time() + 10
+        while s.get("/healthz").json["running"] < 1:
+            check(time.time() < deadline, "the run did not start")
+            time.sleep(0.05)
+        r = rec("POST", "/api/v1/execute", {"code": "1"}, headers=keys["runs"], want=429)
+        eq(r.json["error"]["code"], "rate_limited", "a second run at once")
+        t.join(30)
+        eq(out["run"].status, 200, "the long run")
+    finally:
+        s.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- The tests ---------------------------------------------------------------------
 
 TESTS = []
@@ -683,6 +742,7 @@ def answers_match_document(ctx):
     good_requests(rec, langs)
     bad_requests(rec, s, langs)
     busy_server_requests(ctx["binary"], answers)
+    keyed_server_requests(ctx["binary"], answers)
     rc, lines, err = checker("answers", ctx["doc_file"], write_json(ctx["tmp"], "answers.json",
                                                                     answers))
     bad = [(answers[x["i"]]["method"], answers[x["i"]]["path"], answers[x["i"]]["status"],
