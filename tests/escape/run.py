@@ -954,8 +954,10 @@ def check_warm(M, runner):
     code = C.PRELUDE + 'say("ready")\ntime.sleep(2)\nsay("done")\n'
     p = runner.start("warm-probe", code, [], [])
     seen = None
-    deadline = time.monotonic() + 2
-    while seen is None and time.monotonic() < deadline:
+    # Looked for as long as the run lasts: a slow machine (an emulated
+    # one) may take seconds to start the zygote.
+    deadline = time.monotonic() + 60
+    while seen is None and time.monotonic() < deadline and p.poll() is None:
         snap = proc_snapshot()
         for z in descendants(snap, [p.pid]):
             if z != p.pid and is_zygote_of(z, M):
