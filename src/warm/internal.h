@@ -65,6 +65,12 @@ void wire_put_etc(struct wire *w, const struct sbx_etc_entry *e, size_t n);
 /* *entries points into in's buffer; free() it.  0 or -EPROTO. */
 int wire_get_etc(struct wire_in *in, struct sbx_etc_entry **entries, size_t *n);
 
+/* Sends one byte and fd over the control socket, without blocking.
+ * 0 or -errno. */
+int wire_send_fd(int sock, int fd);
+/* Receives what wire_send_fd() sent: the descriptor (close-on-exec), 0 at
+ * EOF, -1 for anything else (a stray message, an error). */
+int wire_recv_fd(int sock);
 /* Sends the message: its u64 length, then it.  0 or -errno. */
 int wire_send(int fd, const struct wire *w);
 /* Receives one into *buf (malloc'ed, free() it): at most max bytes,

@@ -292,31 +292,16 @@ bool warm_eligible(const struct sbx_host *host, const struct sbx_request *req)
 static int hand_over(struct warm *w, pid_t *zygote)
 {
 	int sv[2], fd = -1;
-	char byte = 'r';
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	memset(&cm, 0, sizeof(cm));
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
-
 	pthread_mutex_lock(&w->lock);
 	/* Rootless, the sandbox's uid owns the binary's copy: a program may
 	 * have changed its mode (never its bytes: sealed, and running).  The
 	 * next run finds it as the first did. */
 	fchmod(w->exe_fd, 0555);
 	if (promote(w)) {
-		if (sendmsg(w->z.ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
+		if (wire_send_fd(w->z.ctl, sv[1]) == 0) {
 			fd = sv[0];
 			*zygote = w->z.pid;
 			w->z.runs++;

@@ -275,6 +275,59 @@ int wire_get_etc(struct wire_in *in, struct sbx_etc_entry **entries, size_t *n)
 
 /* ---- the socket ---- */
 
+/* One byte with a descriptor (SCM_RIGHTS), and where it goes. */
+struct fd_msg {
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+static void fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'r';
+	m->iov = (struct iovec){ &m->byte, 1 };
+	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1,
+				  .msg_control = m->cm.buf, .msg_controllen = sizeof(m->cm.buf) };
+}
+
+int wire_send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+
+	fd_msg_init(&m);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+int wire_recv_fd(int sock)
+{
+	struct fd_msg m;
+	int fd = -1;
+
+	fd_msg_init(&m);
+	ssize_t n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+	if (n == 0)
+		return 0;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n == 1 && fd > 2)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 static int64_t deadline_of(int timeout_ms)
 {
 	return timeout_ms < 0 ? -1 : (int64_t)(util_now_ns() / 1000000) + timeout_ms;

@@ -137,30 +137,6 @@ static int start(struct sbx_host **host, char *why, size_t whylen)
 	return warm_py_init(f->python, f->python_version, why, whylen);
 }
 
-/* Takes the next run's socket from the control socket: its fd, 0 at EOF,
- * -1 when there was none (a stray message or an error). */
-static int take_run(int ctl)
-{
-	char byte;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	ssize_t n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	int fd = -1;
-
-	if (n == 0)
-		return 0;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return n == 1 && fd > 2 ? fd : (fd >= 0 ? (close(fd), -1) : -1);
-}
-
 /*
  * posix_spawn() leaves the C library's two internal signals ignored in the
  * new program, and its sigaction() will not change them: the raw call
@@ -210,7 +186,7 @@ int warm_zygote_main(int argc, char **argv)
 			break;
 		if (p <= 0)
 			continue;
-		int fd = take_run(ctl);
+		int fd = wire_recv_fd(ctl);
 		if (fd == 0)
 			break;
 		if (fd < 0) {
