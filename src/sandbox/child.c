@@ -489,11 +489,23 @@ static void setup_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
+	/* The kernel's struct: the C library's sigaction() refuses its own
+	 * two signals (32, 33), which its posix_spawn() leaves ignored in a
+	 * child, so that a program would inherit them ignored or not
+	 * depending on how safexec itself was started. */
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} dfl = { 0 };
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &sa, NULL);	/* fails for KILL and STOP: fine */
+	for (int sig = 32; sig < SIGRTMIN; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

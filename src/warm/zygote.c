@@ -20,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,25 +136,6 @@ static int start(struct sbx_host **host, char *why, size_t whylen)
 	return warm_py_init(f->python, f->python_version, why, whylen);
 }
 
-/*
- * posix_spawn() leaves the C library's two internal signals ignored in the
- * new program, and its sigaction() will not change them: the raw call
- * does, so that no program of this zygote starts with them ignored (a
- * cold one has them at their default).
- */
-static void reset_internal_signals(void)
-{
-	struct {
-		void *handler;
-		unsigned long flags;
-		void *restorer;
-		uint64_t mask;
-	} dfl = { 0 };
-
-	for (int sig = 32; sig < SIGRTMIN; sig++)
-		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
-}
-
 int warm_zygote_main(int argc, char **argv)
 {
 	struct sbx_host *host = NULL;
@@ -164,7 +144,6 @@ int warm_zygote_main(int argc, char **argv)
 
 	/* Run from a copy in memory: its name is the descriptor's number. */
 	prctl(PR_SET_NAME, "safexec", 0, 0, 0);
-	reset_internal_signals();
 	/* With the caller, whatever it was: its pid is the argument. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || argc != 3 ||
 	    getppid() != (pid_t)strtol(argv[2], NULL, 10)) {

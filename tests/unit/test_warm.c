@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -74,6 +75,32 @@ TEST(sandbox_program_hook_runs_in_the_same_sandbox)
 	ASSERT(strstr(o, "\nCapBnd:\t0000000000000000\n"));
 	ASSERT(strstr(o, "\nNoNewPrivs:\t1\n"));
 	ASSERT(strstr(o, "\nSeccomp:\t2\n"));
+	sbx_result_release(&res);
+}
+
+TEST(sandbox_program_gets_default_signals_whatever_safexec_had)
+{
+	struct sbx_host *host = open_host();
+	struct sbx_request req;
+	struct sbx_result res;
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} ign = { (void *)1, 0, NULL, 0 };	/* SIG_IGN */
+
+	ASSERT(host);
+	/* The C library's own two signals ignored, as its posix_spawn()
+	 * leaves them in a child: the program must not inherit that. */
+	for (int sig = 32; sig < 34; sig++)
+		ASSERT_EQ(syscall(SYS_rt_sigaction, sig, &ign, NULL, sizeof(ign.mask)), 0);
+	sbx_request_init(&req);
+	req.code = "print([l for l in open('/proc/self/status') if l.startswith('SigIgn')][0])";
+	req.code_len = strlen(req.code);
+	ASSERT_EQ(sbx_run(host, &req, &res), 0);
+	/* What python3 itself ignores: SIGPIPE and SIGXFSZ, nothing else. */
+	ASSERT_STREQ(res.out.data, "SigIgn:\t0000000001001000\n\n");
 	sbx_result_release(&res);
 }
 
