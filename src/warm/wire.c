@@ -275,15 +275,17 @@ int wire_get_etc(struct wire_in *in, struct sbx_etc_entry **entries, size_t *n)
 
 /* ---- the socket ---- */
 
-/* One byte with a descriptor (SCM_RIGHTS), and where it goes. */
+/* One byte with a descriptor (SCM_RIGHTS), and where it goes.  The
+ * control buffer has a fixed size (CMSG_SPACE() is no constant to every
+ * compiler), more than the one descriptor needs. */
 struct fd_msg {
 	char byte;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
 	struct iovec iov;
 	struct msghdr msg;
+	union {
+		struct cmsghdr h;
+		char buf[64];
+	} cm;
 };
 
 static void fd_msg_init(struct fd_msg *m)
@@ -292,7 +294,8 @@ static void fd_msg_init(struct fd_msg *m)
 	m->byte = 'r';
 	m->iov = (struct iovec){ &m->byte, 1 };
 	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1,
-				  .msg_control = m->cm.buf, .msg_controllen = sizeof(m->cm.buf) };
+				  .msg_control = m->cm.buf,
+				  .msg_controllen = CMSG_SPACE(sizeof(int)) };
 }
 
 int wire_send_fd(int sock, int fd)
