@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as E  # noqa: E402  (the e2e suite: Server, Fail, Skip, check, eq, ...)
@@ -509,47 +508,31 @@ def main():
         return 1
     selected = [(n, f) for n, f in TESTS
                 if not args.only or any(fnmatch.fnmatch(n, p) for p in args.only)]
-    passed = failed = skipped = 0
+    tally = E.Tally()
     start = time.time()
-
-    def report(name, fn, *a):
-        nonlocal passed, failed, skipped
-        t0 = time.time()
-        try:
-            fn(*a)
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-            passed += 1
-        except Skip as e:
-            print(f"skip {name}: {e}", flush=True)
-            skipped += 1
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-            if not isinstance(e, Fail):
-                traceback.print_exc(file=sys.stdout)
 
     try:
         s = E.Server(binary, "--workers", "2")
     except Exception as e:
         print(f"FAIL server_start: {e}")
-        print(f"{passed} passed, {failed + 1} failed")
+        print(tally.summary(more_failed=1))
         return 1
     try:
         for n, f in selected:
-            report(n, f, s)
+            tally.run(n, f, s)
 
         def clean_stop():
             rc = s.stop()
             if rc != 0:
                 raise Fail(f"exit status {rc}; stderr: {s.errors()}")
-        report("server_stops_cleanly", clean_stop)
+        tally.run("server_stops_cleanly", clean_stop)
     finally:
         s.close()
     if not args.only or any(fnmatch.fnmatch("graceful_stop_ends_streams", p) for p in args.only):
-        report("graceful_stop_ends_streams", graceful_stop_ends_streams, binary)
+        tally.run("graceful_stop_ends_streams", graceful_stop_ends_streams, binary)
     print(f"live took {time.time() - start:.0f} s")
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

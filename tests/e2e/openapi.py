@@ -53,10 +53,9 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Fail, Response, Server, check, eq  # noqa: E402  (the e2e suite's fixture)
+from run import Fail, Response, Server, Tally, check, eq  # noqa: E402  (the e2e suite's fixture)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DOC_FILE = os.path.join(ROOT, "docs", "openapi.json")
@@ -852,33 +851,17 @@ def main():
         return 1
     selected = [(n, f) for n, f in TESTS
                 if not args.only or any(fnmatch.fnmatch(n, p) for p in args.only)]
-    passed = failed = skipped = 0
+    tally = Tally(Skip)
     start = time.time()
     tmp = tempfile.mkdtemp(prefix="safexec-openapi-")
     ctx = {"binary": binary, "tmp": tmp, "doc_file": DOC_FILE}
-
-    def report(name, fn, *a):
-        nonlocal passed, failed, skipped
-        t0 = time.time()
-        try:
-            fn(*a)
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-            passed += 1
-        except Skip as e:
-            print(f"skip {name}: {e}", flush=True)
-            skipped += 1
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-            if not isinstance(e, Fail):
-                traceback.print_exc(file=sys.stdout)
 
     try:
         try:
             s = ctx["server"] = Server(binary, "--workers", "2")
         except Exception as e:
             print(f"FAIL server_start: {e}")
-            print(f"{passed} passed, {failed + 1} failed")
+            print(tally.summary(more_failed=1))
             return 1
         try:
             # The document the server serves is the one checked from here on.
@@ -888,22 +871,21 @@ def main():
                 with open(ctx["doc_file"], "wb") as f:
                     f.write(r.body)
             for n, f in selected:
-                report(n, f, ctx)
+                tally.run(n, f, ctx)
         finally:
             def clean_stop():
                 rc = s.stop()
                 if rc != 0:
                     raise Fail(f"exit status {rc}; stderr: {s.errors()}")
-            report("server_stops_cleanly", clean_stop)
+            tally.run("server_stops_cleanly", clean_stop)
             s.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("node") else "none"
     print(f"openapi took {time.time() - start:.0f} s (node {node} at {shutil.which('node')})")
-    tail = f", {skipped} skipped" if skipped else ""
-    print(f"{passed} passed, {failed} failed{tail}")
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

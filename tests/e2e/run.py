@@ -37,6 +37,36 @@ class Fail(Exception):
     pass
 
 
+class Tally:
+    """Runs a suite's tests one at a time and counts them: `ok NAME (Ts)`,
+    `skip NAME: why` (skip: the exception classes that mean a skip) or
+    `FAIL NAME: why`, with a traceback for anything but a Fail."""
+
+    def __init__(self, skip=None):
+        self.skip = skip or Skip
+        self.passed = self.failed = self.skipped = 0
+
+    def run(self, name, fn, *a):
+        t0 = time.time()
+        try:
+            fn(*a)
+            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
+            self.passed += 1
+        except self.skip as e:
+            print(f"skip {name}: {e}", flush=True)
+            self.skipped += 1
+        except Exception as e:
+            self.failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+            if not isinstance(e, Fail):
+                traceback.print_exc(file=sys.stdout)
+
+    def summary(self, more_failed=0):
+        """The result line, with more_failed failures besides the counted."""
+        return (f"{self.passed} passed, {self.failed + more_failed} failed"
+                + (f", {self.skipped} skipped" if self.skipped else ""))
+
+
 class Skip(Exception):
     """A test this host cannot run: "skip NAME: why", counted apart."""
 
@@ -1751,24 +1781,8 @@ def main():
     selected = [(n, f, q) for n, f, q in TESTS
                 if (q or not args.quick) and (not args.only or any(fnmatch.fnmatch(n, p)
                                                                    for p in args.only))]
-    passed = failed = skipped = 0
+    tally = Tally()
     start = time.time()
-
-    def report(name, fn, *a):
-        nonlocal passed, failed, skipped
-        t0 = time.time()
-        try:
-            fn(*a)
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-            passed += 1
-        except Skip as e:
-            print(f"skip {name}: {e}", flush=True)
-            skipped += 1
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-            if not isinstance(e, Fail):
-                traceback.print_exc(file=sys.stdout)
 
     shared = [(n, f) for n, f, _ in selected if n not in OWN_SERVER]
     if shared:
@@ -1776,13 +1790,13 @@ def main():
             s = Server(binary, "--workers", "4")
         except Exception as e:
             print(f"FAIL server_start: {e}")
-            print(f"{passed} passed, {failed + 1} failed")
+            print(tally.summary(more_failed=1))
             return 1
         pool = futures.ThreadPoolExecutor(4)
         slow = {} if args.quick else start_slow(s, pool)
         try:
             for n, f in shared:
-                report(n, f, s, slow)
+                tally.run(n, f, s, slow)
         finally:
             pool.shutdown(wait=True)
 
@@ -1790,14 +1804,14 @@ def main():
                 rc = s.stop()
                 if rc != 0:
                     raise Fail(f"exit status {rc}; stderr: {s.errors()}")
-            report("shared_server_stops_cleanly", clean_stop)
+            tally.run("shared_server_stops_cleanly", clean_stop)
             s.close()
     for n, f, _ in selected:
         if n in OWN_SERVER:
-            report(n, f, binary)
+            tally.run(n, f, binary)
     print(f"e2e took {time.time() - start:.0f} s")
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

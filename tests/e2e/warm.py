@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as E  # noqa: E402  (the e2e suite: Server, Fail, Skip, check, eq, ...)
@@ -1615,24 +1614,8 @@ def main():
         return 1
     selected = [(n, f) for n, f in TESTS
                 if not args.only or any(fnmatch.fnmatch(n, p) for p in args.only)]
-    passed = failed = skipped = 0
+    tally = E.Tally()
     start = time.time()
-
-    def report(name, fn, *a):
-        nonlocal passed, failed, skipped
-        t0 = time.time()
-        try:
-            fn(*a)
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-            passed += 1
-        except Skip as e:
-            print(f"skip {name}: {e}", flush=True)
-            skipped += 1
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-            if not isinstance(e, Fail):
-                traceback.print_exc(file=sys.stdout)
 
     ctx = Ctx()
     ctx.binary = binary
@@ -1647,25 +1630,25 @@ def main():
                                    env={"SAFEXEC_TEST_SECRET": ctx.secret})
         except Exception as e:
             print(f"FAIL server_start: {e}")
-            print(f"{passed} passed, {failed + 1} failed")
+            print(tally.summary(more_failed=1))
             return 1
         for n, f in selected:
-            report(n, f, ctx)
+            tally.run(n, f, ctx)
 
         def clean_stop():
             for s in (ctx.warm, ctx.cold):
                 rc = s.stop()
                 if rc != 0:
                     raise Fail(f"exit status {rc}; stderr: {s.errors()}")
-        report("shared_servers_stop_cleanly", clean_stop)
+        tally.run("shared_servers_stop_cleanly", clean_stop)
     finally:
         for s in (ctx.warm, ctx.cold):
             if s:
                 s.close()
         shutil.rmtree(ctx.rt, ignore_errors=True)
     print(f"warm took {time.time() - start:.0f} s")
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
