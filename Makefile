@@ -74,7 +74,7 @@ PATH_DEFS := -DSAFEXEC_RUNTIMES_DIR='"$(RUNTIMESDIR)"' \
 SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@RUNTIMESDIR@|$(RUNTIMESDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
-.PHONY: all clean test unit asan fuzz serve layers install uninstall man FORCE
+.PHONY: all clean test unit asan fuzz serve layers install uninstall man container-profile FORCE
 all: $(B)/safexec
 
 # The two commands of README.md.  Each installs the Debian packages it needs
@@ -114,9 +114,13 @@ $(B)/web_assets.o: $(B)/web_assets.c
 # The seccomp filters, compiled by libseccomp at build time.
 $(B)/seccomp-gen: tools/seccomp-gen.c $(POLICY) src/sandbox/internal.h src/sandbox/sandbox.h
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS_ALL) -o $@ tools/seccomp-gen.c $(POLICY) $(SECCOMP_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ tools/seccomp-gen.c $(POLICY) $(SECCOMP_LIBS) $(PKG_LIBS)
 $(B)/seccomp_bpf.c: $(B)/seccomp-gen
 	$(B)/seccomp-gen > $@.tmp && mv $@.tmp $@
+# The seccomp profile of the container (Dockerfile, docs/deploy.md), written
+# from the same policy; the container suite checks it is up to date.
+container-profile: $(B)/seccomp-gen
+	$(B)/seccomp-gen --container > dist/container/seccomp.json
 $(B)/seccomp_bpf.o: $(B)/seccomp_bpf.c
 	$(CC) $(CFLAGS_ALL) $(HARDEN) -c -o $@ $<
 

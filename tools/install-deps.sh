@@ -4,9 +4,11 @@
 # Quick when all are present.  Debian 12's own archive only, no other
 # registry (the compat suite fetches Piston's npm client, piston-client
 # 1.0.2, into build/npm itself, with the npm installed here).  `--list`
-# prints the packages instead.
+# prints the packages instead.  `--runtime` installs only what an installed
+# safexec needs to run, with no compiler of its own nor -dev package (the
+# container image's second stage, Dockerfile).
 #
-#     tools/install-deps.sh [--test] [--languages LIST] [--list]
+#     tools/install-deps.sh [--test | --runtime] [--languages LIST] [--list]
 #
 # The languages: each runtimes/NAME.conf runs a Debian package's compiler or
 # interpreter, and the service offers only the languages whose packages are
@@ -29,10 +31,11 @@
 # TypeScript is asked for and such a package is installed, it is replaced by
 # Debian's, saying so.
 set -eu
-test=0 list=0 langs=${LANGUAGES:-}
+test=0 runtime=0 list=0 langs=${LANGUAGES:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--test) test=1 ;;
+	--runtime) runtime=1 ;;
 	--list) list=1 ;;
 	--languages) [ $# -ge 2 ] || { echo "install-deps: --languages needs a list" >&2; exit 2; }
 		langs=$2; shift ;;
@@ -74,6 +77,14 @@ ALL_LANGS="python c cpp javascript typescript bash ruby php perl lua go rust jav
 # libpython3-dev: Python's headers, for the warm starts, and the library
 # (libpython3.11, its dependency) the zygote loads at run time.
 PKGS="build-essential pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libpython3-dev nettle-dev libcurl4-openssl-dev libzip-dev python3 curl"
+if [ "$runtime" = 1 ]; then
+	# The libraries the binary loads (debian/control's Depends), libpython
+	# for the warm starts, the certificate authorities for callbacks over
+	# HTTPS, curl for a health check, and the packages of the languages
+	# offered by default (which come with the build's otherwise).
+	PKGS="libmicrohttpd12 libpq5 libcurl4 libzip4 libpython3.11 python3 ca-certificates curl"
+	langs="c cpp bash perl plaintext $langs"
+fi
 if [ "$test" = 1 ]; then
 	# clang and its runtime: the fuzzers; util-linux and procps: the escape
 	# suite; chromium, chromium-driver, python3-selenium and python3-pil:
@@ -83,12 +94,14 @@ if [ "$test" = 1 ]; then
 	# the server the scale suite starts (tests/e2e/scale.py) and its psql;
 	# every language: the language suite; debhelper, dpkg-dev, lintian,
 	# man-db, systemd (systemd-analyze), debootstrap, systemd-container
-	# (systemd-nspawn) and git: the package suite (tests/package/run).
-	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil python3-matplotlib npm postgresql debhelper dpkg-dev lintian man-db systemd debootstrap systemd-container git"
+	# (systemd-nspawn) and git: the package suite (tests/package/run);
+	# docker.io, docker-compose, podman and uidmap: the container suite
+	# (tests/container/run).
+	PKGS="$PKGS clang libclang-rt-14-dev util-linux procps chromium chromium-driver python3-selenium python3-pil python3-matplotlib npm postgresql debhelper dpkg-dev lintian man-db systemd debootstrap systemd-container git docker.io docker-compose podman uidmap"
 	langs=all
 fi
 langs=$(echo "$langs" | tr ',' ' ')
-[ "$langs" = all ] && langs=$ALL_LANGS
+case " $langs " in *" all "*) langs=$ALL_LANGS ;; esac
 for l in $langs; do
 	p=$(lang_pkgs "$l") || { echo "install-deps: unknown language $l (one of: all $ALL_LANGS)" >&2; exit 2; }
 	PKGS="$PKGS $p"

@@ -161,6 +161,13 @@ static int make_parent(const char *path)
 	return access(path, W_OK) == 0 ? 0 : -EACCES;
 }
 
+/* What a note adds to make_parent()'s error: a read-only cgroup file system
+ * is what a container gets unless given a writable one. */
+static const char *ro_hint(int r)
+{
+	return r == -EROFS ? " (a container's read-only cgroup: docs/deploy.md, A container)" : "";
+}
+
 static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 {
 	char own[PATH_MAX / 2], buf[256];
@@ -186,8 +193,8 @@ static void v2_init(struct sbx_host *host, char *notes, size_t noteslen)
 	}
 	int r = make_parent(parent);
 	if (r < 0) {
-		sbx_note(notes, noteslen, "cgroup v2: cannot use %s: %s: limits are rlimits only",
-			 parent, strerror(-r));
+		sbx_note(notes, noteslen, "cgroup v2: cannot use %s: %s%s: limits are rlimits only",
+			 parent, strerror(-r), ro_hint(r));
 		return;
 	}
 	/* Enable the controllers for the runs below the parent; the parent
@@ -237,15 +244,20 @@ static void v1_init(struct sbx_host *host, char *notes, size_t noteslen)
 		}
 		if (env && *env)
 			snprintf(host->cg_parent[c], PATH_MAX, "%s%s", mnt, env);
-		else if (own_cgroup(text, v1_names[c], own, sizeof(own)) == 0)
-			snprintf(host->cg_parent[c], PATH_MAX, "%s%s/safexec", mnt, own);
-		else
+		else if (own_cgroup(text, v1_names[c], own, sizeof(own)) == 0) {
+			char mine[PATH_MAX / 2 + PATH_MAX / 4];
+			snprintf(mine, sizeof(mine), "%s%s", mnt, own);
+			/* A container engine mounts the container's own cgroup
+			 * at the mount point, below which its path is not. */
+			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec",
+				 access(mine, F_OK) == 0 ? mine : mnt);
+		} else
 			snprintf(host->cg_parent[c], PATH_MAX, "%s/safexec", mnt);
 		int r = make_parent(host->cg_parent[c]);
 		if (r < 0) {
 			sbx_note(notes, noteslen, "cgroup v1: cannot use %s: %s%s", host->cg_parent[c],
-				 strerror(-r), host->f.root ? "" : " (not root, and no cgroup "
-				 "delegated in SAFEXEC_CGROUP)");
+				 strerror(-r), r == -EROFS ? ro_hint(r) : host->f.root ? "" :
+				 " (not root, and no cgroup delegated in SAFEXEC_CGROUP)");
 			host->cg_parent[c][0] = '\0';
 			continue;
 		}

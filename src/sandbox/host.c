@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -56,6 +58,26 @@ static bool can_clone3(void)
 {
 	/* A NULL argument: EFAULT or EINVAL where the call exists. */
 	return syscall(SYS_clone3, NULL, 0) < 0 && errno != ENOSYS;
+}
+
+/* Whether a new user namespace may also do what a sandbox's setup does
+ * there: a host name of its own, and mounts (which a container engine's
+ * seccomp profile or AppArmor profile refuse even where it allows the
+ * namespace itself). */
+static bool can_set_up_namespaces(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return false;
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS) == 0 &&
+		      sethostname("sandbox", 7) == 0 &&
+		      mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : 1);
+	if (waitpid(pid, &st, 0) < 0)
+		return false;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static bool can_userns(void)
@@ -274,16 +296,20 @@ static bool file_is(const char *path, const char *value)
 }
 
 /* Mount points of this process's mount table (/proc/self/mountinfo, as
- * seen from its root): whether "/" is one, and whether anything is mounted
+ * seen from its root): whether "/" is one; whether anything is mounted
  * below /proc but binfmt_misc (what container engines do to hide
  * /proc/kcore and friends, and what makes the kernel refuse a fresh proc
- * mount in a new user namespace: mount_too_revealing()). */
-static void scan_mounts(bool *root_is_mount, bool *proc_masked)
+ * mount in a new user namespace: mount_too_revealing()); and the first
+ * mount point below /usr, which the sandbox binds alone (a bind without
+ * the mounts below it, which the kernel refuses in a user namespace when
+ * they are locked there). */
+static void scan_mounts(bool *root_is_mount, bool *proc_masked, char *below_usr, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096];
 
 	*root_is_mount = *proc_masked = false;
+	below_usr[0] = '\0';
 	if (!f) {
 		*root_is_mount = true;	/* unknown: claim nothing */
 		return;
@@ -297,6 +323,8 @@ static void scan_mounts(bool *root_is_mount, bool *proc_masked)
 			*root_is_mount = true;
 		else if (strncmp(mnt, "/proc/", 6) == 0 && strcmp(mnt, "/proc/sys/fs/binfmt_misc") != 0)
 			*proc_masked = true;
+		else if (strncmp(mnt, "/usr/", 5) == 0 && !below_usr[0])
+			snprintf(below_usr, len, "%.200s", mnt);
 	}
 	fclose(f);
 }
@@ -313,13 +341,29 @@ static bool chrooted(bool root_is_mount)
 	return !root_is_mount;
 }
 
+/* Whether this user namespace maps id (an id of its own) in the map
+ * /proc/self/uid_map or gid_map. */
+static bool id_mapped(const char *map, unsigned long id)
+{
+	char buf[1024];
+	unsigned long in, out, count;
+	int n;
+
+	read_small(map, buf, sizeof(buf));
+	for (const char *p = buf; sscanf(p, "%lu %lu %lu%n", &in, &out, &count, &n) == 3; p += n)
+		if (id >= in && id - in < count)
+			return true;
+	return false;
+}
+
 void sbx_diagnose(char *notes, size_t len)
 {
 	char status[4096];
 	const char *p;
 	bool root_user = geteuid() == 0, root_is_mount, masked;
+	char below_usr[256];
 
-	scan_mounts(&root_is_mount, &masked);
+	scan_mounts(&root_is_mount, &masked, below_usr, sizeof(below_usr));
 	if (chrooted(root_is_mount))
 		sbx_note(notes, len, "%s", "cause: this process is inside a chroot, where the kernel "
 			 "refuses new user namespaces; fix: enter the root with its own mount "
@@ -338,18 +382,52 @@ void sbx_diagnose(char *notes, size_t len)
 	read_small("/proc/self/status", status, sizeof(status));
 	if ((p = strstr(status, "\nSeccomp:")))
 		p += strspn(p + 9, " \t") + 9;
-	if (p && *p >= '1' && *p <= '9')
+	if (p && *p >= '1' && *p <= '9' && !can_set_up_namespaces())
 		sbx_note(notes, len, "%s", "cause: this process already runs under a seccomp filter "
 			 "(a container's default profile refuses namespaces and mount); fix: run the "
-			 "container with a profile that allows clone/unshare with namespace flags "
-			 "and mount, e.g. --security-opt seccomp=unconfined");
+			 "container with safexec's profile, which allows namespaces and mount: "
+			 "--security-opt seccomp=dist/container/seccomp.json (in the image: "
+			 "/usr/share/safexec/seccomp.json)");
+	/* Root maps the sandbox's uid and gid to others than its own
+	 * (SBX_ROOT_HOST_ID), which takes CAP_SETUID and CAP_SETGID. */
+	const char *capeff = strstr(status, "\nCapEff:");
+	unsigned long long caps = capeff ? strtoull(capeff + 8, NULL, 16) : ~0ull;
+	if (root_user && (~caps & (1ull << CAP_SETUID | 1ull << CAP_SETGID)))
+		sbx_note(notes, len, "%s", "cause: root without CAP_SETUID and CAP_SETGID, which "
+			 "map the sandbox's uid and gid; fix: give safexec both (docker run "
+			 "--cap-add SETUID --cap-add SETGID), or run it as another user than root "
+			 "(rootless)");
+	if (root_user && (!id_mapped("/proc/self/uid_map", SBX_ROOT_HOST_ID) ||
+			  !id_mapped("/proc/self/gid_map", SBX_ROOT_HOST_ID)))
+		sbx_note(notes, len, "cause: root in a user namespace that does not map id %u, "
+			 "to which root maps the sandbox's uid and gid (rootless Podman maps 65536 "
+			 "ids); fix: run safexec as another user than root (podman run --user 1000)",
+			 SBX_ROOT_HOST_ID);
+	/* AppArmor's profile for containers (docker-default, and Podman's
+	 * containers-default) denies mount. */
+	char label[128];
+	read_small("/proc/self/attr/apparmor/current", label, sizeof(label));
+	if (!label[0])
+		read_small("/proc/self/attr/current", label, sizeof(label));
+	label[strcspn(label, "\n")] = '\0';
+	if (label[0] && strcmp(label, "unconfined") != 0 && strstr(label, "(enforce)"))
+		sbx_note(notes, len, "cause: AppArmor confines this process (%s), and the profiles "
+			 "of container engines deny mount; fix: run the container with "
+			 "--security-opt apparmor=unconfined", label);
 	if (masked)
 		sbx_note(notes, len, "%s", "cause: /proc has masked submounts (a container's "
 			 "/proc/kcore, /proc/keys, ...), so the kernel refuses the sandbox its own "
-			 "/proc; fix: run the container with --security-opt systempaths=unconfined");
+			 "/proc; fix: run the container with --security-opt systempaths=unconfined "
+			 "(Podman: --security-opt unmask=/proc/*)");
+	if (below_usr[0])
+		sbx_note(notes, len, "cause: %s is a mount point below /usr, which the sandbox "
+			 "binds without what is mounted below it, and the kernel refuses such a bind "
+			 "in a user namespace (`docker run --init` mounts its init at /sbin/docker-init, "
+			 "which is /usr/sbin/docker-init where /sbin links to /usr/sbin); fix: mount "
+			 "nothing below /usr (the image has an init of its own: no --init)", below_usr);
 	if (access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0)
 		sbx_note(notes, len, "%s", "inside a container: it needs namespaces, mount and an "
-			 "unmasked /proc allowed (see docs/sandbox.md, Where it cannot run)");
+			 "unmasked /proc allowed (docs/deploy.md, A container)");
 }
 
 int sbx_host_selftest(struct sbx_host *host, char *why, size_t whylen)

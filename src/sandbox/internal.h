@@ -130,6 +130,11 @@ void cg_run_destroy(struct cg_run *cg);
  * the tests; the binary carries the result: */
 int sbx_seccomp_build(struct sock_fprog *prog, bool no_memcg, char *err, size_t errlen);
 
+/* Whether the container's profile refuses the call name: every call the
+ * filter refuses a program but the few that building a sandbox takes
+ * (tools/seccomp-gen.c --container writes the profile). */
+bool sbx_seccomp_container_denies(const char *name);
+
 /* The filters sbx_seccomp_build() made at build time: [0] with a memory
  * cgroup, [1] without one.  Generated, see tools/seccomp-gen.c. */
 extern const struct sock_fprog sbx_seccomp_filters[2];

@@ -54,6 +54,13 @@ static const char *const denied[] = {
 	"inotify_init", "inotify_init1",
 };
 
+/* The calls of denied[] that safexec itself makes to build a sandbox: the
+ * seccomp profile a container engine loads for safexec (dist/container/
+ * seccomp.json) allows these and refuses the rest of denied[]. */
+static const char *const supervisor_needs[] = {
+	"unshare", "mount", "umount2", "pivot_root", "sethostname",
+};
+
 /* Refused when no memory cgroup counts what they hold (rlimits do not). */
 static const char *const denied_without_memcg[] = { "memfd_create", "shmget" };
 
@@ -61,6 +68,17 @@ static const uint64_t clone_ns_flags[] = {
 	CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
 	CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
 };
+
+bool sbx_seccomp_container_denies(const char *name)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(supervisor_needs); i++)
+		if (strcmp(name, supervisor_needs[i]) == 0)
+			return false;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(denied); i++)
+		if (strcmp(name, denied[i]) == 0)
+			return true;
+	return false;
+}
 
 /* Socket families other than AF_UNIX (1), AF_INET (2) and AF_INET6 (10):
  * refuse 0 and 3..9 one by one and everything above 10 at once.  A value
