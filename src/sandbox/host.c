@@ -60,11 +60,9 @@ static bool can_clone3(void)
 	return syscall(SYS_clone3, NULL, 0) < 0 && errno != ENOSYS;
 }
 
-/* Whether a new user namespace may also do what a sandbox's setup does
- * there: a host name of its own, and mounts (which a container engine's
- * seccomp profile or AppArmor profile refuse even where it allows the
- * namespace itself). */
-static bool can_set_up_namespaces(void)
+/* Whether fn succeeds (returns 0) in a child process, whose namespaces
+ * die with it. */
+static bool in_child(int (*fn)(void))
 {
 	pid_t pid = fork();
 	int st;
@@ -72,26 +70,31 @@ static bool can_set_up_namespaces(void)
 	if (pid < 0)
 		return false;
 	if (pid == 0)
-		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS) == 0 &&
-		      sethostname("sandbox", 7) == 0 &&
-		      mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : 1);
+		_exit(fn() == 0 ? 0 : 1);
 	if (waitpid(pid, &st, 0) < 0)
 		return false;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+static int make_namespaces(void)
+{
+	return unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET);
+}
+
+/* What a sandbox's setup does in a new user namespace besides: a host name
+ * of its own, and mounts (which a container engine's seccomp or AppArmor
+ * profile may refuse even where it allows the namespace itself). */
+static int set_up_namespaces(void)
+{
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS) < 0 ||
+	    sethostname("sandbox", 7) < 0)
+		return -1;
+	return mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
 static bool can_userns(void)
 {
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		return false;
-	if (pid == 0)
-		_exit(unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0 ? 0 : 1);
-	if (waitpid(pid, &st, 0) < 0)
-		return false;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return in_child(make_namespaces);
 }
 
 static int host_init(struct sbx_host *host, char *notes, size_t noteslen)
@@ -382,7 +385,7 @@ void sbx_diagnose(char *notes, size_t len)
 	read_small("/proc/self/status", status, sizeof(status));
 	if ((p = strstr(status, "\nSeccomp:")))
 		p += strspn(p + 9, " \t") + 9;
-	if (p && *p >= '1' && *p <= '9' && !can_set_up_namespaces())
+	if (p && *p >= '1' && *p <= '9' && !in_child(set_up_namespaces))
 		sbx_note(notes, len, "%s", "cause: this process already runs under a seccomp filter "
 			 "(a container's default profile refuses namespaces and mount); fix: run the "
 			 "container with safexec's profile, which allows namespaces and mount: "
