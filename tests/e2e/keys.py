@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as E  # noqa: E402  (the e2e suite: Server, Fail, Skip, check, eq, ...)
@@ -554,28 +553,15 @@ def main():
         print("0 passed, 1 failed")
         return 1
     ctx = Ctx(binary)
-    passed = failed = skipped = 0
+    tally = E.Tally()
     try:
         for name, fn in TESTS:
-            if args.only and not any(fnmatch.fnmatch(name, p) for p in args.only):
-                continue
-            t0 = time.time()
-            try:
-                fn(ctx)
-                print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-                passed += 1
-            except Skip as e:
-                print(f"skip {name}: {e}", flush=True)
-                skipped += 1
-            except Exception as e:
-                failed += 1
-                print(f"FAIL {name}: {e}", flush=True)
-                if not isinstance(e, Fail):
-                    traceback.print_exc(file=sys.stdout)
+            if not args.only or any(fnmatch.fnmatch(name, p) for p in args.only):
+                tally.run(name, fn, ctx)
     finally:
         ctx.close()
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
