@@ -40,12 +40,11 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import zipfile
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Fail, Server, check, eq  # noqa: E402  (the e2e suite's fixture)
+from run import Fail, Server, Tally, check, eq  # noqa: E402  (the e2e suite's fixture)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 NPM_DIR = os.path.join(ROOT, "build", "npm")
@@ -1221,24 +1220,8 @@ def main():
         return 1
     selected = [(n, f, o) for n, f, o in TESTS
                 if not args.only or any(fnmatch.fnmatch(n, p) for p in args.only)]
-    passed = failed = skipped = 0
+    tally = Tally(skip=Skip)
     start = time.time()
-
-    def report(name, fn, *a):
-        nonlocal passed, failed, skipped
-        t0 = time.time()
-        try:
-            fn(*a)
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-            passed += 1
-        except Skip as e:
-            print(f"skip {name}: {e}", flush=True)
-            skipped += 1
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-            if not isinstance(e, Fail):
-                traceback.print_exc(file=sys.stdout)
 
     shared = [(n, f) for n, f, o in selected if not o]
     if shared:
@@ -1246,25 +1229,24 @@ def main():
             s = Server(binary, "--workers", "2")
         except Exception as e:
             print(f"FAIL server_start: {e}")
-            print(f"{passed} passed, {failed + 1} failed")
+            print(tally.summary(more_failed=1))
             return 1
         try:
             for n, f in shared:
-                report(n, f, s)
+                tally.run(n, f, s)
         finally:
             def clean_stop():
                 rc = s.stop()
                 if rc != 0:
                     raise Fail(f"exit status {rc}; stderr: {s.errors()}")
-            report("shared_server_stops_cleanly", clean_stop)
+            tally.run("shared_server_stops_cleanly", clean_stop)
             s.close()
     for n, f, o in selected:
         if o:
-            report(n, f, binary)
+            tally.run(n, f, binary)
     print(f"compat took {time.time() - start:.0f} s")
-    tail = f", {skipped} skipped" if skipped else ""
-    print(f"{passed} passed, {failed} failed{tail}")
-    return 1 if failed else 0
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
